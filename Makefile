@@ -1,0 +1,50 @@
+# homelab-ai: `make synth` and `make test` work on a fresh clone with only Python 3.11+, Node and npm.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK8S_CHECK_UPGRADE := false
+export SOPS_DISABLE_VERSION_CHECK := 1
+
+.PHONY: synth test venv node lint cdk8s-synth imports clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(BIN)/.installed
+
+node: node_modules/.installed
+
+## Synthesize the `ai` namespace into dist/ (validated first; dist/ is replaced only on success).
+synth: venv
+	$(BIN)/python -m apps.main dist
+
+## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
+test: venv node
+	$(BIN)/ruff check homelab_ai apps tests
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check homelab_ai apps tests
+	$(BIN)/ruff format --check homelab_ai apps tests
+
+## The same synth through the cdk8s CLI (writes .cdk8s.out/).
+cdk8s-synth: venv node
+	npx cdk8s synth --no-check-upgrade
+
+## Regenerate imports/ from the CRDs in crds/ (offline).
+imports: node
+	rm -rf imports
+	for crd in crds/*.yaml; do npx cdk8s import "$$crd" --language python --output imports --no-check-upgrade; done
+
+clean:
+	rm -rf $(VENV) node_modules .cdk8s.out

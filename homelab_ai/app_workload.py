@@ -1,0 +1,220 @@
+"""AppWorkload: one app's pod (Deployment or StatefulSet), its container and its Service.
+
+It overrides every cdk8s-plus default that is wrong for a homelab AI app: one replica, sized
+resources, probes on the real health endpoint with a long startup budget, ``IfNotPresent`` pulls,
+spec names instead of chart-prefixed ones, and Recreate when a single-writer volume would
+deadlock a rolling update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import cdk8s
+from constructs import Construct
+
+from homelab_ai.construct_validation import Validation
+from homelab_ai.load_balancer import LoadBalancer, conflicts
+from homelab_ai.longhorn_volume import LonghornVolume
+from homelab_ai.plus import kplus
+from homelab_ai.sops_secret import SecretKeyRef
+from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port
+from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind
+
+NAME_LABEL = "app.kubernetes.io/name"
+
+
+@attrs.frozen(kw_only=True)
+class VolumeMount:
+    """Mount ``volume`` (or its ``sub_path`` folder) at ``path``."""
+
+    volume: LonghornVolume
+    path: str = attrs.field(validator=absolute_path)
+    sub_path: str | None = None
+    read_only: bool = False
+
+
+def _env_dict(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class AppWorkloadProps:
+    """Everything that describes one app's pod and Service. ``service_port`` defaults to the container's."""
+
+    name: str = attrs.field(validator=dns1123_label)
+    image: ContainerImage
+    container_port: int = attrs.field(validator=port)
+    resources: ComputeResources
+    health: HealthCheck
+    kind: WorkloadKind = WorkloadKind.DEPLOYMENT
+    service_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
+    command: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    env: dict[str, str] = attrs.field(factory=dict, converter=_env_dict, validator=env_mapping)
+    secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=dict, validator=env_mapping)
+    mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=tuple)
+    expose: LoadBalancer | None = None
+    run_as_root: bool = False
+    run_as_user: int | None = None
+    fs_group: int | None = None
+    working_dir: str | None = None
+
+    @property
+    def effective_service_port(self) -> int:
+        if self.expose is not None:
+            return self.expose.port
+        return self.service_port or self.container_port
+
+
+class AppWorkload(Construct):
+    """The pod, container and Service of one app; exposes its URL and selector, not its objects."""
+
+    def __init__(self, scope: Construct, id: str, props: AppWorkloadProps, *, uses_gpu: bool = False) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        labels = {NAME_LABEL: props.name, "app.kubernetes.io/managed-by": "homelab-ai"}
+        metadata = cdk8s.ApiObjectMetadata(name=props.name, labels=labels)
+        pod_security = kplus.PodSecurityContextProps(
+            ensure_non_root=not props.run_as_root,
+            user=props.run_as_user,
+            fs_group=props.fs_group,
+            # Big model volumes: chown only when the root dir is wrong, not on every start.
+            fs_group_change_policy=kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+        )
+        common = dict(
+            metadata=metadata,
+            select=False,
+            replicas=1,
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            automount_service_account_token=False,
+            security_context=pod_security,
+        )
+        self.service = kplus.Service(
+            self,
+            "Service",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=props.name,
+                labels=labels,
+                annotations=props.expose.annotations() if props.expose else None,
+            ),
+            type=kplus.ServiceType.LOAD_BALANCER if props.expose else kplus.ServiceType.CLUSTER_IP,
+            ports=[kplus.ServicePort(name="http", port=props.effective_service_port, target_port=props.container_port)],
+        )
+        if props.kind is WorkloadKind.STATEFUL_SET:
+            self.workload: kplus.Deployment | kplus.StatefulSet = kplus.StatefulSet(
+                self, "Workload", service=self.service, **common
+            )
+            # The StatefulSet made the Service select its construct-path label, removed below.
+            cdk8s.ApiObject.of(self.service).add_json_patch(
+                cdk8s.JsonPatch.remove("/spec/selector/cdk8s.io~1metadata.addr")
+            )
+        else:
+            # A rolling update starts the new pod before stopping the old one: with a
+            # ReadWriteOnce volume the new pod never attaches, and on a shared GPU two copies
+            # would hold VRAM at once. Recreate stops first.
+            recreate = uses_gpu or any(m.volume.single_writer for m in props.mounts)
+            strategy = kplus.DeploymentStrategy.recreate() if recreate else None
+            self.workload = kplus.Deployment(self, "Workload", strategy=strategy, **common)
+        self.workload.select(kplus.LabelSelector.of(labels={NAME_LABEL: props.name}))
+        # cdk8s-plus stamps its construct-path label on every pod; it would roll pods on a refactor.
+        cdk8s.ApiObject.of(self.workload).add_json_patch(
+            cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr")
+        )
+        self.service.select_label(NAME_LABEL, props.name)
+        self.container = self.workload.add_container(**self._container_props(props))
+        for env_name, ref in props.secret_env.items():
+            self.container.env.add_variable(env_name, self._secret_value(ref))
+        for env_name, value in props.env.items():
+            self.container.env.add_variable(env_name, kplus.EnvValue.from_value(value))
+        for mount in props.mounts:
+            mount.volume.mount(self.container, mount.path, sub_path=mount.sub_path, read_only=mount.read_only)
+        if props.expose is not None:
+            if props.expose.use_deprecated_spec_field:
+                # Patches run before the L1 props are turned into JSON field names, so the patch
+                # uses the binding's name (loadBalancerIp); it comes out as spec.loadBalancerIP.
+                cdk8s.ApiObject.of(self.service).add_json_patch(
+                    cdk8s.JsonPatch.add("/spec/loadBalancerIp", props.expose.ip)
+                )
+            self.node.add_validation(Validation(self._lb_conflicts))
+
+    def _container_props(self, props: AppWorkloadProps) -> dict:
+        health = props.health
+        probe_port = props.container_port
+
+        def probe(failures: int) -> kplus.Probe:
+            return kplus.Probe.from_http_get(
+                health.path,
+                port=probe_port,
+                failure_threshold=failures,
+                period_seconds=cdk8s.Duration.seconds(health.period.total_seconds()),
+                timeout_seconds=cdk8s.Duration.seconds(health.timeout.total_seconds()),
+            )
+
+        res = props.resources
+        return dict(
+            name=props.name,
+            image=props.image.reference,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            port_number=props.container_port,
+            command=list(props.command) or None,
+            args=list(props.args) or None,
+            working_dir=props.working_dir,
+            resources=kplus.ContainerResources(
+                cpu=kplus.CpuResources(
+                    request=kplus.Cpu.millis(round(res.cpu_request * 1000)),
+                    limit=kplus.Cpu.millis(round(res.cpu_limit * 1000)),
+                ),
+                memory=kplus.MemoryResources(
+                    request=cdk8s.Size.mebibytes(round(res.memory_request_gib * 1024)),
+                    limit=cdk8s.Size.mebibytes(round(res.memory_limit_gib * 1024)),
+                ),
+            ),
+            startup=probe(health.startup_failure_threshold),
+            readiness=probe(3),
+            liveness=probe(health.liveness_failures),
+            security_context=kplus.ContainerSecurityContextProps(
+                ensure_non_root=not props.run_as_root,
+                user=props.run_as_user,
+                allow_privilege_escalation=False,
+                privileged=False,
+                # The AI images write caches under $HOME and /tmp; hardening may lock this down per app.
+                read_only_root_filesystem=False,
+            ),
+        )
+
+    def _secret_value(self, ref: SecretKeyRef) -> kplus.EnvValue:
+        secret_id = f"Secret-{ref.secret_name}"
+        secret = self.node.try_find_child(secret_id) or kplus.Secret.from_secret_name(self, secret_id, ref.secret_name)
+        return kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=secret, key=ref.key))
+
+    def _lb_conflicts(self) -> list[str]:
+        others = [
+            (f"{c.props.name!r}", c.props.expose)
+            for c in self.node.root.node.find_all()
+            if isinstance(c, AppWorkload) and c.props.expose is not None
+        ]
+        # Report each conflict once: from the first exposed workload in the tree.
+        first = next(c for c in self.node.root.node.find_all() if isinstance(c, AppWorkload) and c.props.expose)
+        return conflicts(others) if first is self else []
+
+    @property
+    def name(self) -> str:
+        return self.props.name
+
+    @property
+    def port(self) -> int:
+        """The Service port other apps connect to."""
+        return self.props.effective_service_port
+
+    @property
+    def url(self) -> str:
+        """In-cluster URL of the Service, with the namespace so it works from any namespace."""
+        namespace = cdk8s.Chart.of(self).namespace or "default"
+        return f"http://{self.props.name}.{namespace}.svc.cluster.local:{self.port}"
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        """Labels that select this app's pods (for NetworkPolicies and PodDisruptionBudgets)."""
+        return {NAME_LABEL: self.props.name}

@@ -1,0 +1,144 @@
+"""Synthesize a cdk8s App into a GitOps folder tree, all or nothing.
+
+Validation runs first and refuses with every problem at once. Manifests are rendered to a
+temporary folder beside the target and swapped in only when complete, so a failed synth leaves
+an existing ``dist/`` exactly as it was. SOPS files are copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import attrs
+import cdk8s
+import yaml
+
+from homelab_ai.errors import SynthError
+from homelab_ai.sops_secret import SopsSecret
+
+
+@attrs.frozen
+class RenderedFile:
+    """One file of the output tree, relative to the output root."""
+
+    path: str
+    content: bytes
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, multi-line strings as literal blocks, no anchors."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(obj: object) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1_000_000)
+
+
+def collect_problems(app: cdk8s.App) -> list[str]:
+    """Every validation error in the construct tree, with the path of the construct that raised it."""
+    problems: list[str] = []
+    for construct in app.node.find_all():
+        for message in construct.node.validate():
+            problems.append(message)
+    return problems
+
+
+def _file_name(manifest: Mapping) -> str:
+    kind = str(manifest.get("kind", "object")).lower()
+    name = manifest.get("metadata", {}).get("name", "unnamed")
+    return f"{kind}-{name}.yaml"
+
+
+def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
+    """Render each chart into its folder: one file per object, a kustomization.yaml per folder.
+
+    ``folders`` maps a chart's id to the folder it goes to; several charts may share a folder
+    (a folder's cluster-scoped objects live in a chart without a namespace).
+    """
+    problems = collect_problems(app)
+    if problems:
+        raise SynthError(problems)
+    files: dict[str, bytes] = {}
+    owners: dict[str, str] = {}
+
+    def add(path: str, content: bytes, owner: str) -> None:
+        if path in files:
+            problems.append(f"duplicate object: {owner} and {owners[path]} both write {path}; rename one of them")
+            return
+        files[path] = content
+        owners[path] = owner
+
+    for chart in app.charts:
+        chart_id = chart.node.id
+        if chart_id not in folders:
+            problems.append(f"chart {chart_id!r} has no output folder; add it to the folder map")
+            continue
+        folder = folders[chart_id]
+        for manifest in chart.to_json():
+            add(f"{folder}/{_file_name(manifest)}", to_yaml(manifest).encode(), f"chart {chart_id}")
+    for construct in app.node.find_all():
+        if isinstance(construct, SopsSecret):
+            folder = folders.get(cdk8s.Chart.of(construct).node.id)
+            if folder is not None and construct.file.is_file():
+                add(f"{folder}/{construct.output_name}", construct.file.read_bytes(), construct.node.path)
+    if problems:
+        raise SynthError(problems)
+    for folder in sorted(set(folders.values())):
+        resources = sorted(Path(p).name for p in files if Path(p).parent == Path(folder))
+        if resources:
+            kustomization = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }
+            files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization).encode()
+    return [RenderedFile(path, content) for path, content in sorted(files.items())]
+
+
+def write_atomically(files: list[RenderedFile], outdir: Path) -> None:
+    """Write ``files`` as the whole content of ``outdir``, replacing it only once all are written."""
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    try:
+        for item in files:
+            target = staging / item.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.content)
+        os.chmod(staging, 0o755)
+        if outdir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+            os.rename(outdir, old / outdir.name)
+            try:
+                os.rename(staging, outdir)
+            except OSError:
+                os.rename(old / outdir.name, outdir)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, outdir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def synthesize(build: Callable[[], tuple[cdk8s.App, Mapping[str, str]]], outdir: Path) -> list[RenderedFile]:
+    """Build the app, validate and render it, then replace ``outdir`` with the result."""
+    app, folders = build()
+    files = render(app, folders)
+    write_atomically(files, outdir)
+    return files

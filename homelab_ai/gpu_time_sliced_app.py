@@ -1,0 +1,103 @@
+"""GpuTimeSlicedApp: an app that holds exactly one time-sliced slice of a SharedGpu."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import cdk8s
+from constructs import Construct
+
+from homelab_ai.app_workload import AppWorkload, AppWorkloadProps
+from homelab_ai.errors import HomelabConfigError
+from homelab_ai.plus import k8s
+from homelab_ai.shared_gpu import SharedGpu
+from homelab_ai.validators import dns1123_subdomain, non_negative, positive_duration
+
+
+@attrs.frozen(kw_only=True)
+class VramEnvelope:
+    """VRAM in GiB the app holds when idle and, when busy, somewhere between active_min and active_max."""
+
+    idle_gib: float = attrs.field(validator=non_negative)
+    active_min_gib: float = attrs.field(validator=non_negative)
+    active_max_gib: float = attrs.field(validator=non_negative)
+
+    def __attrs_post_init__(self) -> None:
+        if self.idle_gib > self.active_min_gib:
+            raise HomelabConfigError(
+                "VramEnvelope.idle_gib",
+                f"idle {self.idle_gib} GiB is more than active_min {self.active_min_gib} GiB",
+                "idle VRAM must not exceed active VRAM; lower idle_gib or raise active_min_gib",
+            )
+        if self.active_min_gib > self.active_max_gib:
+            raise HomelabConfigError(
+                "VramEnvelope.active_min_gib",
+                f"active_min {self.active_min_gib} GiB is more than active_max {self.active_max_gib} GiB",
+                "swap them: active_min_gib <= active_max_gib",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class GpuTimeSlicedAppProps:
+    """The app, the card it shares, its VRAM envelope, and how it frees VRAM when idle."""
+
+    app: AppWorkloadProps
+    gpu: SharedGpu
+    vram: VramEnvelope
+    idle_timeout: timedelta | None = attrs.field(default=None, validator=attrs.validators.optional(positive_duration))
+    idle_unload: str = ""
+    runtime_class_name: str = attrs.field(default="nvidia", validator=dns1123_subdomain)
+    tolerate_gpu_taint: bool = True
+    gpu_count: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if self.gpu_count != 1:
+            raise HomelabConfigError(
+                "GpuTimeSlicedAppProps.gpu_count",
+                f"asks for {self.gpu_count} slices",
+                "time-sliced apps take exactly one slice (a slice is the whole card, shared in time); use gpu_count=1",
+            )
+
+
+class GpuTimeSlicedApp(Construct):
+    """An AppWorkload plus one ``nvidia.com/gpu`` slice, the NVIDIA runtime class and the GPU toleration."""
+
+    def __init__(self, scope: Construct, id: str, props: GpuTimeSlicedAppProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.app = AppWorkload(self, "App", props.app, uses_gpu=True)
+        spec = "/spec/template/spec"
+        resource = props.gpu.props.scheduled_resource.replace("~", "~0").replace("/", "~1")
+        workload = cdk8s.ApiObject.of(self.app.workload)
+        # A plain number is lost in cdk8s-plus's Quantity conversion; a Quantity survives the patch.
+        one = k8s.Quantity.from_number(props.gpu_count)
+        workload.add_json_patch(
+            cdk8s.JsonPatch.add(f"{spec}/containers/0/resources/limits/{resource}", one),
+            cdk8s.JsonPatch.add(f"{spec}/containers/0/resources/requests/{resource}", one),
+            cdk8s.JsonPatch.add(f"{spec}/runtimeClassName", props.runtime_class_name),
+        )
+        if props.tolerate_gpu_taint:
+            workload.add_json_patch(
+                cdk8s.JsonPatch.add(
+                    f"{spec}/tolerations",
+                    [{"key": props.gpu.props.resource_name, "operator": "Exists", "effect": "NoSchedule"}],
+                )
+            )
+        props.gpu.attach(self)
+
+    @property
+    def name(self) -> str:
+        return self.props.app.name
+
+    @property
+    def vram(self) -> VramEnvelope:
+        return self.props.vram
+
+    @property
+    def url(self) -> str:
+        return self.app.url
+
+    @property
+    def port(self) -> int:
+        return self.app.port

@@ -1,0 +1,91 @@
+"""LlmBackend: Ollama as a StatefulSet ``ollama`` (pod ``ollama-0``) behind a ClusterIP Service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from constructs import Construct
+
+from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.shared_gpu import SharedGpu
+from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive, positive_duration
+from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
+
+OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
+
+
+@attrs.frozen(kw_only=True)
+class LlmBackendProps:
+    """Ollama on a shared GPU.
+
+    ``keep_alive`` unloads an idle model so the card's VRAM goes back to the other apps;
+    ``max_loaded_models`` defaults to 1 because on a shared card two resident models are how
+    the budget gets blown.
+    """
+
+    gpu: SharedGpu
+    vram: VramEnvelope
+    models_volume: LonghornVolumeProps = LonghornVolumeProps(name="ollama-models", size_gib=100, purpose="LLM models")
+    name: str = attrs.field(default="ollama", validator=dns1123_label)
+    port: int = attrs.field(default=11434, validator=port)
+    image: ContainerImage = OLLAMA_IMAGE
+    keep_alive: timedelta = attrs.field(default=timedelta(minutes=5), validator=positive_duration)
+    max_loaded_models: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
+    num_parallel: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
+    models_path: str = attrs.field(default="/root/.ollama", validator=absolute_path)
+    # A 13B-30B model spills to system RAM when it does not fit the card: give it room.
+    resources: ComputeResources = ComputeResources(
+        cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=32
+    )
+    health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
+    extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+
+
+class LlmBackend(Construct):
+    """Ollama; frontends read :attr:`url`. Never exposed outside the cluster: no LoadBalancer option."""
+
+    def __init__(self, scope: Construct, id: str, props: LlmBackendProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.models = LonghornVolume(self, "Models", props.models_volume)
+        env = {
+            "OLLAMA_HOST": f"0.0.0.0:{props.port}",
+            "OLLAMA_MODELS": f"{props.models_path}/models",
+            "OLLAMA_KEEP_ALIVE": go_duration(props.keep_alive),
+            "OLLAMA_MAX_LOADED_MODELS": str(props.max_loaded_models),
+            "OLLAMA_NUM_PARALLEL": str(props.num_parallel),
+            **props.extra_env,
+        }
+        self.gpu_app = GpuTimeSlicedApp(
+            self,
+            "Ollama",
+            GpuTimeSlicedAppProps(
+                app=AppWorkloadProps(
+                    name=props.name,
+                    kind=WorkloadKind.STATEFUL_SET,
+                    image=props.image,
+                    container_port=props.port,
+                    resources=props.resources,
+                    health=props.health,
+                    env=env,
+                    mounts=(VolumeMount(volume=self.models, path=props.models_path),),
+                    run_as_root=True,  # the official image keeps its state under /root
+                ),
+                gpu=props.gpu,
+                vram=props.vram,
+                idle_timeout=props.keep_alive,
+                idle_unload=f"OLLAMA_KEEP_ALIVE={go_duration(props.keep_alive)}",
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        """``http://ollama.<ns>.svc.cluster.local:11434``: what Open WebUI's OLLAMA_BASE_URL takes."""
+        return self.gpu_app.url
+
+    @property
+    def name(self) -> str:
+        return self.props.name

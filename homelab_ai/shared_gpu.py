@@ -1,0 +1,92 @@
+"""SharedGpu: one physical GPU (or a pool of identical ones) shared by time-slicing.
+
+The NVIDIA device plugin's time-slicing ConfigMap is generated from this object, so the number of
+slices is written once, and every GpuTimeSlicedApp on the card registers here for budget checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+import cdk8s
+import yaml
+from constructs import Construct
+
+from homelab_ai.plus import kplus
+from homelab_ai.validators import dns1123_label, dns1123_subdomain, matches, positive
+
+if TYPE_CHECKING:
+    from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp
+
+
+@attrs.frozen(kw_only=True)
+class SharedGpuProps:
+    """The card, its VRAM, and how many pods may hold a slice of it at once."""
+
+    card: str = attrs.field(validator=matches(r"\S.*", "name the card, e.g. 'NVIDIA RTX 4090'"))
+    vram_gib: float = attrs.field(validator=positive)
+    replicas: int = attrs.field(default=4, validator=[attrs.validators.instance_of(int), positive])
+    resource_name: str = attrs.field(
+        default="nvidia.com/gpu",
+        validator=matches(r"[a-z0-9.-]+/[a-z0-9.-]+", "use an extended resource name such as 'nvidia.com/gpu'"),
+    )
+    rename_by_default: bool = False
+    fail_requests_greater_than_one: bool = True
+    device_plugin_namespace: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)
+    config_map_name: str = attrs.field(default="nvidia-time-slicing", validator=dns1123_subdomain)
+    config_key: str = attrs.field(default="any", validator=dns1123_subdomain)
+    create_namespace: bool = True
+
+    @property
+    def scheduled_resource(self) -> str:
+        """The resource pods request: renamed to ``<name>.shared`` when ``rename_by_default`` is on."""
+        return f"{self.resource_name}.shared" if self.rename_by_default else self.resource_name
+
+
+class SharedGpu(Construct):
+    """Emits the time-slicing config into the device plugin's namespace; keep it in a chart with no namespace."""
+
+    def __init__(self, scope: Construct, id: str, props: SharedGpuProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self._apps: list[GpuTimeSlicedApp] = []
+        if props.create_namespace:
+            kplus.Namespace(self, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=props.device_plugin_namespace))
+        kplus.ConfigMap(
+            self,
+            "TimeSlicing",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=props.config_map_name,
+                namespace=props.device_plugin_namespace,
+                labels={"app.kubernetes.io/managed-by": "homelab-ai"},
+            ),
+            data={props.config_key: self.device_plugin_config()},
+        )
+
+    def device_plugin_config(self) -> str:
+        """The device plugin's config file (``version: v1``) with time-slicing for this card."""
+        config = {
+            "version": "v1",
+            "flags": {"migStrategy": "none"},
+            "sharing": {
+                "timeSlicing": {
+                    "renameByDefault": self.props.rename_by_default,
+                    "failRequestsGreaterThanOne": self.props.fail_requests_greater_than_one,
+                    "resources": [{"name": self.props.resource_name, "replicas": self.props.replicas}],
+                }
+            },
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+    def attach(self, app: GpuTimeSlicedApp) -> None:
+        """Called by each GpuTimeSlicedApp on this card."""
+        self._apps.append(app)
+
+    @property
+    def apps(self) -> tuple[GpuTimeSlicedApp, ...]:
+        return tuple(self._apps)
+
+    @property
+    def replicas(self) -> int:
+        return self.props.replicas

@@ -1,0 +1,111 @@
+"""StableDiffusion: the AUTOMATIC1111 web UI and API on a shared GPU."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from constructs import Construct
+
+from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.load_balancer import LoadBalancer
+from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.shared_gpu import SharedGpu
+from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
+from homelab_ai.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck
+
+# Maintained AUTOMATIC1111 image; its web UI lives in /app/stable-diffusion-webui.
+SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
+PASSWORD_ENV = "SD_WEBUI_PASSWORD"
+
+
+@attrs.frozen(kw_only=True)
+class StableDiffusionProps:
+    """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
+
+    ``root_path`` is where the image keeps the web UI; models and outputs under it live on the
+    data volume, so a new pod keeps every checkpoint, LoRA and generated image.
+    """
+
+    gpu: SharedGpu
+    vram: VramEnvelope
+    secret: SopsSecret
+    expose: LoadBalancer | None = None
+    data_volume: LonghornVolumeProps = LonghornVolumeProps(
+        name="sd-data", size_gib=150, purpose="Checkpoints, LoRAs, outputs"
+    )
+    name: str = attrs.field(default="stable-diffusion", validator=dns1123_label)
+    port: int = attrs.field(default=7860, validator=port)
+    image: ContainerImage = SD_IMAGE
+    root_path: str = attrs.field(default="/app/stable-diffusion-webui", validator=absolute_path)
+    username: str = attrs.field(
+        default="admin",
+        validator=matches(r"[A-Za-z0-9_.-]+", "use letters, digits, '_', '.' and '-' (it is part of user:password)"),
+    )
+    password_key: str = attrs.field(default="password", validator=secret_key)
+    enable_api: bool = True
+    idle_timeout: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    resources: ComputeResources = ComputeResources(
+        cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
+    )
+    # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
+    health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def models_path(self) -> str:
+        """Checkpoints folder, the one the spec tells operators to download into."""
+        return f"{self.root_path}/models/Stable-diffusion"
+
+
+class StableDiffusion(Construct):
+    """AUTOMATIC1111; other apps use :attr:`url` and authenticate with :meth:`api_auth`."""
+
+    def __init__(self, scope: Construct, id: str, props: StableDiffusionProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.password_ref = props.secret.key_ref(props.password_key)
+        self.data = LonghornVolume(self, "Data", props.data_volume)
+        credentials = f"{props.username}:$({PASSWORD_ENV})"
+        args = ["--listen", "--port", str(props.port), "--gradio-auth", credentials]
+        if props.enable_api:
+            args += ["--api", "--api-auth", credentials]
+        args += list(props.extra_args)
+        self.gpu_app = GpuTimeSlicedApp(
+            self,
+            "WebUI",
+            GpuTimeSlicedAppProps(
+                app=AppWorkloadProps(
+                    name=props.name,
+                    image=props.image,
+                    container_port=props.port,
+                    resources=props.resources,
+                    health=props.health,
+                    args=tuple(args),
+                    secret_env={PASSWORD_ENV: self.password_ref},
+                    mounts=(
+                        VolumeMount(volume=self.data, path=f"{props.root_path}/models", sub_path="models"),
+                        VolumeMount(volume=self.data, path=f"{props.root_path}/outputs", sub_path="outputs"),
+                    ),
+                    expose=props.expose,
+                    run_as_root=True,  # the image installs and runs the web UI as root
+                ),
+                gpu=props.gpu,
+                vram=props.vram,
+                idle_timeout=props.idle_timeout,
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        return self.gpu_app.url
+
+    @property
+    def name(self) -> str:
+        return self.props.name
+
+    def api_auth(self) -> tuple[str, SecretKeyRef]:
+        """The API user name and a reference to its password, for clients such as Open WebUI."""
+        return self.props.username, self.password_ref

@@ -1,0 +1,154 @@
+"""attrs validators whose errors name the field and the fix.
+
+Every prop class in homelab-ai uses these, so a bad value is refused when the props object is
+built: long before anything is synthesized or written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from homelab_ai.errors import HomelabConfigError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def field_name(instance: Any, attribute: attrs.Attribute[Any]) -> str:
+    """`Props.field`, the way an error message names a field."""
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def dns1123_label(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Kubernetes object and port names: lower-case alphanumerics and '-', at most 63 characters."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a DNS-1123 label",
+            "use lower-case letters, digits and '-', start and end with a letter or digit, "
+            "at most 63 characters (e.g. 'open-webui')",
+        )
+
+
+def dns1123_subdomain(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Names that may contain dots (storage classes, runtime classes), at most 253 characters."""
+    if not isinstance(value, str) or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a DNS-1123 subdomain",
+            "use lower-case letters, digits, '-' and '.', at most 253 characters",
+        )
+
+
+def ipv4(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A single IPv4 address such as 10.10.2.25 (no CIDR, no host name)."""
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an IPv4 address",
+            "give a dotted-quad address from your load-balancer pool, e.g. '10.10.2.25'",
+        ) from None
+
+
+def port(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A TCP port, 1..65535."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a TCP port",
+            "use an integer between 1 and 65535",
+        )
+
+
+def positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """Strictly greater than zero (sizes, counts, CPU)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a number greater than zero",
+            "give a positive number",
+        )
+
+
+def non_negative(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """Zero or more (idle VRAM may be zero)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a number of zero or more",
+            "give 0 or a positive number",
+        )
+
+
+def positive_duration(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+    """A timedelta longer than zero, whole seconds."""
+    if not isinstance(value, timedelta) or value <= timedelta(0) or value.microseconds:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a positive datetime.timedelta of whole seconds",
+            "pass e.g. timedelta(minutes=5)",
+        )
+
+
+def env_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An environment variable name (C identifier)."""
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a valid environment variable name",
+            "use letters, digits and '_', not starting with a digit",
+        )
+
+
+def secret_key(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A key inside a Secret's data."""
+    if not isinstance(value, str) or not value or len(value) > 253 or not _SECRET_KEY.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a valid Secret key",
+            "use letters, digits, '-', '_' and '.'",
+        )
+
+
+def env_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A mapping whose keys are environment variable names."""
+    for key in value:
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{key!r} is not a valid environment variable name",
+                "use letters, digits and '_', not starting with a digit",
+            )
+
+
+def absolute_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An absolute path inside a container, without a trailing slash."""
+    if not isinstance(value, str) or not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an absolute path",
+            "start it with '/' and drop any trailing '/', e.g. '/app/backend/data'",
+        )
+
+
+def matches(pattern: str, fix: str) -> Validator:
+    """A string matching ``pattern`` in full; the error tells ``fix``."""
+    compiled = re.compile(pattern)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise HomelabConfigError(field_name(instance, attribute), f"{value!r} is not allowed here", fix)
+
+    return check

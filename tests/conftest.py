@@ -1,0 +1,38 @@
+"""Shared fixtures: the homelab's chart, built once per test session, and its rendered objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
+os.environ.setdefault("CDK8S_CHECK_UPGRADE", "false")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_AGE_KEY = REPO_ROOT / "tests/fixtures/demo-age.key"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def homelab_files():
+    """The spec's chart, rendered (not written): list of RenderedFile."""
+    from apps.homelab import build
+    from homelab_ai.dist import render
+
+    app, folders = build()
+    return render(app, folders)
+
+
+@pytest.fixture(scope="session")
+def homelab_objects(homelab_files):
+    """Every Kubernetes object of the spec's chart, keyed by (kind, name)."""
+    from tests.helpers import objects_by_key
+
+    return objects_by_key(homelab_files)

@@ -1,0 +1,168 @@
+"""The spec's `ai` namespace, as apps/ synthesizes it: every service, IP, port, volume and secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import container, env_of
+
+GPU_WORKLOADS = [("StatefulSet", "ollama"), ("Deployment", "stable-diffusion")]
+
+
+def test_ollama_is_statefulset_named_ollama_so_its_pod_is_ollama_0(homelab_objects):
+    sts = homelab_objects[("StatefulSet", "ollama")]
+    assert sts["metadata"]["namespace"] == "ai"
+    assert sts["spec"]["replicas"] == 1
+    assert sts["spec"]["serviceName"] == "ollama"
+
+
+def test_ollama_service_is_clusterip_on_11434_not_headless(homelab_objects):
+    svc = homelab_objects[("Service", "ollama")]
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"].get("clusterIP") != "None"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 11434, "targetPort": 11434}]
+    assert "annotations" not in svc["metadata"]
+
+
+@pytest.mark.parametrize(("name", "ip"), [("open-webui", "10.10.2.25"), ("stable-diffusion", "10.10.2.26")])
+def test_web_uis_are_on_their_fixed_ips_port_80(homelab_objects, name, ip):
+    svc = homelab_objects[("Service", name)]
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] == ip
+    assert svc["spec"]["ports"][0]["port"] == 80
+
+
+@pytest.mark.parametrize(
+    ("claim", "size"), [("ollama-models", "100Gi"), ("open-webui-data", "10Gi"), ("sd-data", "150Gi")]
+)
+def test_volumes_are_longhorn_claims_of_the_spec_sizes(homelab_objects, claim, size):
+    pvc = homelab_objects[("PersistentVolumeClaim", claim)]
+    assert pvc["spec"]["storageClassName"] == "longhorn"
+    assert pvc["spec"]["resources"]["requests"]["storage"] == size
+
+
+def test_ollama_models_volume_is_where_ollama_keeps_models(homelab_objects):
+    sts = homelab_objects[("StatefulSet", "ollama")]
+    mounts = container(sts)["volumeMounts"]
+    assert {"mountPath": "/root/.ollama", "name": "ollama-models", "readOnly": False} in mounts
+    assert env_of(sts)["OLLAMA_MODELS"]["value"] == "/root/.ollama/models"
+
+
+def test_ollama_idle_unload_and_concurrency_settings(homelab_objects):
+    env = env_of(homelab_objects[("StatefulSet", "ollama")])
+    assert env["OLLAMA_KEEP_ALIVE"]["value"] == "5m"
+    assert env["OLLAMA_MAX_LOADED_MODELS"]["value"] == "1"
+    assert env["OLLAMA_NUM_PARALLEL"]["value"] == "1"
+
+
+def test_open_webui_talks_to_ollama_by_cluster_url(homelab_objects):
+    env = env_of(homelab_objects[("Deployment", "open-webui")])
+    assert env["OLLAMA_BASE_URL"]["value"] == "http://ollama.ai.svc.cluster.local:11434"
+
+
+def test_open_webui_secret_key_comes_from_sops_secret(homelab_objects):
+    env = env_of(homelab_objects[("Deployment", "open-webui")])
+    assert env["WEBUI_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "open-webui-secret",
+        "key": "WEBUI_SECRET_KEY",
+    }
+
+
+def test_open_webui_generates_images_through_stable_diffusion_with_its_auth(homelab_objects):
+    env = env_of(homelab_objects[("Deployment", "open-webui")])
+    assert env["ENABLE_IMAGE_GENERATION"]["value"] == "true"
+    assert env["IMAGE_GENERATION_ENGINE"]["value"] == "automatic1111"
+    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://stable-diffusion.ai.svc.cluster.local:80"
+    assert env["AUTOMATIC1111_API_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "stable-diffusion-secret",
+        "key": "password",
+    }
+    assert env["AUTOMATIC1111_API_AUTH"]["value"] == "admin:$(AUTOMATIC1111_API_PASSWORD)"
+
+
+def test_open_webui_data_directory_is_on_its_volume(homelab_objects):
+    dep = homelab_objects[("Deployment", "open-webui")]
+    assert env_of(dep)["DATA_DIR"]["value"] == "/app/backend/data"
+    assert {"mountPath": "/app/backend/data", "name": "open-webui-data", "readOnly": False} in container(dep)[
+        "volumeMounts"
+    ]
+
+
+def test_stable_diffusion_is_deployment_with_api_and_auth_from_secret(homelab_objects):
+    dep = homelab_objects[("Deployment", "stable-diffusion")]
+    args = container(dep)["args"]
+    assert "--api" in args
+    assert args[args.index("--api-auth") + 1] == "admin:$(SD_WEBUI_PASSWORD)"
+    assert args[args.index("--gradio-auth") + 1] == "admin:$(SD_WEBUI_PASSWORD)"
+    assert env_of(dep)["SD_WEBUI_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "stable-diffusion-secret"
+
+
+def test_stable_diffusion_models_folder_is_on_sd_data(homelab_objects):
+    dep = homelab_objects[("Deployment", "stable-diffusion")]
+    mounts = {m["mountPath"]: m for m in container(dep)["volumeMounts"]}
+    models = mounts["/app/stable-diffusion-webui/models"]
+    assert (models["name"], models["subPath"]) == ("sd-data", "models")
+    assert mounts["/app/stable-diffusion-webui/outputs"]["name"] == "sd-data"
+
+
+@pytest.mark.parametrize("key", GPU_WORKLOADS)
+def test_each_gpu_workload_gets_exactly_one_gpu_in_yaml(homelab_objects, key):
+    res = container(homelab_objects[key])["resources"]
+    assert res["limits"]["nvidia.com/gpu"] == 1
+    assert res["requests"]["nvidia.com/gpu"] == 1
+    assert homelab_objects[key]["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia"
+
+
+def test_open_webui_gets_no_gpu(homelab_objects):
+    res = container(homelab_objects[("Deployment", "open-webui")])["resources"]
+    assert "nvidia.com/gpu" not in res["limits"]
+
+
+def test_time_slicing_has_four_replicas_outside_ai_namespace(homelab_objects):
+    import yaml
+
+    cm = homelab_objects[("ConfigMap", "nvidia-time-slicing")]
+    assert cm["metadata"]["namespace"] == "nvidia-device-plugin"
+    assert yaml.safe_load(cm["data"]["any"])["sharing"]["timeSlicing"]["resources"][0]["replicas"] == 4
+
+
+def test_spec_vram_envelopes_are_declared():
+    from apps.homelab import Homelab
+
+    homelab = Homelab()
+    envelopes = {a.name: (a.vram.idle_gib, a.vram.active_min_gib, a.vram.active_max_gib) for a in homelab.gpu_apps}
+    assert envelopes == {"ollama": (0, 8, 16), "stable-diffusion": (0, 8, 12)}
+    assert homelab.gpu.props.vram_gib == 24
+
+
+def test_every_container_is_sized_pinned_and_probed(homelab_objects):
+    for (kind, name), obj in homelab_objects.items():
+        if kind not in ("Deployment", "StatefulSet"):
+            continue
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            assert c["imagePullPolicy"] == "IfNotPresent", name
+            assert ":" in c["image"] and not c["image"].endswith(":latest"), name
+            assert set(c["resources"]) == {"requests", "limits"}, name
+            assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c), name
+
+
+def test_model_loaders_get_far_more_than_cdk8s_plus_default_memory(homelab_objects):
+    res = container(homelab_objects[("StatefulSet", "ollama")])["resources"]
+    assert int(res["limits"]["memory"].removesuffix("Mi")) >= 16 * 1024
+
+
+def test_no_object_name_is_chart_prefixed_or_hashed(homelab_objects):
+    names = {name for _, name in homelab_objects}
+    assert {
+        "ollama",
+        "open-webui",
+        "stable-diffusion",
+        "ollama-models",
+        "open-webui-data",
+        "sd-data",
+        "open-webui-secret",
+        "stable-diffusion-secret",
+        "ai",
+        "nvidia-time-slicing",
+    } <= names
+    assert not [n for n in names if n.startswith("ai-")]

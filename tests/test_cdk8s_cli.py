@@ -1,0 +1,36 @@
+"""`cdk8s synth` (the pinned CLI from package.json) runs the chart app and yields dist/'s content."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def test_cdk8s_cli_synth_matches_dist(repo_root, tmp_path):
+    cli = repo_root / "node_modules/.bin/cdk8s"
+    if not cli.exists():
+        pytest.fail("node_modules/.bin/cdk8s missing: run `make test` (it runs `npm ci`)")
+    out = tmp_path / "cdk8s.out"
+    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CDK8S_CHECK_UPGRADE="false")
+    result = subprocess.run(
+        [str(cli), "synth", "--no-check-upgrade", "--output", str(out)],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _tree(out) == _tree(repo_root / "dist")
+    assert shutil.which("node")

@@ -1,0 +1,88 @@
+"""GpuTimeSlicedApp: exactly one slice, the runtime class, the toleration, the VRAM envelope."""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab_ai import (
+    GpuTimeSlicedApp,
+    GpuTimeSlicedAppProps,
+    HomelabConfigError,
+    SharedGpu,
+    SharedGpuProps,
+    VramEnvelope,
+    WorkloadKind,
+)
+from tests.factories import app_props, charts, gpu, vram
+from tests.helpers import container, synth
+
+
+def _gpu_app(kind: WorkloadKind = WorkloadKind.DEPLOYMENT, **overrides) -> dict:
+    app, infra, ai = charts()
+    card = gpu(infra)
+    GpuTimeSlicedApp(ai, "G", GpuTimeSlicedAppProps(app=app_props(kind=kind), gpu=card, vram=vram(), **overrides))
+    return synth(app)[(kind.value, "demo")]
+
+
+@pytest.mark.parametrize("kind", list(WorkloadKind))
+def test_gpu_limit_and_request_reach_yaml_as_integer_one(kind):
+    resources = container(_gpu_app(kind))["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == 1
+    assert resources["requests"]["nvidia.com/gpu"] == 1
+    assert resources["limits"]["memory"] == "2048Mi"  # the declared CPU/memory survive the patch
+
+
+def test_runtime_class_defaults_to_nvidia():
+    assert _gpu_app()["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia"
+
+
+def test_runtime_class_is_settable():
+    obj = _gpu_app(runtime_class_name="nvidia-cdi")
+    assert obj["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia-cdi"
+
+
+def test_tolerates_the_gpu_taint():
+    tolerations = _gpu_app()["spec"]["template"]["spec"]["tolerations"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+
+
+def test_gpu_deployment_recreates_so_two_copies_never_share_the_card():
+    assert _gpu_app()["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_renamed_resource_is_requested_when_rename_by_default():
+    app, infra, ai = charts()
+    card = SharedGpu(infra, "Gpu", SharedGpuProps(card="X", vram_gib=24, rename_by_default=True))
+    GpuTimeSlicedApp(ai, "G", GpuTimeSlicedAppProps(app=app_props(), gpu=card, vram=vram()))
+    limits = container(synth(app)[("Deployment", "demo")])["resources"]["limits"]
+    assert limits["nvidia.com/gpu.shared"] == 1
+    assert "nvidia.com/gpu" not in limits
+
+
+def test_app_registers_with_its_card():
+    _, infra, ai = charts()
+    card = gpu(infra)
+    a = GpuTimeSlicedApp(ai, "G", GpuTimeSlicedAppProps(app=app_props(), gpu=card, vram=vram()))
+    assert card.apps == (a,)
+    assert a.vram == vram()
+
+
+def test_refuses_idle_above_active():
+    with pytest.raises(HomelabConfigError, match=r"VramEnvelope.idle_gib: idle 6 GiB is more than active_min 4 GiB"):
+        VramEnvelope(idle_gib=6, active_min_gib=4, active_max_gib=8)
+
+
+def test_refuses_min_above_max():
+    with pytest.raises(HomelabConfigError, match=r"VramEnvelope.active_min_gib: active_min 16 GiB .* active_max 8"):
+        VramEnvelope(idle_gib=0, active_min_gib=16, active_max_gib=8)
+
+
+def test_refuses_negative_vram():
+    with pytest.raises(HomelabConfigError, match=r"VramEnvelope.idle_gib"):
+        VramEnvelope(idle_gib=-1, active_min_gib=4, active_max_gib=8)
+
+
+def test_refuses_more_than_one_slice():
+    _, infra, _ = charts()
+    with pytest.raises(HomelabConfigError, match=r"GpuTimeSlicedAppProps.gpu_count: asks for 2 slices"):
+        GpuTimeSlicedAppProps(app=app_props(), gpu=gpu(infra), vram=vram(), gpu_count=2)
