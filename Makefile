@@ -26,7 +26,7 @@ node: node_modules/.installed
 
 ## Synthesize the `ai` namespace into dist/ (validated first; dist/ is replaced only on success).
 synth: venv
-	$(BIN)/python -m apps.main dist
+	$(BIN)/homelab-ai synth dist
 
 ## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
 test: venv node

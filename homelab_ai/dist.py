@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -46,6 +47,16 @@ _Dumper.add_representer(str, _str_presenter)
 
 def to_yaml(obj: object) -> str:
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1_000_000)
+
+
+def collect_warnings(app: cdk8s.App) -> list[str]:
+    """Warnings from every construct that has a ``synth_warnings() -> list[str]`` method."""
+    warnings: list[str] = []
+    for construct in app.node.find_all():
+        method = getattr(construct, "synth_warnings", None)
+        if callable(method):
+            warnings.extend(method())
+    return warnings
 
 
 def collect_problems(app: cdk8s.App) -> list[str]:
@@ -136,9 +147,27 @@ def write_atomically(files: list[RenderedFile], outdir: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def synthesize(build: Callable[[], tuple[cdk8s.App, Mapping[str, str]]], outdir: Path) -> list[RenderedFile]:
-    """Build the app, validate and render it, then replace ``outdir`` with the result."""
+def synthesize(
+    build: Callable[[], tuple[cdk8s.App, Mapping[str, str]]],
+    outdir: Path,
+    *,
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> list[RenderedFile]:
+    """Build the app, validate and render it, then replace ``outdir`` with the result.
+
+    Warnings go to ``warn`` (stderr by default); ``strict`` refuses on any warning instead.
+    """
     app, folders = build()
+    warnings = collect_warnings(app)
+    if strict and warnings:
+        raise SynthError([f"(strict) {w}" for w in warnings])
     files = render(app, folders)
+    for message in warnings:
+        (warn or _stderr_warning)(message)
     write_atomically(files, outdir)
     return files
+
+
+def _stderr_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Subcommands of `homelab-ai`, one module each (see homelab_ai/cli.py)."""
