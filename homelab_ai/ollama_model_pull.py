@@ -123,9 +123,10 @@ class OllamaModelPull(Construct):
     Re-runs: a new list is a new Job name, so the Job runs again and Flux's prune deletes the old
     one. No ``ttlSecondsAfterFinished`` on purpose: Flux re-applies every object on each reconcile,
     so a Job the TTL controller deleted would be created again and re-run every interval. The
-    finished Job stays, with its log, as the record of the last pull. ``kustomize.toolkit.fluxcd.io/
-    force: enabled`` lets Flux delete and recreate the Job when its (immutable) pod template changes
-    under the same name, e.g. a new python image, instead of failing the whole apply.
+    finished Job stays, with its log, as the record of the last pull; to run it again by hand,
+    delete it and Flux creates it anew at the next reconcile. ``kustomize.toolkit.fluxcd.io/force:
+    enabled`` lets Flux delete and recreate the Job when its (immutable) pod template changes under
+    the same name, e.g. a new python image, instead of failing the whole apply.
     """
 
     def __init__(self, scope: Construct, id: str, props: OllamaModelPullProps) -> None:

@@ -12,7 +12,6 @@ from homelab_ai.checkpoint_fetch import (
     Checkpoint,
     CheckpointFetch,
     CheckpointFetchProps,
-    CheckpointKind,
     checkpoint_list,
     checkpoint_tuple,
 )
@@ -23,8 +22,6 @@ from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
 from homelab_ai.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
 from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
-
-__all__ = ["Checkpoint", "CheckpointKind", "StableDiffusion", "StableDiffusionProps"]
 
 # Maintained AUTOMATIC1111 image; its web UI lives in /app/stable-diffusion-webui.
 SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
