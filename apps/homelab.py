@@ -79,6 +79,8 @@ class Homelab:
                 gpu=self.gpu,
                 vram=VramEnvelope(idle_gib=0, active_min_gib=8, active_max_gib=16),
                 models_volume=LonghornVolumeProps(name="ollama-models", size_gib=100, purpose="LLM models"),
+                # Pulled by a Job once Ollama answers; replaces the spec's `kubectl exec ... ollama pull`.
+                models=["llama3.2"],
             ),
         )
         self.stable_diffusion = StableDiffusion(
@@ -90,6 +92,8 @@ class Homelab:
                 secret=self.sd_secret,
                 expose=LoadBalancer(ip="10.10.2.26", port=80, provider=LbProvider.METALLB),
                 data_volume=LonghornVolumeProps(name="sd-data", size_gib=150, purpose="Checkpoints, LoRAs, outputs"),
+                # No checkpoint declared: license and size are this homelab's choice. To add one:
+                # checkpoints=[Checkpoint(url="https://...", file_name="x.safetensors", sha256="<64 hex>")]
             ),
         )
         self.open_webui = OpenWebUI(

@@ -1,11 +1,13 @@
 """homelab-ai: cdk8s constructs for a homelab's shared-GPU AI stack."""
 
 from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
+from homelab_ai.checkpoint_fetch import Checkpoint, CheckpointFetch, CheckpointFetchProps, CheckpointKind
 from homelab_ai.errors import HomelabConfigError, SynthError
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
 from homelab_ai.llm_backend import LlmBackend, LlmBackendProps
 from homelab_ai.load_balancer import LbProvider, LoadBalancer
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.ollama_model_pull import OllamaModelPull, OllamaModelPullProps
 from homelab_ai.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.shared_gpu import SharedGpu, SharedGpuProps
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
@@ -16,6 +18,10 @@ __all__ = [
     "AccessMode",
     "AppWorkload",
     "AppWorkloadProps",
+    "Checkpoint",
+    "CheckpointFetch",
+    "CheckpointFetchProps",
+    "CheckpointKind",
     "ComputeResources",
     "ContainerImage",
     "GpuTimeSlicedApp",
@@ -28,6 +34,8 @@ __all__ = [
     "LoadBalancer",
     "LonghornVolume",
     "LonghornVolumeProps",
+    "OllamaModelPull",
+    "OllamaModelPullProps",
     "OpenWebUI",
     "OpenWebUIProps",
     "SecretKeyRef",

@@ -8,8 +8,16 @@ import attrs
 from constructs import Construct
 
 from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.errors import HomelabConfigError
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.ollama_model_pull import (
+    MAX_NAME_LENGTH,
+    OllamaModelPull,
+    OllamaModelPullProps,
+    model_names,
+    model_tuple,
+)
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive, positive_duration
 from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
@@ -23,7 +31,8 @@ class LlmBackendProps:
 
     ``keep_alive`` unloads an idle model so the card's VRAM goes back to the other apps;
     ``max_loaded_models`` defaults to 1 because on a shared card two resident models are how
-    the budget gets blown.
+    the budget gets blown. ``models`` are pulled by a Job (see OllamaModelPull) so a rebuilt
+    cluster gets them back by itself; none by default.
     """
 
     gpu: SharedGpu
@@ -42,6 +51,16 @@ class LlmBackendProps:
     )
     health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    models: tuple[str, ...] = attrs.field(default=(), converter=model_tuple, validator=model_names)
+
+    def __attrs_post_init__(self) -> None:
+        suffix = len("-pull-models")
+        if self.models and len(self.name) + suffix > MAX_NAME_LENGTH:
+            raise HomelabConfigError(
+                "LlmBackendProps.name",
+                f"{self.name!r} is too long to name the model-pull Job '{self.name}-pull-models-<hash>'",
+                f"use at most {MAX_NAME_LENGTH - suffix} characters when models are listed",
+            )
 
 
 class LlmBackend(Construct):
@@ -50,7 +69,7 @@ class LlmBackend(Construct):
     def __init__(self, scope: Construct, id: str, props: LlmBackendProps) -> None:
         super().__init__(scope, id)
         self.props = props
-        self.models = LonghornVolume(self, "Models", props.models_volume)
+        self.models_volume = LonghornVolume(self, "Models", props.models_volume)
         env = {
             "OLLAMA_HOST": f"0.0.0.0:{props.port}",
             "OLLAMA_MODELS": f"{props.models_path}/models",
@@ -71,7 +90,7 @@ class LlmBackend(Construct):
                     resources=props.resources,
                     health=props.health,
                     env=env,
-                    mounts=(VolumeMount(volume=self.models, path=props.models_path),),
+                    mounts=(VolumeMount(volume=self.models_volume, path=props.models_path),),
                     run_as_root=True,  # the official image keeps its state under /root
                 ),
                 gpu=props.gpu,
@@ -81,10 +100,23 @@ class LlmBackend(Construct):
             ),
         )
 
+        self.model_pull: OllamaModelPull | None = None
+        if props.models:
+            self.model_pull = OllamaModelPull(
+                self,
+                "ModelPull",
+                OllamaModelPullProps(models=props.models, server_url=self.url, name=f"{props.name}-pull-models"),
+            )
+
     @property
     def url(self) -> str:
         """``http://ollama.<ns>.svc.cluster.local:11434``: what Open WebUI's OLLAMA_BASE_URL takes."""
         return self.gpu_app.url
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The declared models, in the order given (what the docs list)."""
+        return self.props.models
 
     @property
     def name(self) -> str:

@@ -8,13 +8,20 @@ import attrs
 from constructs import Construct
 
 from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.checkpoint_fetch import (
+    Checkpoint,
+    CheckpointFetch,
+    CheckpointFetchProps,
+    checkpoint_list,
+    checkpoint_tuple,
+)
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
 from homelab_ai.load_balancer import LoadBalancer
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
 from homelab_ai.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
-from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck
+from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 
 # Maintained AUTOMATIC1111 image; its web UI lives in /app/stable-diffusion-webui.
 SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
@@ -53,6 +60,10 @@ class StableDiffusionProps:
     # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # Files an init container fetches into models/ before the web UI starts. None by default:
+    # license and size are the user's choice.
+    checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
+    fetch_image: ContainerImage = SCRIPT_IMAGE
 
     @property
     def models_path(self) -> str:
@@ -98,9 +109,32 @@ class StableDiffusion(Construct):
             ),
         )
 
+        self.checkpoint_fetch: CheckpointFetch | None = None
+        if props.checkpoints:
+            # An init container, so the web UI finds the files when it scans models/ at start:
+            # no refresh-checkpoints API call needed.
+            self.checkpoint_fetch = CheckpointFetch(
+                self,
+                "CheckpointFetch",
+                CheckpointFetchProps(
+                    workload=self.gpu_app.app.workload,
+                    volume=self.data,
+                    models_path=f"{props.root_path}/models",
+                    sub_path="models",
+                    checkpoints=props.checkpoints,
+                    name=f"{props.name}-fetch-models",
+                    image=props.fetch_image,
+                ),
+            )
+
     @property
     def url(self) -> str:
         return self.gpu_app.url
+
+    @property
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """The declared files (what the docs list)."""
+        return self.props.checkpoints
 
     @property
     def name(self) -> str:

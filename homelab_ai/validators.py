@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,12 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_PLAIN_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# [registry/][namespace/]model[:tag], e.g. llama3.2, qwen2.5:14b, library/x:tag, hf.co/user/repo:Q4_K_M.
+_OLLAMA_MODEL = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$"
+)
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -152,3 +159,45 @@ def matches(pattern: str, fix: str) -> Validator:
             raise HomelabConfigError(field_name(instance, attribute), f"{value!r} is not allowed here", fix)
 
     return check
+
+
+def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An absolute http:// or https:// URL with a host (downloads, in-cluster services)."""
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an http(s) URL",
+            "give a full URL such as 'https://huggingface.co/<repo>/resolve/main/<file>'",
+        )
+
+
+def sha256_hex(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A sha256 digest as 64 hexadecimal characters (what `sha256sum` prints)."""
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a sha256 digest",
+            "give the file's 64 hex character sha256 (e.g. from `sha256sum FILE` or the download page)",
+        )
+
+
+def plain_file_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A file name without folders: no '/', no leading '.', no spaces, at most 200 characters."""
+    if not isinstance(value, str) or len(value) > 200 or not _PLAIN_FILE_NAME.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a plain file name",
+            "use letters, digits, '.', '_', '+' and '-', starting with a letter or digit and without "
+            "'/' (e.g. 'sd_xl_base_1.0.safetensors')",
+        )
+
+
+def ollama_model_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An Ollama model reference: ``[registry/][namespace/]model[:tag]``."""
+    if not isinstance(value, str) or len(value) > 250 or not _OLLAMA_MODEL.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an Ollama model name",
+            "use the name `ollama pull` takes, e.g. 'llama3.2', 'qwen2.5:14b' or 'library/llama3.2:3b'",
+        )

@@ -120,3 +120,7 @@ class AccessMode(enum.Enum):
     READ_WRITE_ONCE_POD = "ReadWriteOncePod"
     READ_WRITE_MANY = "ReadWriteMany"
     READ_ONLY_MANY = "ReadOnlyMany"
+
+
+# Runs homelab-ai's in-cluster scripts (homelab_ai/scripts, standard library only): no image to build.
+SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.12.10-alpine3.21")

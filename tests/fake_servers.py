@@ -1,0 +1,155 @@
+"""Small HTTP servers on 127.0.0.1 that the in-cluster scripts talk to in tests, and a way to run those scripts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import homelab_ai.scripts
+
+SCRIPTS = Path(homelab_ai.scripts.__file__).parent
+SCRIPT_TIMEOUT = 60  # seconds; a hung script fails the test instead of the suite
+
+
+def run_script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``homelab_ai/scripts/<name>`` the way its container does: a bare interpreter, no homelab_ai import."""
+    return subprocess.run(
+        [sys.executable, "-I", str(SCRIPTS / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+        env=env,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Server:
+    """A ThreadingHTTPServer in a daemon thread; records (method, path, body) of every request."""
+
+    def __init__(self, port: int = 0) -> None:
+        owner = self
+        self.requests: list[tuple[str, str, bytes]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                owner.requests.append(("GET", self.path, b""))
+                owner.handle(self)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                owner.requests.append(("POST", self.path, body))
+                owner.handle(self, body)
+
+            def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _send(request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    request.send_response(status)
+    request.send_header("Content-Type", content_type)
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
+
+
+def _send_json(request: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+    _send(request, status, json.dumps(payload).encode(), "application/json")
+
+
+class FakeOllama(_Server):
+    """/api/version, /api/tags and a streaming /api/pull, like Ollama's.
+
+    ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> size
+    of the one layer it streams; ``broken``: names it answers with HTTP 500; anything else is
+    unknown and answered the way Ollama does, with an ``error`` line in a 200 stream.
+    """
+
+    def __init__(self, present=(), pullable=None, broken=(), port: int = 0) -> None:
+        super().__init__(port)
+        self.present = list(present)
+        self.pullable = dict(pullable or {})
+        self.broken = set(broken)
+
+    def pulls(self) -> list[dict]:
+        return [json.loads(body) for method, path, body in self.requests if (method, path) == ("POST", "/api/pull")]
+
+    def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
+        if request.path == "/api/version":
+            _send_json(request, 200, {"version": "0.6.8"})
+        elif request.path == "/api/tags":
+            _send_json(request, 200, {"models": [{"name": n, "model": n, "size": 1} for n in self.present]})
+        elif request.path == "/api/pull":
+            self._pull(request, json.loads(body)["model"])
+        else:
+            _send_json(request, 404, {"error": "not found"})
+
+    def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
+        if model in self.broken:
+            _send_json(request, 500, {"error": f"registry unreachable while pulling {model}"})
+            return
+        request.send_response(200)
+        request.send_header("Content-Type", "application/x-ndjson")
+        request.send_header("Transfer-Encoding", "chunked")
+        request.end_headers()
+
+        def line(event: dict) -> None:
+            data = json.dumps(event).encode() + b"\n"
+            request.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            request.wfile.flush()
+
+        line({"status": "pulling manifest"})
+        if model not in self.pullable:
+            line({"error": "pull model manifest: file does not exist"})
+        else:
+            total = self.pullable[model]
+            for completed in (0, total // 4, total // 2, total):
+                line(
+                    {"status": "pulling 6a0746a1ec1a", "digest": "sha256:6a07", "total": total, "completed": completed}
+                )
+            for status in ("verifying sha256 digest", "writing manifest", "success"):
+                line({"status": status})
+            self.present.append(model if ":" in model else f"{model}:latest")
+        request.wfile.write(b"0\r\n\r\n")
+
+
+class FileServer(_Server):
+    """Serves ``files`` (path -> bytes) with a Content-Length; 404 for anything else."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__()
+        self.files = dict(files)
+
+    def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
+        content = self.files.get(request.path.split("?")[0])
+        if content is None:
+            _send(request, 404, b"no such file", "text/plain")
+        else:
+            _send(request, 200, content, "application/octet-stream")

@@ -1,0 +1,172 @@
+"""LlmBackend(models=...) and its OllamaModelPull Job: named by the list, self-contained, bounded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from homelab_ai import HomelabConfigError, LlmBackend, LlmBackendProps, OllamaModelPull, OllamaModelPullProps
+from homelab_ai.scripts import script_text
+from tests.factories import charts, gpu, vram
+from tests.fake_servers import FakeOllama, run_script
+from tests.helpers import container, synth
+
+
+def _backend_objects(**overrides) -> dict:
+    app, infra, ai = charts()
+    LlmBackend(ai, "Ollama", LlmBackendProps(gpu=gpu(infra), vram=vram(), **overrides))
+    return synth(app)
+
+
+def _jobs(objects: dict) -> list[dict]:
+    return [obj for (kind, _), obj in objects.items() if kind == "Job"]
+
+
+def _job(**overrides) -> dict:
+    (job,) = _jobs(_backend_objects(**{"models": ["llama3.2"], **overrides}))
+    return job
+
+
+def _pull_props(**overrides) -> OllamaModelPullProps:
+    return OllamaModelPullProps(**{"models": ["llama3.2"], "server_url": "http://ollama:11434", **overrides})
+
+
+def test_no_models_no_job_and_no_script():
+    objects = _backend_objects()
+    assert _jobs(objects) == []
+    assert ("ConfigMap", "ollama-pull-models") not in objects
+
+
+def test_job_name_carries_a_hash_of_the_list_and_an_annotation_with_it():
+    job = _job(models=["llama3.2", "qwen2.5:14b"])
+    assert job["metadata"]["name"].startswith("ollama-pull-models-")
+    assert len(job["metadata"]["name"].rsplit("-", 1)[1]) == 8
+    assert job["metadata"]["annotations"]["homelab-ai/models"] == "llama3.2,qwen2.5:14b"
+
+
+def test_job_name_changes_when_the_list_changes():
+    assert _job(models=["llama3.2"])["metadata"]["name"] != _job(models=["llama3.2", "mistral"])["metadata"]["name"]
+
+
+def test_job_name_ignores_order_and_the_implicit_latest_tag():
+    assert (
+        _job(models=["mistral", "llama3.2"])["metadata"]["name"]
+        == _job(models=["llama3.2:latest", "mistral"])["metadata"]["name"]
+    )
+
+
+def test_job_pulls_from_the_backend_url_every_listed_model():
+    args = container(_job(models=["llama3.2", "qwen2.5:14b"]))["args"]
+    assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"
+    assert args[-2:] == ["llama3.2", "qwen2.5:14b"]
+
+
+def test_script_ships_in_a_configmap_mounted_into_the_job():
+    objects = _backend_objects(models=["llama3.2"])
+    (job,) = _jobs(objects)
+    config_map = objects[("ConfigMap", "ollama-pull-models")]
+    assert config_map["data"] == {"ollama_pull.py": script_text("ollama_pull.py")}
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "script", "configMap": {"name": "ollama-pull-models", "defaultMode": 0o444}}]
+    c = container(job)
+    assert c["command"] == ["python", "/opt/homelab-ai/ollama_pull.py"]
+    assert c["volumeMounts"] == [{"name": "script", "mountPath": "/opt/homelab-ai", "readOnly": True}]
+
+
+def test_job_is_bounded_retried_and_kept_for_flux():
+    job = _job()
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 3
+    assert spec["activeDeadlineSeconds"] == 6 * 3600
+    assert "ttlSecondsAfterFinished" not in spec  # Flux would recreate a TTL-deleted Job every reconcile
+    assert job["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/force"] == "enabled"
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_job_image_is_pinned_sized_and_pulled_if_not_present():
+    c = container(_job())
+    assert c["image"] == "python:3.12.10-alpine3.21"
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    assert c["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+
+
+def test_job_runs_unprivileged_on_a_read_only_root():
+    job = _job()
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert container(job)["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def test_backend_exposes_its_declared_models():
+    _, infra, ai = charts()
+    backend = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=gpu(infra), vram=vram(), models=["llama3.2", "mistral"]))
+    assert backend.models == ("llama3.2", "mistral")
+    assert isinstance(backend.model_pull, OllamaModelPull)
+    assert backend.model_pull.pod_labels == {"app.kubernetes.io/name": "ollama-pull-models"}
+
+
+def test_the_jobs_own_arguments_drive_the_script():
+    """What the Job runs, run here: its args with the server swapped for a fake on loopback."""
+    job = _job(models=["llama3.2", "mistral"])
+    with FakeOllama(present=["llama3.2:latest"], pullable={"mistral": 1000}) as ollama:
+        result = run_script("ollama_pull.py", *container(job)["args"], "--server", ollama.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p["model"] for p in ollama.pulls()] == ["mistral"]
+
+
+@pytest.mark.parametrize(
+    "name", ["llama3.2", "qwen2.5:14b", "library/x:tag", "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"]
+)
+def test_model_names_ollama_accepts_are_accepted(name):
+    assert _pull_props(models=[name]).models == (name,)
+
+
+@pytest.mark.parametrize("name", ["", "llama 3", "-x", "a:b:c", "x/", "a/b/c/d", ":tag", "x:", "llama3.2\n"])
+def test_malformed_model_name_is_refused_naming_the_field(name):
+    with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .* is not an Ollama model name"):
+        LlmBackendProps(gpu=None, vram=vram(), models=[name])
+
+
+def test_a_bare_string_is_refused_rather_than_split_into_letters():
+    with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 'llama3.2' is not a list"):
+        LlmBackendProps(gpu=None, vram=vram(), models="llama3.2")
+
+
+def test_the_same_model_twice_is_refused():
+    with pytest.raises(HomelabConfigError, match=re.escape("'llama3.2:latest' and 'llama3.2' are the same model")):
+        LlmBackendProps(gpu=None, vram=vram(), models=["llama3.2", "llama3.2:latest"])
+
+
+def test_backend_name_too_long_for_the_job_is_refused_when_models_are_listed():
+    with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.name: .* too long"):
+        LlmBackendProps(gpu=None, vram=vram(), name="o" * 43, models=["llama3.2"])
+    assert LlmBackendProps(gpu=None, vram=vram(), name="o" * 43).models == ()
+
+
+def test_pull_job_without_models_is_refused():
+    with pytest.raises(HomelabConfigError, match=r"OllamaModelPullProps\.models: no model listed"):
+        _pull_props(models=[])
+
+
+def test_pull_job_needs_an_http_server_url():
+    with pytest.raises(HomelabConfigError, match=r"OllamaModelPullProps\.server_url: 'ollama:11434' is not"):
+        _pull_props(server_url="ollama:11434")
+
+
+def test_chart_pulls_llama32_from_its_ollama(homelab_objects):
+    jobs = [obj for (kind, _), obj in homelab_objects.items() if kind == "Job"]
+    assert [job["metadata"]["annotations"]["homelab-ai/models"] for job in jobs] == ["llama3.2"]
+    args = container(jobs[0])["args"]
+    assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"
+    assert jobs[0]["metadata"]["namespace"] == "ai"
