@@ -322,3 +322,52 @@ def test_sd_budget_names_the_sidecar_as_its_unload_policy():
     assert sd.idle_unload is not None
     assert "unload-checkpoint" in sd.idle_unload.mechanism
     assert sd.idle_unload.timeout.total_seconds() == 600
+
+
+def _sd_chart(**sd_props):
+    from homelab_ai import LlmBackend, LlmBackendProps, SopsSecret, SopsSecretProps, StableDiffusion
+    from homelab_ai import StableDiffusionProps as Props
+    from tests.factories import charts, gpu, vram
+
+    app, infra, ai = charts()
+    card = gpu(infra)
+    secret = SopsSecret(ai, "Secret", SopsSecretProps(name="sd", file="unused.sops.yaml", keys=["password"]))
+    LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 12)))
+    sd = StableDiffusion(ai, "SD", Props(gpu=card, vram=vram(0, 8, 12), secret=secret, **sd_props))
+    return app, sd
+
+
+def _pod(sd) -> dict:
+    import cdk8s
+
+    return cdk8s.ApiObject.of(sd.gpu_app.app.workload).to_json()
+
+
+def test_sd_without_the_idle_unloader_on_a_shared_card_is_refused():
+    from homelab_ai.dist import collect_problems
+
+    app, _ = _sd_chart(idle_unloader=False)
+    problems = [p for p in collect_problems(app) if p.startswith("GPU budget")]
+    assert len(problems) == 1
+    assert "stable-diffusion shares 'Test GPU' (24 GiB) with ollama but has no idle-unload policy" in problems[0]
+
+
+def test_sd_without_the_idle_unloader_has_no_sidecar():
+    _, sd = _sd_chart(idle_unloader=False)
+    assert [c["name"] for c in _pod(sd)["spec"]["template"]["spec"]["containers"]] == ["stable-diffusion"]
+    assert sd.idle_unloader is None
+
+
+def test_idle_unloader_needs_the_api():
+    from homelab_ai import HomelabConfigError
+
+    with pytest.raises(HomelabConfigError, match=r"StableDiffusionProps.idle_unloader: the idle unloader calls"):
+        _sd_chart(enable_api=False)
+
+
+def test_sd_idle_settings_reach_the_sidecar():
+    from datetime import timedelta
+
+    _, sd = _sd_chart(idle_timeout=timedelta(minutes=3), idle_poll_interval=timedelta(seconds=5))
+    env = {e["name"]: e.get("value") for e in container(_pod(sd), 1)["env"]}
+    assert (env["SD_IDLE_TIMEOUT_SECONDS"], env["SD_POLL_INTERVAL_SECONDS"]) == ("180", "5")
