@@ -12,7 +12,8 @@ from homelab_ai.app_workload import AppWorkload, AppWorkloadProps
 from homelab_ai.errors import HomelabConfigError
 from homelab_ai.plus import k8s
 from homelab_ai.shared_gpu import SharedGpu
-from homelab_ai.validators import dns1123_subdomain, non_negative, positive_duration
+from homelab_ai.validators import dns1123_subdomain, matches, non_negative, positive_duration
+from homelab_ai.values import go_duration
 
 
 @attrs.frozen(kw_only=True)
@@ -39,25 +40,48 @@ class VramEnvelope:
 
 
 @attrs.frozen(kw_only=True)
+class IdleUnload:
+    """What gives an idle app's VRAM back, and after how long: the promise behind ``VramEnvelope.idle_gib``."""
+
+    mechanism: str = attrs.field(validator=matches(r"\S.*", "say what unloads the model, e.g. 'OLLAMA_KEEP_ALIVE'"))
+    timeout: timedelta = attrs.field(validator=positive_duration)
+
+    def describe(self) -> str:
+        return f"{self.mechanism}, after {go_duration(self.timeout)} idle"
+
+
+@attrs.frozen(kw_only=True)
 class GpuTimeSlicedAppProps:
-    """The app, the card it shares, its VRAM envelope, and how it frees VRAM when idle."""
+    """The app, the card it shares, its VRAM envelope, and how it frees VRAM when idle.
+
+    ``idle_unload`` may stay None only when the app has the card to itself, or when its envelope
+    admits it never frees VRAM (``idle_gib == active_max_gib``): the card's budget checks that.
+    """
 
     app: AppWorkloadProps
     gpu: SharedGpu
     vram: VramEnvelope
-    idle_timeout: timedelta | None = attrs.field(default=None, validator=attrs.validators.optional(positive_duration))
-    idle_unload: str = ""
+    idle_unload: IdleUnload | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(IdleUnload))
+    )
     runtime_class_name: str = attrs.field(default="nvidia", validator=dns1123_subdomain)
     tolerate_gpu_taint: bool = True
     gpu_count: int = 1
 
     def __attrs_post_init__(self) -> None:
         if self.gpu_count != 1:
+            card = self.gpu.props
             raise HomelabConfigError(
                 "GpuTimeSlicedAppProps.gpu_count",
-                f"asks for {self.gpu_count} slices",
+                f"asks for {self.gpu_count} slices of {card.card!r}, whose time-slicing makes {card.replicas} "
+                f"slices of one whole card: {self.gpu_count} slices would be the same GPU {self.gpu_count} times",
                 "time-sliced apps take exactly one slice (a slice is the whole card, shared in time); use gpu_count=1",
             )
+
+    @property
+    def idle_timeout(self) -> timedelta | None:
+        """How long the app keeps its VRAM after its last job (None: no idle unloading)."""
+        return self.idle_unload.timeout if self.idle_unload else None
 
 
 class GpuTimeSlicedApp(Construct):
@@ -93,6 +117,14 @@ class GpuTimeSlicedApp(Construct):
     @property
     def vram(self) -> VramEnvelope:
         return self.props.vram
+
+    @property
+    def idle_unload(self) -> IdleUnload | None:
+        return self.props.idle_unload
+
+    @property
+    def slices(self) -> int:
+        return self.props.gpu_count
 
     @property
     def url(self) -> str:

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
 from homelab_ai.errors import HomelabConfigError
-from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, IdleUnload, VramEnvelope
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.ollama_model_pull import (
     MAX_NAME_LENGTH,
@@ -62,6 +62,18 @@ class LlmBackendProps:
                 f"use at most {MAX_NAME_LENGTH - suffix} characters when models are listed",
             )
 
+    @extra_env.validator
+    def _no_budget_settings(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        # The VRAM budget reads keep_alive and max_loaded_models; an env override would make it lie.
+        typed = {"OLLAMA_KEEP_ALIVE": "keep_alive", "OLLAMA_MAX_LOADED_MODELS": "max_loaded_models"}
+        for env, prop in typed.items():
+            if env in value:
+                raise HomelabConfigError(
+                    "LlmBackendProps.extra_env",
+                    f"sets {env}, which the GPU budget takes from LlmBackendProps.{prop}",
+                    f"remove it from extra_env and set {prop} instead",
+                )
+
 
 class LlmBackend(Construct):
     """Ollama; frontends read :attr:`url`. Never exposed outside the cluster: no LoadBalancer option."""
@@ -95,8 +107,9 @@ class LlmBackend(Construct):
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
-                idle_timeout=props.keep_alive,
-                idle_unload=f"OLLAMA_KEEP_ALIVE={go_duration(props.keep_alive)}",
+                idle_unload=IdleUnload(
+                    mechanism="OLLAMA_KEEP_ALIVE (Ollama unloads the model)", timeout=props.keep_alive
+                ),
             ),
         )
 

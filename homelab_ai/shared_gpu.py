@@ -1,11 +1,13 @@
 """SharedGpu: one physical GPU (or a pool of identical ones) shared by time-slicing.
 
 The NVIDIA device plugin's time-slicing ConfigMap is generated from this object, so the number of
-slices is written once, and every GpuTimeSlicedApp on the card registers here for budget checks.
+slices is written once, and every GpuTimeSlicedApp on the card registers here. The card's VRAM
+budget (homelab_ai.gpu_budget) is checked at synth time: errors refuse, warnings are printed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import attrs
@@ -13,6 +15,8 @@ import cdk8s
 import yaml
 from constructs import Construct
 
+from homelab_ai.construct_validation import Validation
+from homelab_ai.gpu_budget import GpuBudget
 from homelab_ai.plus import kplus
 from homelab_ai.validators import dns1123_label, dns1123_subdomain, matches, positive
 
@@ -53,7 +57,7 @@ class SharedGpu(Construct):
         self._apps: list[GpuTimeSlicedApp] = []
         if props.create_namespace:
             kplus.Namespace(self, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=props.device_plugin_namespace))
-        kplus.ConfigMap(
+        self.config_map = kplus.ConfigMap(
             self,
             "TimeSlicing",
             metadata=cdk8s.ApiObjectMetadata(
@@ -63,6 +67,7 @@ class SharedGpu(Construct):
             ),
             data={props.config_key: self.device_plugin_config()},
         )
+        self.node.add_validation(Validation(lambda: [f"GPU budget: {m}" for m in self.budget().errors]))
 
     def device_plugin_config(self) -> str:
         """The device plugin's config file (``version: v1``) with time-slicing for this card."""
@@ -78,6 +83,20 @@ class SharedGpu(Construct):
             },
         }
         return yaml.safe_dump(config, sort_keys=False)
+
+    @property
+    def config_checksum(self) -> str:
+        """sha256 of the ConfigMap's data: the device plugin's pods carry it, so a config change rolls them."""
+        data = f"{self.props.config_key}\n{self.device_plugin_config()}"
+        return hashlib.sha256(data.encode()).hexdigest()
+
+    def budget(self) -> GpuBudget:
+        """The card's VRAM table and verdicts, from the same numbers the ConfigMap is written from."""
+        return GpuBudget.of(self)
+
+    def synth_warnings(self) -> list[str]:
+        """Over-booking and VRAM/card mismatches: printed by the synth, refused by ``synth --strict``."""
+        return [f"GPU budget: {m}" for m in self.budget().warnings]
 
     def attach(self, app: GpuTimeSlicedApp) -> None:
         """Called by each GpuTimeSlicedApp on this card."""

@@ -15,9 +15,11 @@ from homelab_ai.checkpoint_fetch import (
     checkpoint_list,
     checkpoint_tuple,
 )
-from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.errors import HomelabConfigError
+from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, IdleUnload, VramEnvelope
 from homelab_ai.load_balancer import LoadBalancer
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.sd_idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
 from homelab_ai.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
@@ -33,7 +35,9 @@ class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
 
     ``root_path`` is where the image keeps the web UI; models and outputs under it live on the
-    data volume, so a new pod keeps every checkpoint, LoRA and generated image.
+    data volume, so a new pod keeps every checkpoint, LoRA and generated image. AUTOMATIC1111
+    never frees VRAM by itself: ``idle_unloader`` adds a sidecar that unloads the checkpoint after
+    ``idle_timeout`` without a job (it needs the API, so ``enable_api`` must stay on).
     """
 
     gpu: SharedGpu
@@ -54,6 +58,9 @@ class StableDiffusionProps:
     password_key: str = attrs.field(default="password", validator=secret_key)
     enable_api: bool = True
     idle_timeout: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    idle_unloader: bool = True
+    idle_poll_interval: timedelta = attrs.field(default=timedelta(seconds=15), validator=positive_duration)
+    idle_unloader_image: ContainerImage = SCRIPT_IMAGE
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
     )
@@ -64,6 +71,15 @@ class StableDiffusionProps:
     # license and size are the user's choice.
     checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
     fetch_image: ContainerImage = SCRIPT_IMAGE
+
+    def __attrs_post_init__(self) -> None:
+        if self.idle_unloader and not self.enable_api:
+            raise HomelabConfigError(
+                "StableDiffusionProps.idle_unloader",
+                "the idle unloader calls the web UI's API, but enable_api is False",
+                "keep enable_api=True, or set idle_unloader=False (the GPU budget then refuses a shared card "
+                "unless the VRAM envelope says idle_gib = active_max_gib)",
+            )
 
     @property
     def models_path(self) -> str:
@@ -105,9 +121,30 @@ class StableDiffusion(Construct):
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
-                idle_timeout=props.idle_timeout,
+                idle_unload=IdleUnload(
+                    mechanism="sd-idle-unloader sidecar (POST /sdapi/v1/unload-checkpoint)",
+                    timeout=props.idle_timeout,
+                )
+                if props.idle_unloader
+                else None,
             ),
         )
+        self.idle_unloader: SdIdleUnloader | None = None
+        if props.idle_unloader:
+            self.idle_unloader = SdIdleUnloader(
+                self,
+                "IdleUnloader",
+                SdIdleUnloaderProps(
+                    workload=self.gpu_app.app,
+                    name=f"{props.name}-idle-unloader",
+                    web_ui_port=props.port,
+                    idle_timeout=props.idle_timeout,
+                    poll_interval=props.idle_poll_interval,
+                    username=props.username,
+                    password=self.password_ref,
+                    image=props.idle_unloader_image,
+                ),
+            )
 
         self.checkpoint_fetch: CheckpointFetch | None = None
         if props.checkpoints:

@@ -114,7 +114,11 @@ def test_stable_diffusion_without_api_has_no_api_flags(tmp_path):
         ai,
         "SD",
         StableDiffusionProps(
-            gpu=gpu(infra), vram=vram(0, 8, 12), secret=_secret(ai, tmp_path, "sd", ["password"]), enable_api=False
+            gpu=gpu(infra),
+            vram=vram(0, 8, 12),
+            secret=_secret(ai, tmp_path, "sd", ["password"]),
+            enable_api=False,
+            idle_unloader=False,
         ),
     )
     args = container(synth(app)[("Deployment", "stable-diffusion")])["args"]

@@ -86,3 +86,42 @@ def test_refuses_more_than_one_slice():
     _, infra, _ = charts()
     with pytest.raises(HomelabConfigError, match=r"GpuTimeSlicedAppProps.gpu_count: asks for 2 slices"):
         GpuTimeSlicedAppProps(app=app_props(), gpu=gpu(infra), vram=vram(), gpu_count=2)
+
+
+def test_idle_unload_is_typed_and_described():
+    from datetime import timedelta
+
+    from homelab_ai import IdleUnload
+
+    unload = IdleUnload(mechanism="OLLAMA_KEEP_ALIVE", timeout=timedelta(minutes=5))
+    _, infra, _ = charts()
+    props = GpuTimeSlicedAppProps(app=app_props(), gpu=gpu(infra), vram=vram(), idle_unload=unload)
+    assert props.idle_timeout == timedelta(minutes=5)
+    assert unload.describe() == "OLLAMA_KEEP_ALIVE, after 5m idle"
+
+
+@pytest.mark.parametrize(
+    ("field", "mechanism", "seconds"), [("mechanism", "", 60), ("mechanism", "  ", 60), ("timeout", "x", 0)]
+)
+def test_idle_unload_refuses_an_empty_mechanism_or_timeout(field, mechanism, seconds):
+    from datetime import timedelta
+
+    from homelab_ai import IdleUnload
+
+    with pytest.raises(HomelabConfigError, match=rf"IdleUnload.{field}"):
+        IdleUnload(mechanism=mechanism, timeout=timedelta(seconds=seconds))
+
+
+def test_idle_unload_must_be_typed_not_free_text():
+    _, infra, _ = charts()
+    with pytest.raises(TypeError, match="idle_unload"):
+        GpuTimeSlicedAppProps(app=app_props(), gpu=gpu(infra), vram=vram(), idle_unload="OLLAMA_KEEP_ALIVE=5m")
+
+
+@pytest.mark.parametrize("env", ["OLLAMA_KEEP_ALIVE", "OLLAMA_MAX_LOADED_MODELS"])
+def test_ollama_budget_settings_cannot_be_overridden_through_extra_env(env):
+    from homelab_ai import LlmBackendProps
+
+    _, infra, _ = charts()
+    with pytest.raises(HomelabConfigError, match=rf"LlmBackendProps.extra_env: sets {env}"):
+        LlmBackendProps(gpu=gpu(infra), vram=vram(), extra_env={env: "1"})
