@@ -2,6 +2,7 @@
 
 from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.errors import HomelabConfigError, SynthError
+from homelab_ai.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
 from homelab_ai.llm_backend import LlmBackend, LlmBackendProps
 from homelab_ai.load_balancer import LbProvider, LoadBalancer
@@ -18,6 +19,9 @@ __all__ = [
     "AppWorkloadProps",
     "ComputeResources",
     "ContainerImage",
+    "FluxKustomization",
+    "FluxKustomizationProps",
+    "FluxSource",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
     "HealthCheck",
@@ -35,6 +39,7 @@ __all__ = [
     "SharedGpuProps",
     "SopsSecret",
     "SopsSecretProps",
+    "SourceKind",
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",

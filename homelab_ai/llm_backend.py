@@ -42,6 +42,7 @@ class LlmBackendProps:
     )
     health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    purpose: str = "LLM inference backend"
 
 
 class LlmBackend(Construct):
@@ -73,6 +74,7 @@ class LlmBackend(Construct):
                     env=env,
                     mounts=(VolumeMount(volume=self.models, path=props.models_path),),
                     run_as_root=True,  # the official image keeps its state under /root
+                    purpose=props.purpose,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,

@@ -53,6 +53,7 @@ class StableDiffusionProps:
     # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    purpose: str = "Image generation UI"
 
     @property
     def models_path(self) -> str:
@@ -91,6 +92,7 @@ class StableDiffusion(Construct):
                     ),
                     expose=props.expose,
                     run_as_root=True,  # the image installs and runs the web UI as root
+                    purpose=props.purpose,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -105,6 +107,11 @@ class StableDiffusion(Construct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    @property
+    def api_docs_path(self) -> str | None:
+        """Where the web UI serves its API's Swagger page (only with the API on); read by `homelab-ai docs`."""
+        return "/docs" if self.props.enable_api else None
 
     def api_auth(self) -> tuple[str, SecretKeyRef]:
         """The API user name and a reference to its password, for clients such as Open WebUI."""
