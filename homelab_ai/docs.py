@@ -456,14 +456,16 @@ def deploy_section(page: Page) -> str | None:
     return "\n\n".join(
         [
             "## Deploying with Flux",
-            f"Each folder of `dist/` is a Flux Kustomization in `{first.namespace}`, from "
-            f"`{first.props.source.reference}`; Flux applies a folder only after the ones it depends on are ready.",
+            f"Flux applies each folder of `dist/` through a Flux Kustomization in `{first.namespace}`, from "
+            f"`{first.props.source.reference}`, and only after the ones it depends on are ready:",
             table(("Flux Kustomization", "Path", "Depends on", "Prune", "Decryption"), rows),
-            f"Point Flux at `{flux_path}` once (the Kustomizations above are in it); commit the exported YAML "
-            "next to your cluster's Flux config:",
+            f"The Kustomizations above are in `{flux_path}`. Point Flux at it once: export a Kustomization "
+            "for it and commit the file next to your cluster's Flux config (the folder Flux was bootstrapped "
+            "with):",
             shell(
                 f"flux create kustomization homelab-ai --source={first.props.source.reference} "
-                f"--path={flux_path} --prune=true --interval={go_duration(first.props.interval)} --export"
+                f"--path={flux_path} --prune=true --interval={go_duration(first.props.interval)} "
+                "--export > homelab-ai.yaml"
             ),
         ]
     )

@@ -15,8 +15,9 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.errors import HomelabConfigError
 from homelab_ai.sops_secret import SopsSecret
-from homelab_ai.validators import dns1123_label, dns1123_subdomain, matches, positive_duration
+from homelab_ai.validators import dns1123_label, dns1123_subdomain, field_name, matches, positive_duration
 from homelab_ai.values import go_duration
 from imports.io.fluxcd.toolkit import kustomize
 
@@ -60,6 +61,22 @@ def _charts_tuple(value: object) -> tuple[cdk8s.Chart, ...]:
     return tuple(value)  # type: ignore[arg-type]
 
 
+def _charts(instance: object, attribute: attrs.Attribute, value: tuple) -> None:
+    if not all(isinstance(chart, cdk8s.Chart) for chart in value):
+        raise HomelabConfigError(
+            field_name(instance, attribute), "holds something that is not a cdk8s.Chart", "pass the folder's charts"
+        )
+
+
+def _flux_kustomizations(instance: object, attribute: attrs.Attribute, value: tuple) -> None:
+    if not all(isinstance(other, FluxKustomization) for other in value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            "holds something that is not a FluxKustomization",
+            "pass the FluxKustomization constructs this one must wait for",
+        )
+
+
 @attrs.frozen(kw_only=True)
 class FluxKustomizationProps:
     """One ``dist/`` folder as a Flux Kustomization.
@@ -72,8 +89,8 @@ class FluxKustomizationProps:
 
     name: str = attrs.field(validator=dns1123_label)
     folder: str = attrs.field(validator=matches(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "name a folder of dist/"))
-    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=_charts_tuple)
-    depends_on: tuple[FluxKustomization, ...] = attrs.field(default=(), converter=tuple)
+    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=_charts_tuple, validator=_charts)
+    depends_on: tuple[FluxKustomization, ...] = attrs.field(default=(), converter=tuple, validator=_flux_kustomizations)
     source: FluxSource = FluxSource()
     # Where the synth writes, relative to the root of the source (the repo).
     root: str = attrs.field(default="./dist", validator=matches(r"\./[A-Za-z0-9._/-]*[^/]|\.", "e.g. './dist'"))

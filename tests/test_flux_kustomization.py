@@ -149,6 +149,11 @@ def test_synth_refuses_a_flux_kustomization_for_a_folder_it_does_not_write(tmp_p
         render(app, folders)
 
 
+def test_depends_on_takes_flux_kustomizations_not_names():
+    with pytest.raises(HomelabConfigError, match=r"FluxKustomizationProps\.depends_on: holds something"):
+        FluxKustomizationProps(name="ai", folder="ai", depends_on=["homelab-ai-infrastructure"])
+
+
 def test_name_must_be_a_dns_label():
     with pytest.raises(HomelabConfigError, match=r"FluxKustomizationProps\.name"):
         FluxKustomizationProps(name="AI", folder="ai")
