@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth test venv node lint cdk8s-synth imports clean
+.PHONY: synth docs test venv node lint cdk8s-synth imports clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,18 +24,24 @@ venv: $(BIN)/.installed
 
 node: node_modules/.installed
 
-## Synthesize the `ai` namespace into dist/ (validated first; dist/ is replaced only on success).
+## Synthesize the `ai` namespace into dist/ (validated first; dist/ is replaced only on success),
+## then regenerate docs/ from the same chart.
 synth: venv
 	$(BIN)/homelab-ai synth dist
+	$(BIN)/homelab-ai docs docs
+
+## Regenerate the operator docs in docs/ from the chart (hand-written guides there are kept).
+docs: venv
+	$(BIN)/homelab-ai docs docs
 
 ## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
 test: venv node
-	$(BIN)/ruff check homelab_ai apps tests
+	$(BIN)/ruff check homelab_ai apps tests examples
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check homelab_ai apps tests
-	$(BIN)/ruff format --check homelab_ai apps tests
+	$(BIN)/ruff check homelab_ai apps tests examples
+	$(BIN)/ruff format --check homelab_ai apps tests examples
 
 ## The same synth through the cdk8s CLI (writes .cdk8s.out/).
 cdk8s-synth: venv node

@@ -10,6 +10,8 @@ from pathlib import Path
 import cdk8s
 
 from homelab_ai import (
+    FluxKustomization,
+    FluxKustomizationProps,
     GpuTimeSlicedApp,
     LbProvider,
     LlmBackend,
@@ -35,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "ai"
 
 # Chart id -> folder under dist/. Cluster-scoped objects go in charts without a namespace.
-FOLDERS = {"infrastructure": "infrastructure", "ai-namespace": "ai", "ai": "ai"}
+FOLDERS = {"infrastructure": "infrastructure", "ai-namespace": "ai", "ai": "ai", "flux": "flux"}
 
 
 class Homelab:
@@ -117,6 +119,27 @@ class Homelab:
                 data_volume=LonghornVolumeProps(
                     name="open-webui-data", size_gib=10, purpose="User data, conversations"
                 ),
+            ),
+        )
+
+        # Flux applies each dist/ folder from the repo it was bootstrapped with (GitRepository
+        # flux-system): the device-plugin config first, then the apps, with their SOPS secrets decrypted.
+        self.flux_chart = cdk8s.Chart(self.app, "flux", disable_resource_name_hashes=True)
+        self.flux_infrastructure = FluxKustomization(
+            self.flux_chart,
+            "Infrastructure",
+            FluxKustomizationProps(
+                name="homelab-ai-infrastructure", folder="infrastructure", charts=[infra], wait=True
+            ),
+        )
+        self.flux_ai = FluxKustomization(
+            self.flux_chart,
+            "Ai",
+            FluxKustomizationProps(
+                name="homelab-ai-apps",
+                folder="ai",
+                charts=[namespace_chart, ai],
+                depends_on=[self.flux_infrastructure],
             ),
         )
 

@@ -3,6 +3,7 @@
 from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.checkpoint_fetch import Checkpoint, CheckpointFetch, CheckpointFetchProps, CheckpointKind
 from homelab_ai.errors import HomelabConfigError, SynthError
+from homelab_ai.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
 from homelab_ai.gpu_budget import GpuBudget, budget_markdown, budget_rows
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, IdleUnload, VramEnvelope
 from homelab_ai.llm_backend import LlmBackend, LlmBackendProps
@@ -28,6 +29,9 @@ __all__ = [
     "CheckpointKind",
     "ComputeResources",
     "ContainerImage",
+    "FluxKustomization",
+    "FluxKustomizationProps",
+    "FluxSource",
     "GpuBudget",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
@@ -55,6 +59,7 @@ __all__ = [
     "SharedGpuProps",
     "SopsSecret",
     "SopsSecretProps",
+    "SourceKind",
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",

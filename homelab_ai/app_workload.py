@@ -60,6 +60,8 @@ class AppWorkloadProps:
     run_as_user: int | None = None
     fs_group: int | None = None
     working_dir: str | None = None
+    # One line for the operator docs' services table (`homelab-ai docs`); never rendered into objects.
+    purpose: str = ""
 
     @property
     def effective_service_port(self) -> int:

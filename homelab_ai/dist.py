@@ -3,6 +3,11 @@
 Validation runs first and refuses with every problem at once. Manifests are rendered to a
 temporary folder beside the target and swapped in only when complete, so a failed synth leaves
 an existing ``dist/`` exactly as it was. SOPS files are copied byte for byte.
+
+Output is deterministic: one file per object named ``<kind>-<name>.yaml``, files and
+kustomization resources in sorted order, no timestamps. Constructs that check the output itself
+(e.g. a Flux Kustomization whose folder must exist) define ``output_problems(files) -> list[str]``
+over the ``{path: content}`` about to be written.
 """
 
 from __future__ import annotations
@@ -106,6 +111,12 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
             folder = folders.get(cdk8s.Chart.of(construct).node.id)
             if folder is not None and construct.file.is_file():
                 add(f"{folder}/{construct.output_name}", construct.file.read_bytes(), construct.node.path)
+    if problems:
+        raise SynthError(problems)
+    for construct in app.node.find_all():
+        check = getattr(construct, "output_problems", None)
+        if callable(check):
+            problems.extend(check(files))
     if problems:
         raise SynthError(problems)
     for folder in sorted(set(folders.values())):

@@ -74,6 +74,8 @@ class LlmBackendProps:
                     f"remove it from extra_env and set {prop} instead",
                 )
 
+    purpose: str = "LLM inference backend"
+
 
 class LlmBackend(Construct):
     """Ollama; frontends read :attr:`url`. Never exposed outside the cluster: no LoadBalancer option."""
@@ -104,6 +106,7 @@ class LlmBackend(Construct):
                     env=env,
                     mounts=(VolumeMount(volume=self.models_volume, path=props.models_path),),
                     run_as_root=True,  # the official image keeps its state under /root
+                    purpose=props.purpose,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,

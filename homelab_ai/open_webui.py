@@ -42,6 +42,7 @@ class OpenWebUIProps:
     # The first start migrates its database and loads the embedding model.
     health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    purpose: str = "LLM chat interface"
 
 
 class OpenWebUI(Construct):
@@ -81,6 +82,7 @@ class OpenWebUI(Construct):
                 mounts=(VolumeMount(volume=self.data, path=DATA_DIR),),
                 expose=props.expose,
                 run_as_root=True,  # the image writes to /app/backend as root
+                purpose=props.purpose,
             ),
         )
 

@@ -81,6 +81,8 @@ class StableDiffusionProps:
                 "unless the VRAM envelope says idle_gib = active_max_gib)",
             )
 
+    purpose: str = "Image generation UI"
+
     @property
     def models_path(self) -> str:
         """Checkpoints folder, the one the spec tells operators to download into."""
@@ -118,6 +120,7 @@ class StableDiffusion(Construct):
                     ),
                     expose=props.expose,
                     run_as_root=True,  # the image installs and runs the web UI as root
+                    purpose=props.purpose,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -176,6 +179,11 @@ class StableDiffusion(Construct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    @property
+    def api_docs_path(self) -> str | None:
+        """Where the web UI serves its API's Swagger page (only with the API on); read by `homelab-ai docs`."""
+        return "/docs" if self.props.enable_api else None
 
     def api_auth(self) -> tuple[str, SecretKeyRef]:
         """The API user name and a reference to its password, for clients such as Open WebUI."""

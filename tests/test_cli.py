@@ -14,10 +14,11 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_help_lists_synth(repo_root):
+def test_help_lists_synth_and_docs(repo_root):
     result = _run("--help", cwd=repo_root)
     assert result.returncode == 0
     assert "synth" in result.stdout
+    assert "docs" in result.stdout
 
 
 def test_synth_writes_the_same_tree_as_make_synth(repo_root, tmp_path):

@@ -74,7 +74,7 @@ def test_every_folder_has_a_kustomization_listing_its_files(tmp_path):
     import yaml
 
     synthesize(build, tmp_path / "dist")
-    for folder in ("ai", "infrastructure"):
+    for folder in ("ai", "flux", "infrastructure"):
         listed = yaml.safe_load((tmp_path / "dist" / folder / "kustomization.yaml").read_text())["resources"]
         on_disk = sorted(p.name for p in (tmp_path / "dist" / folder).iterdir() if p.name != "kustomization.yaml")
         assert listed == on_disk

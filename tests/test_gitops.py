@@ -1,0 +1,117 @@
+"""dist/ is what GitOps applies: kustomize-buildable folders, SOPS files intact, facts flow to dist/ and docs/."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apps.homelab import FOLDERS, Homelab, build
+from homelab_ai.dist import synthesize
+
+KUBECTL = shutil.which("kubectl")
+
+
+def _key(doc: dict) -> tuple[str, str, str | None, str]:
+    return (doc["apiVersion"], doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"])
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory) -> tuple[Path, list]:
+    out = tmp_path_factory.mktemp("gitops") / "dist"
+    return out, synthesize(build, out)
+
+
+@pytest.mark.parametrize("folder", sorted(set(FOLDERS.values())))
+def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, folder):
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    out, files = synthesized
+    result = subprocess.run(
+        [KUBECTL, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    built = {_key(doc): doc for doc in yaml.safe_load_all(result.stdout) if doc}
+    expected = {}
+    for item in files:
+        if item.path.startswith(f"{folder}/") and not item.path.endswith("/kustomization.yaml"):
+            doc = yaml.safe_load(item.content)
+            expected[_key(doc)] = doc
+    assert expected
+    assert built == expected
+
+
+def test_sops_files_in_dist_are_the_source_files_byte_for_byte(synthesized):
+    out, _ = synthesized
+    homelab = Homelab()
+    secrets = [homelab.webui_secret, homelab.sd_secret]
+    for secret in secrets:
+        copied = out / "ai" / secret.output_name
+        assert copied.read_bytes() == secret.file.read_bytes()
+    assert sorted(p.name for p in out.rglob("*.sops.yaml")) == sorted(s.output_name for s in secrets)
+
+
+def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(synthesized):
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    out, _ = synthesized
+    built = subprocess.run([KUBECTL, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
+    secrets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Secret"}
+    homelab = Homelab()
+    for secret in (homelab.webui_secret, homelab.sd_secret):
+        assert secrets[secret.name] == yaml.safe_load(secret.file.read_bytes())
+        assert secrets[secret.name]["sops"]["mac"].startswith("ENC[AES256_GCM,")
+
+
+def test_file_names_and_order_are_stable(synthesized):
+    _, files = synthesized
+    paths = [item.path for item in files]
+    assert paths == sorted(paths)
+    assert "flux/kustomization-homelab-ai-apps.yaml" in paths
+    assert "ai/service-stable-diffusion.yaml" in paths
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _copy_repo(repo_root: Path, target: Path) -> Path:
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", ".cdk8s.out", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"
+    )
+    shutil.copytree(repo_root, target, ignore=ignore)
+    return target
+
+
+def test_a_fact_changed_in_the_chart_changes_both_dist_and_docs(repo_root, tmp_path):
+    copy = _copy_repo(repo_root, tmp_path / "repo")
+    facts = copy / "apps/homelab.py"
+    source = facts.read_text()
+    assert source.count('ip="10.10.2.26"') == 1
+    facts.write_text(source.replace('ip="10.10.2.26"', 'ip="10.10.2.99"'))
+    before_dist, before_docs = _tree(copy / "dist"), _tree(copy / "docs")
+
+    code = "from homelab_ai.cli import main; import sys; sys.exit(main(['synth', 'dist']) or main(['docs', 'docs']))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=copy, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+    changed_dist = {p for p, digest in _tree(copy / "dist").items() if before_dist.get(p) != digest}
+    changed_docs = {p for p, digest in _tree(copy / "docs").items() if before_docs.get(p) != digest}
+    assert changed_dist == {"ai/service-stable-diffusion.yaml"}
+    assert changed_docs == {"ai-namespace.md"}
+    service = yaml.safe_load((copy / "dist/ai/service-stable-diffusion.yaml").read_text())
+    assert service["metadata"]["annotations"]["metallb.io/loadBalancerIPs"] == "10.10.2.99"
+    page = (copy / "docs/ai-namespace.md").read_text()
+    assert "10.10.2.99" in page
+    assert "10.10.2.26" not in page
