@@ -44,8 +44,22 @@ def sops_binary() -> str:
     return found
 
 
+# Environment variables that would make sops encrypt to other keys than .sops.yaml's creation rule.
+_KEY_OVERRIDES = (
+    "SOPS_AGE_RECIPIENTS",
+    "SOPS_PGP_FP",
+    "SOPS_KMS_ARN",
+    "SOPS_GCP_KMS_IDS",
+    "SOPS_AZURE_KEYVAULT_URLS",
+    "SOPS_VAULT_URIS",
+    "SOPS_HUAWEICLOUD_KMS_IDS",
+    "SOPS_CONFIG",
+)
+
+
 def sops_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    """The caller's environment (private keys for decryption), minus anything that overrides .sops.yaml."""
+    env = {k: v for k, v in os.environ.items() if k not in _KEY_OVERRIDES}
     env["SOPS_DISABLE_VERSION_CHECK"] = "1"
     env.update(extra or {})
     return env

@@ -205,3 +205,20 @@ def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path):
         r"`homelab-ai secrets use-key` \(it adds one\)",
     ):
         update_keys(secrets, repo / ".sops.yaml")
+
+
+def test_update_keys_refuses_to_carry_over_a_broken_file_and_names_rotate(tmp_path):
+    key = tmp_path / "age.key"
+    repo = copy_repo(tmp_path / "repo", new_age_key(key))
+    secrets = _secrets(repo)
+    init_secrets(secrets, repo / ".sops.yaml")
+    path = repo / SECRET_FILES[1]
+    path.write_text(path.read_text().replace("name: stable-diffusion-secret", "name: renamed"))
+    config = repo / ".sops.yaml"
+    config.write_text(config.read_text().replace("age: ", f"age: {new_age_key(tmp_path / 'b.key')},"))
+    with pytest.raises(HomelabConfigError) as refused:
+        update_keys(secrets, config, env={"SOPS_AGE_KEY_FILE": str(key)})
+    message = str(refused.value)
+    assert "re-encrypting would keep what is wrong with it: " in message
+    assert "metadata.name is 'renamed' but the construct declares 'stable-diffusion-secret'" in message
+    assert message.endswith("Fix: give it new values with `homelab-ai secrets init --rotate stable-diffusion-secret`")

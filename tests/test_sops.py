@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyrage
 import pytest
 import yaml
 
@@ -92,3 +93,10 @@ def test_flux_age_secret_command_matches_the_gitops_convention():
     assert sops.flux_age_secret_command("key.txt") == (
         "kubectl create secret generic sops-age --namespace=flux-system --from-file=age.agekey=key.txt"
     )
+
+
+def test_encrypt_ignores_recipients_from_the_environment(tmp_path, monkeypatch):
+    config = _config(tmp_path, RULES)
+    monkeypatch.setenv("SOPS_AGE_RECIPIENTS", str(pyrage.x25519.Identity.generate().to_public()))
+    ciphertext = sops.encrypt(PLAIN, tmp_path / "apps/secrets/web.sops.yaml", config=config)
+    assert sops.file_age_recipients(yaml.safe_load(ciphertext)) == [sops.DEMO_AGE_RECIPIENT]

@@ -315,6 +315,7 @@ def update_keys(
             prepared.append((secret, encrypt_secret(secret, generate_values(secret, ask), config, env)))
             report.append(f"rotated {shown} (new values: the old ones were on the public demo key)")
         else:
+            _refuse_to_carry_over_problems(secret, doc)
             prepared.append((secret, _reencrypt(secret, config, env)))
             report.append(f"re-encrypted {shown} (same values, new recipients)")
     _write_all(prepared)
@@ -333,6 +334,18 @@ def _sops_document(secret: SopsSecret) -> dict:
             f"run `homelab-ai secrets init --rotate {secret.name}`",
         )
     return doc
+
+
+def _refuse_to_carry_over_problems(secret: SopsSecret, doc: Mapping) -> None:
+    """Re-encryption keeps the content, so a file that synth would refuse must be rotated instead."""
+    where = f"SopsSecret {secret.name!r} ({display_path(secret.file)})"
+    problems = document_problems(doc, where=where, name=secret.name, namespace=secret.namespace, keys=secret.keys)
+    if problems:
+        raise HomelabConfigError(
+            f"SopsSecret({secret.name})",
+            f"re-encrypting would keep what is wrong with it: {'; '.join(problems)}",
+            f"give it new values with `homelab-ai secrets init --rotate {secret.name}`",
+        )
 
 
 def _reencrypt(secret: SopsSecret, config: Path, env: Mapping[str, str] | None) -> bytes:
