@@ -24,7 +24,7 @@ import cdk8s
 import yaml
 
 from homelab_ai.errors import SynthError
-from homelab_ai.sops_secret import SopsSecret
+from homelab_ai.sops_secret import SopsSecret, plaintext_secret_problems
 
 
 @attrs.frozen
@@ -85,7 +85,7 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
     ``folders`` maps a chart's id to the folder it goes to; several charts may share a folder
     (a folder's cluster-scoped objects live in a chart without a namespace).
     """
-    problems = collect_problems(app)
+    problems = collect_problems(app) + plaintext_secret_problems(app)
     if problems:
         raise SynthError(problems)
     files: dict[str, bytes] = {}
