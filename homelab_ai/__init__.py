@@ -1,12 +1,25 @@
 """homelab-ai: cdk8s constructs for a homelab's shared-GPU AI stack."""
 
+from homelab_ai.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.errors import HomelabConfigError, SynthError
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.hardening import ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.llm_backend import LlmBackend, LlmBackendProps
 from homelab_ai.load_balancer import LbProvider, LoadBalancer
+from homelab_ai.longhorn_recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.longhorn_storage_class import (
+    DataLocality,
+    LonghornStorageClass,
+    LonghornStorageClassProps,
+    ReclaimPolicy,
+)
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.namespace_isolation import NamespaceIsolation, NamespaceIsolationProps
+from homelab_ai.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.open_webui import OpenWebUI, OpenWebUIProps
+from homelab_ai.pod_security import PodSecurityLevel
+from homelab_ai.secure_namespace import SecureNamespace, SecureNamespaceProps
 from homelab_ai.shared_gpu import SharedGpu, SharedGpuProps
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
 from homelab_ai.stable_diffusion import StableDiffusion, StableDiffusionProps
@@ -14,23 +27,43 @@ from homelab_ai.values import AccessMode, ComputeResources, ContainerImage, Heal
 
 __all__ = [
     "AccessMode",
+    "AppNetworkPolicy",
+    "AppNetworkPolicyProps",
     "AppWorkload",
     "AppWorkloadProps",
     "ComputeResources",
     "ContainerImage",
+    "DataLocality",
+    "DnsServer",
+    "Endpoint",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
     "HealthCheck",
     "HomelabConfigError",
+    "InternetEgress",
     "LbProvider",
     "LlmBackend",
     "LlmBackendProps",
     "LoadBalancer",
+    "LonghornRecurringJob",
+    "LonghornRecurringJobProps",
+    "LonghornStorageClass",
+    "LonghornStorageClassProps",
     "LonghornVolume",
     "LonghornVolumeProps",
+    "NamespaceIsolation",
+    "NamespaceIsolationProps",
     "OpenWebUI",
     "OpenWebUIProps",
+    "PodSecurityLevel",
+    "PodSelector",
+    "ReclaimPolicy",
+    "RecurringTask",
+    "ScratchDir",
     "SecretKeyRef",
+    "SecureNamespace",
+    "SecureNamespaceProps",
+    "SecurityProfile",
     "SharedGpu",
     "SharedGpuProps",
     "SopsSecret",
@@ -41,4 +74,6 @@ __all__ = [
     "VolumeMount",
     "VramEnvelope",
     "WorkloadKind",
+    "harden_container",
+    "harden_pod",
 ]

@@ -7,11 +7,14 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
-from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.app_network_policy import AppNetworkPolicy
+from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.hardening import TMP, SecurityProfile
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.network_values import InternetEgress, PodSelector
 from homelab_ai.shared_gpu import SharedGpu
-from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive, positive_duration
+from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive_duration, whole_number
 from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
 
 OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
@@ -24,6 +27,11 @@ class LlmBackendProps:
     ``keep_alive`` unloads an idle model so the card's VRAM goes back to the other apps;
     ``max_loaded_models`` defaults to 1 because on a shared card two resident models are how
     the budget gets blown.
+
+    Runs as UID 10001 with a read-only root filesystem: the server needs only its models folder
+    (the volume at ``models_path``) and a writable ``$HOME`` for its key pair (``/tmp``, an
+    emptyDir). Only Open WebUI (which wires itself) and ``allow_from`` pods may connect;
+    ``model_downloads`` opens outbound HTTPS for ``ollama pull``.
     """
 
     gpu: SharedGpu
@@ -33,15 +41,19 @@ class LlmBackendProps:
     port: int = attrs.field(default=11434, validator=port)
     image: ContainerImage = OLLAMA_IMAGE
     keep_alive: timedelta = attrs.field(default=timedelta(minutes=5), validator=positive_duration)
-    max_loaded_models: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
-    num_parallel: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
-    models_path: str = attrs.field(default="/root/.ollama", validator=absolute_path)
+    max_loaded_models: int = attrs.field(default=1, validator=whole_number(1))
+    num_parallel: int = attrs.field(default=1, validator=whole_number(1))
+    # Not the image's /root/.ollama: /root is mode 700, so a non-root server could not reach a mount under it.
+    models_path: str = attrs.field(default="/models", validator=absolute_path)
     # A 13B-30B model spills to system RAM when it does not fit the card: give it room.
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=32
     )
     health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    security: SecurityProfile = SecurityProfile()
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
 
 
 class LlmBackend(Construct):
@@ -57,6 +69,8 @@ class LlmBackend(Construct):
             "OLLAMA_KEEP_ALIVE": go_duration(props.keep_alive),
             "OLLAMA_MAX_LOADED_MODELS": str(props.max_loaded_models),
             "OLLAMA_NUM_PARALLEL": str(props.num_parallel),
+            # The server writes its key pair under $HOME/.ollama; the image's HOME (/root) is not writable.
+            "HOME": TMP.path,
             **props.extra_env,
         }
         self.gpu_app = GpuTimeSlicedApp(
@@ -72,7 +86,9 @@ class LlmBackend(Construct):
                     health=props.health,
                     env=env,
                     mounts=(VolumeMount(volume=self.models, path=props.models_path),),
-                    run_as_root=True,  # the official image keeps its state under /root
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -89,3 +105,16 @@ class LlmBackend(Construct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        """Ollama's NetworkPolicy; ``allow_client`` adds clients to it."""
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach Ollama's API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)

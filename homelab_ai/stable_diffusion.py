@@ -7,10 +7,13 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
-from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.app_network_policy import AppNetworkPolicy
+from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, VramEnvelope
+from homelab_ai.hardening import SecurityProfile
 from homelab_ai.load_balancer import LoadBalancer
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.network_values import InternetEgress, PodSelector
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
 from homelab_ai.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
@@ -20,13 +23,23 @@ from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck
 SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
 PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 
+# The image runs as its own user sduser (UID/GID 1000), who owns /app; webui.sh refuses to run as
+# root. Any other UID could not write the web UI's folder, and it must be writable: at start the
+# web UI writes config.json, ui-config.json, cache.json and params.txt there and may update its
+# venv and repositories/. So: non-root, no capabilities, but UID 1000 (below checkov's 10000) and
+# a writable root filesystem. Both exceptions are in .checkov.yaml (CKV_K8S_40, CKV_K8S_22).
+SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
+
 
 @attrs.frozen(kw_only=True)
 class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
 
     ``root_path`` is where the image keeps the web UI; models and outputs under it live on the
-    data volume, so a new pod keeps every checkpoint, LoRA and generated image.
+    data volume, so a new pod keeps every checkpoint, LoRA and generated image. ``security`` is
+    the image's own non-root user (see SD_SECURITY). ``model_downloads`` opens outbound HTTPS
+    (checkpoint downloads, the web UI's update check); ``allow_from`` admits client pods when it
+    is not exposed (Open WebUI wires itself).
     """
 
     gpu: SharedGpu
@@ -53,6 +66,9 @@ class StableDiffusionProps:
     # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    security: SecurityProfile = SD_SECURITY
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
 
     @property
     def models_path(self) -> str:
@@ -90,7 +106,9 @@ class StableDiffusion(Construct):
                         VolumeMount(volume=self.data, path=f"{props.root_path}/outputs", sub_path="outputs"),
                     ),
                     expose=props.expose,
-                    run_as_root=True,  # the image installs and runs the web UI as root
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -105,6 +123,18 @@ class StableDiffusion(Construct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach the web UI and API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)
 
     def api_auth(self) -> tuple[str, SecretKeyRef]:
         """The API user name and a reference to its password, for clients such as Open WebUI."""
