@@ -137,7 +137,7 @@ class PodHardening(Construct):
 
     def _unhardened(self) -> list[str]:
         missing = [
-            f"{self.pod.node.path}: {section} {name!r} is not hardened; call "
+            f"{self.pod.node.path}: container {name!r} (spec.{section}) is not hardened; call "
             f"homelab_ai.hardening.harden_container(pod, container) after adding it"
             for section, name in _containers(self.pod)
             if (section, name) not in self.hardened

@@ -146,7 +146,9 @@ def test_a_container_added_without_hardening_refuses_the_synth():
     app, _, ai = charts()
     workload = AppWorkload(ai, "W", app_props())
     workload.workload.add_container(name="forgotten", image="example/x:1.0")
-    with pytest.raises(SynthError, match=r"containers 'forgotten' is not hardened; call .*harden_container"):
+    with pytest.raises(
+        SynthError, match=r"container 'forgotten' \(spec.containers\) is not hardened; call .*harden_container"
+    ):
         synth(app)
 
 
