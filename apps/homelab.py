@@ -13,16 +13,26 @@ from homelab_ai import (
     FluxKustomization,
     FluxKustomizationProps,
     GpuTimeSlicedApp,
+    InternetEgress,
     LbProvider,
     LlmBackend,
     LlmBackendProps,
     LoadBalancer,
+    LonghornRecurringJob,
+    LonghornRecurringJobProps,
+    LonghornStorageClass,
+    LonghornStorageClassProps,
     LonghornVolumeProps,
+    NamespaceIsolation,
     NvidiaDevicePlugin,
     NvidiaDevicePluginProps,
     NvidiaRuntimeClass,
     OpenWebUI,
     OpenWebUIProps,
+    PodSecurityLevel,
+    RecurringTask,
+    SecureNamespace,
+    SecureNamespaceProps,
     SharedGpu,
     SharedGpuProps,
     SopsSecret,
@@ -31,10 +41,11 @@ from homelab_ai import (
     StableDiffusionProps,
     VramEnvelope,
 )
-from homelab_ai.plus import kplus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "ai"
+# Longhorn group of the volumes that hold what people made: chats, generated images.
+USER_DATA = "user-data"
 
 # Chart id -> folder under dist/. Cluster-scoped objects go in charts without a namespace.
 FOLDERS = {"infrastructure": "infrastructure", "ai-namespace": "ai", "ai": "ai", "flux": "flux"}
@@ -47,9 +58,37 @@ class Homelab:
         self.app = cdk8s.App()
         infra = cdk8s.Chart(self.app, "infrastructure", disable_resource_name_hashes=True)
         namespace_chart = cdk8s.Chart(self.app, "ai-namespace", disable_resource_name_hashes=True)
-        kplus.Namespace(namespace_chart, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE))
+        # Every pod of the stack runs non-root with no capabilities, so the API server can enforce
+        # "restricted"; the synth refuses any pod in the namespace that would break it.
+        self.namespace = SecureNamespace(
+            namespace_chart, "Namespace", SecureNamespaceProps(name=NAMESPACE, enforce=PodSecurityLevel.RESTRICTED)
+        )
         ai = cdk8s.Chart(self.app, "ai", namespace=NAMESPACE, disable_resource_name_hashes=True)
         self.ai_chart = ai
+        # Closed by default: each app's own NetworkPolicy opens only the doors it needs.
+        NamespaceIsolation(ai, "Isolation")
+
+        # Chats and generated images survive a deleted claim (Retain) and a lost node (backups).
+        # Longhorn's default of 3 replicas; a single-node cluster would set number_of_replicas=1.
+        self.user_data_class = LonghornStorageClass(
+            infra, "UserDataStorageClass", LonghornStorageClassProps(name="longhorn-retain", number_of_replicas=3)
+        )
+        # Snapshots are quick to restore but live on the same disks; backups go to Longhorn's
+        # backup target (NFS or S3, configured in Longhorn) and survive the loss of the node.
+        self.snapshots = LonghornRecurringJob(
+            infra,
+            "UserDataSnapshots",
+            LonghornRecurringJobProps(
+                name="user-data-snapshot", task=RecurringTask.SNAPSHOT, cron="0 * * * *", groups=[USER_DATA], retain=24
+            ),
+        )
+        self.backups = LonghornRecurringJob(
+            infra,
+            "UserDataBackups",
+            LonghornRecurringJobProps(
+                name="user-data-backup", task=RecurringTask.BACKUP, cron="0 3 * * *", groups=[USER_DATA], retain=14
+            ),
+        )
 
         # The spec's card and VRAM, as written there. NVIDIA's "RTX 4000 SFF Ada Generation" has 20 GB on
         # its data sheet (the budget would warn under that exact name): check the card and fix vram_gib.
@@ -90,9 +129,12 @@ class Homelab:
             LlmBackendProps(
                 gpu=self.gpu,
                 vram=VramEnvelope(idle_gib=0, active_min_gib=8, active_max_gib=16),
+                # Models can be pulled again: no backups, the default (Delete) class.
                 models_volume=LonghornVolumeProps(name="ollama-models", size_gib=100, purpose="LLM models"),
                 # Pulled by a Job once Ollama answers; replaces the spec's `kubectl exec ... ollama pull`.
                 models=["llama3.2"],
+                # `ollama pull` fetches models from the Ollama registry over HTTPS.
+                model_downloads=InternetEgress(),
             ),
         )
         self.stable_diffusion = StableDiffusion(
@@ -103,7 +145,15 @@ class Homelab:
                 vram=VramEnvelope(idle_gib=0, active_min_gib=8, active_max_gib=12),
                 secret=self.sd_secret,
                 expose=LoadBalancer(ip="10.10.2.26", port=80, provider=LbProvider.METALLB),
-                data_volume=LonghornVolumeProps(name="sd-data", size_gib=150, purpose="Checkpoints, LoRAs, outputs"),
+                data_volume=LonghornVolumeProps(
+                    name="sd-data",
+                    size_gib=150,
+                    purpose="Checkpoints, LoRAs, outputs",
+                    storage_class=self.user_data_class.name,
+                    backup_groups=[USER_DATA],
+                ),
+                # Checkpoints are downloaded from the internet (Hugging Face, Civitai) over HTTPS.
+                model_downloads=InternetEgress(),
                 # No checkpoint declared: license and size are this homelab's choice. To add one:
                 # checkpoints=[Checkpoint(url="https://...", file_name="x.safetensors", sha256="<64 hex>")]
             ),
@@ -117,8 +167,14 @@ class Homelab:
                 image_generation=self.stable_diffusion,
                 expose=LoadBalancer(ip="10.10.2.25", port=80, provider=LbProvider.METALLB),
                 data_volume=LonghornVolumeProps(
-                    name="open-webui-data", size_gib=10, purpose="User data, conversations"
+                    name="open-webui-data",
+                    size_gib=10,
+                    purpose="User data, conversations",
+                    storage_class=self.user_data_class.name,
+                    backup_groups=[USER_DATA],
                 ),
+                # On first start it downloads its RAG embedding model from Hugging Face over HTTPS.
+                internet=InternetEgress(),
             ),
         )
 

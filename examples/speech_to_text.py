@@ -41,9 +41,16 @@ def build() -> tuple[cdk8s.App, dict[str, str]]:
                 # The API serves its Swagger page at /docs once the model is loaded.
                 health=homelab_ai.HealthCheck(path="/docs", startup_budget=timedelta(minutes=10)),
                 # MODEL_IDLE_TIMEOUT (seconds) makes the service unload its model when idle.
-                env={"ASR_ENGINE": "faster_whisper", "ASR_MODEL": "small", "MODEL_IDLE_TIMEOUT": "300"},
-                mounts=[homelab_ai.VolumeMount(volume=models, path="/root/.cache")],
-                run_as_root=True,  # the image runs as root and caches models under /root/.cache
+                # Models are cached on the volume (XDG_CACHE_HOME), so the service runs as a non-root user.
+                env={
+                    "ASR_ENGINE": "faster_whisper",
+                    "ASR_MODEL": "small",
+                    "MODEL_IDLE_TIMEOUT": "300",
+                    "XDG_CACHE_HOME": "/cache",
+                },
+                mounts=[homelab_ai.VolumeMount(volume=models, path="/cache")],
+                # The `ai` namespace enforces Pod Security "restricted": non-root, no capabilities.
+                security=homelab_ai.SecurityProfile(read_only_root_filesystem=False),
                 purpose="Speech to text (Whisper ASR API)",
             ),
             gpu=homelab.gpu,  # the same SharedGpu object: one more slice of the same card

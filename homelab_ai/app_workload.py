@@ -1,9 +1,11 @@
-"""AppWorkload: one app's pod (Deployment or StatefulSet), its container and its Service.
+"""AppWorkload: one app's pod (Deployment or StatefulSet), its container, its Service and its NetworkPolicy.
 
 It overrides every cdk8s-plus default that is wrong for a homelab AI app: one replica, sized
 resources, probes on the real health endpoint with a long startup budget, ``IfNotPresent`` pulls,
 spec names instead of chart-prefixed ones, and Recreate when a single-writer volume would
-deadlock a rolling update.
+deadlock a rolling update. It is hardened by default (homelab_ai.hardening: non-root, no
+capabilities, seccomp, read-only root filesystem with ``/tmp`` as an emptyDir) and its pods
+accept traffic only on their port, from anywhere when exposed, else from the clients it names.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.construct_validation import Validation
+from homelab_ai.errors import HomelabConfigError
+from homelab_ai.hardening import TMP, ScratchDir, SecurityProfile, harden_pod
 from homelab_ai.load_balancer import LoadBalancer, conflicts
 from homelab_ai.longhorn_volume import LonghornVolume
-from homelab_ai.plus import kplus
+from homelab_ai.network_values import Endpoint, InternetEgress, PodSelector
+from homelab_ai.plus import container_resources, kplus
 from homelab_ai.sops_secret import SecretKeyRef
 from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port
 from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind
@@ -41,7 +47,13 @@ def _env_dict(value: Mapping[str, str]) -> dict[str, str]:
 
 @attrs.frozen(kw_only=True)
 class AppWorkloadProps:
-    """Everything that describes one app's pod and Service. ``service_port`` defaults to the container's."""
+    """Everything that describes one app's pod, Service and network access.
+
+    ``service_port`` defaults to the container's. ``security`` is who the containers run as and
+    whether the root filesystem is read-only; ``scratch`` are the writable emptyDirs that a
+    read-only root filesystem needs (``/tmp`` by default). ``allow_from`` admits client pods to
+    an app that is not exposed; ``internet`` opens outbound HTTPS (model downloads).
+    """
 
     name: str = attrs.field(validator=dns1123_label)
     image: ContainerImage
@@ -56,12 +68,46 @@ class AppWorkloadProps:
     secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=dict, validator=env_mapping)
     mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=tuple)
     expose: LoadBalancer | None = None
-    run_as_root: bool = False
-    run_as_user: int | None = None
-    fs_group: int | None = None
     working_dir: str | None = None
     # One line for the operator docs' services table (`homelab-ai docs`); never rendered into objects.
     purpose: str = ""
+    security: SecurityProfile = attrs.field(
+        default=SecurityProfile(), validator=attrs.validators.instance_of(SecurityProfile)
+    )
+    scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=tuple)
+    network_policy: bool = True
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    internet: InternetEgress | None = None
+
+    def __attrs_post_init__(self) -> None:
+        paths = [m.path for m in self.mounts] + [d.path for d in self.scratch]
+        for path in paths:
+            if paths.count(path) > 1:
+                raise HomelabConfigError(
+                    "AppWorkloadProps.scratch",
+                    f"{path} is mounted twice",
+                    "give each mount and scratch dir its own path",
+                )
+        names = [d.name for d in self.scratch]
+        clashes = set(names) & {m.volume.props.name for m in self.mounts}
+        if len(set(names)) != len(names) or clashes:
+            raise HomelabConfigError(
+                "AppWorkloadProps.scratch",
+                f"scratch dir names {names} repeat or clash with a volume's name",
+                "give each scratch dir a name of its own",
+            )
+        if self.expose is not None and self.allow_from:
+            raise HomelabConfigError(
+                "AppWorkloadProps.allow_from",
+                "the app is exposed through a LoadBalancer, so every client already gets in",
+                "drop allow_from, or drop expose to admit only the listed pods",
+            )
+        if not self.network_policy and (self.allow_from or self.internet):
+            raise HomelabConfigError(
+                "AppWorkloadProps.network_policy",
+                "is off, but allow_from or internet asks for a policy",
+                "turn network_policy on, or drop allow_from and internet",
+            )
 
     @property
     def effective_service_port(self) -> int:
@@ -78,20 +124,12 @@ class AppWorkload(Construct):
         self.props = props
         labels = {NAME_LABEL: props.name, "app.kubernetes.io/managed-by": "homelab-ai"}
         metadata = cdk8s.ApiObjectMetadata(name=props.name, labels=labels)
-        pod_security = kplus.PodSecurityContextProps(
-            ensure_non_root=not props.run_as_root,
-            user=props.run_as_user,
-            fs_group=props.fs_group,
-            # Big model volumes: chown only when the root dir is wrong, not on every start.
-            fs_group_change_policy=kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
-        )
         common = dict(
             metadata=metadata,
             select=False,
             replicas=1,
             pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
             automount_service_account_token=False,
-            security_context=pod_security,
         )
         self.service = kplus.Service(
             self,
@@ -132,6 +170,22 @@ class AppWorkload(Construct):
             self.container.env.add_variable(env_name, kplus.EnvValue.from_value(value))
         for mount in props.mounts:
             mount.volume.mount(self.container, mount.path, sub_path=mount.sub_path, read_only=mount.read_only)
+        # Containers added later (sidecars, init containers) call hardening.harden_container.
+        self.hardening = harden_pod(self.workload, props.security, scratch=props.scratch)
+        self.network_policy: AppNetworkPolicy | None = None
+        if props.network_policy:
+            self.network_policy = AppNetworkPolicy(
+                self,
+                "NetworkPolicy",
+                AppNetworkPolicyProps(
+                    name=props.name,
+                    pods=self.selector,
+                    ports=(props.container_port,),
+                    from_anywhere=props.expose is not None,
+                    allow_from=props.allow_from,
+                    internet=props.internet,
+                ),
+            )
         if props.expose is not None:
             if props.expose.use_deprecated_spec_field:
                 # Patches run before the L1 props are turned into JSON field names, so the patch
@@ -163,27 +217,10 @@ class AppWorkload(Construct):
             command=list(props.command) or None,
             args=list(props.args) or None,
             working_dir=props.working_dir,
-            resources=kplus.ContainerResources(
-                cpu=kplus.CpuResources(
-                    request=kplus.Cpu.millis(round(res.cpu_request * 1000)),
-                    limit=kplus.Cpu.millis(round(res.cpu_limit * 1000)),
-                ),
-                memory=kplus.MemoryResources(
-                    request=cdk8s.Size.mebibytes(round(res.memory_request_gib * 1024)),
-                    limit=cdk8s.Size.mebibytes(round(res.memory_limit_gib * 1024)),
-                ),
-            ),
+            resources=container_resources(res),
             startup=probe(health.startup_failure_threshold),
             readiness=probe(3),
             liveness=probe(health.liveness_failures),
-            security_context=kplus.ContainerSecurityContextProps(
-                ensure_non_root=not props.run_as_root,
-                user=props.run_as_user,
-                allow_privilege_escalation=False,
-                privileged=False,
-                # The AI images write caches under $HOME and /tmp; hardening may lock this down per app.
-                read_only_root_filesystem=False,
-            ),
         )
 
     def _secret_value(self, ref: SecretKeyRef) -> kplus.EnvValue:
@@ -220,3 +257,25 @@ class AppWorkload(Construct):
     def pod_labels(self) -> dict[str, str]:
         """Labels that select this app's pods (for NetworkPolicies and PodDisruptionBudgets)."""
         return {NAME_LABEL: self.props.name}
+
+    @property
+    def selector(self) -> PodSelector:
+        """This app's pods, as a NetworkPolicy peer."""
+        return PodSelector(labels=self.pod_labels)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """This app's pods on its container port: what a client's egress rule opens."""
+        return Endpoint(pods=self.selector, port=self.props.container_port)
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` connect to this app (and, for a client with a policy, let it reach out)."""
+        if self.network_policy is None:
+            raise HomelabConfigError(
+                f"AppWorkload({self.name}).allow_client",
+                "this app has no NetworkPolicy (network_policy=False)",
+                "turn network_policy on for it",
+            )
+        if isinstance(client, AppWorkload):
+            client = client.network_policy or client.selector
+        self.network_policy.allow_from(client)

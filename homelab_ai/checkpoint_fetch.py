@@ -15,8 +15,9 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.errors import HomelabConfigError
+from homelab_ai.hardening import SecurityProfile, harden_container
 from homelab_ai.longhorn_volume import LonghornVolume
-from homelab_ai.plus import kplus
+from homelab_ai.plus import container_resources, kplus
 from homelab_ai.scripts import script_text
 from homelab_ai.validators import absolute_path, dns1123_label, field_name, http_url, plain_file_name, sha256_hex
 from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
@@ -127,6 +128,8 @@ class CheckpointFetchProps:
     )
     name: str = attrs.field(default="stable-diffusion-fetch-models", validator=dns1123_label)
     image: ContainerImage = SCRIPT_IMAGE
+    # None: the pod's own profile. StableDiffusion passes its user with a read-only root filesystem.
+    security: SecurityProfile | None = None
     # Hashing a multi-GB file is CPU-bound; memory stays small (1 MiB chunks).
     resources: ComputeResources = ComputeResources(
         cpu_request=0.1, cpu_limit=1, memory_request_gib=0.125, memory_limit_gib=0.5
@@ -138,7 +141,7 @@ class CheckpointFetch(Construct):
 
     The list of files is in the init container's environment, so declaring a new file changes the
     pod template: the pod is recreated and the new file fetched before the web UI starts again.
-    Runs as root like the web UI (the files on the volume are root's), without capabilities.
+    Runs as the web UI's user, so the files it fetches are the web UI's.
     """
 
     def __init__(self, scope: Construct, id: str, props: CheckpointFetchProps) -> None:
@@ -168,30 +171,11 @@ class CheckpointFetch(Construct):
                 CHECKPOINTS_ENV: kplus.EnvValue.from_value(json.dumps(manifest, indent=2)),
                 "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
             },
-            resources=kplus.ContainerResources(
-                cpu=kplus.CpuResources(
-                    request=kplus.Cpu.millis(round(res.cpu_request * 1000)),
-                    limit=kplus.Cpu.millis(round(res.cpu_limit * 1000)),
-                ),
-                memory=kplus.MemoryResources(
-                    request=cdk8s.Size.mebibytes(round(res.memory_request_gib * 1024)),
-                    limit=cdk8s.Size.mebibytes(round(res.memory_limit_gib * 1024)),
-                ),
-            ),
-            security_context=kplus.ContainerSecurityContextProps(
-                ensure_non_root=False,
-                allow_privilege_escalation=False,
-                privileged=False,
-                read_only_root_filesystem=True,
-            ),
+            resources=container_resources(res),
         )
-        # cdk8s-plus has no Capability.ALL: drop every capability with a patch of this init container.
-        index = len(props.workload.init_containers) - 1
-        cdk8s.ApiObject.of(props.workload).add_json_patch(
-            cdk8s.JsonPatch.add(
-                f"/spec/template/spec/initContainers/{index}/securityContext/capabilities", {"drop": ["ALL"]}
-            )
-        )
+        # The pod's hardening (no capabilities, seccomp, no escalation) with the web UI's user, so
+        # the files it writes belong to the web UI; its own root filesystem stays read-only.
+        harden_container(props.workload, self.container, props.security)
         self.container.mount(SCRIPT_DIR, script_volume, read_only=True)
         props.volume.mount(self.container, props.models_path, sub_path=props.sub_path)
 

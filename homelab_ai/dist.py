@@ -91,9 +91,12 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
     files: dict[str, bytes] = {}
     owners: dict[str, str] = {}
 
-    def add(path: str, content: bytes, owner: str) -> None:
+    def add(path: str, content: bytes, owner: str, what: str = "file") -> None:
         if path in files:
-            problems.append(f"duplicate object: {owner} and {owners[path]} both write {path}; rename one of them")
+            problems.append(
+                f"duplicate object: {what} is written twice to {path} (by {owner} and {owners[path]}); "
+                "rename one of them"
+            )
             return
         files[path] = content
         owners[path] = owner
@@ -105,7 +108,8 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
             continue
         folder = folders[chart_id]
         for manifest in chart.to_json():
-            add(f"{folder}/{_file_name(manifest)}", to_yaml(manifest).encode(), f"chart {chart_id}")
+            what = f"{manifest.get('kind')} metadata.name {manifest.get('metadata', {}).get('name')!r}"
+            add(f"{folder}/{_file_name(manifest)}", to_yaml(manifest).encode(), f"chart {chart_id}", what)
     for construct in app.node.find_all():
         if isinstance(construct, SopsSecret):
             folder = folders.get(cdk8s.Chart.of(construct).node.id)

@@ -7,10 +7,13 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
-from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
+from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.errors import HomelabConfigError
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, IdleUnload, VramEnvelope
+from homelab_ai.hardening import TMP, SecurityProfile
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.network_values import InternetEgress, PodSelector
 from homelab_ai.ollama_model_pull import (
     MAX_NAME_LENGTH,
     OllamaModelPull,
@@ -19,7 +22,7 @@ from homelab_ai.ollama_model_pull import (
     model_tuple,
 )
 from homelab_ai.shared_gpu import SharedGpu
-from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive, positive_duration
+from homelab_ai.validators import absolute_path, dns1123_label, env_mapping, port, positive_duration, whole_number
 from homelab_ai.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
 
 OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
@@ -33,6 +36,11 @@ class LlmBackendProps:
     ``max_loaded_models`` defaults to 1 because on a shared card two resident models are how
     the budget gets blown. ``models`` are pulled by a Job (see OllamaModelPull) so a rebuilt
     cluster gets them back by itself; none by default.
+
+    Runs as UID 10001 with a read-only root filesystem: the server needs only its models folder
+    (the volume at ``models_path``) and a writable ``$HOME`` for its key pair (``/tmp``, an
+    emptyDir). Only Open WebUI (which wires itself) and ``allow_from`` pods may connect;
+    ``model_downloads`` opens outbound HTTPS for ``ollama pull``.
     """
 
     gpu: SharedGpu
@@ -42,9 +50,10 @@ class LlmBackendProps:
     port: int = attrs.field(default=11434, validator=port)
     image: ContainerImage = OLLAMA_IMAGE
     keep_alive: timedelta = attrs.field(default=timedelta(minutes=5), validator=positive_duration)
-    max_loaded_models: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
-    num_parallel: int = attrs.field(default=1, validator=[attrs.validators.instance_of(int), positive])
-    models_path: str = attrs.field(default="/root/.ollama", validator=absolute_path)
+    max_loaded_models: int = attrs.field(default=1, validator=whole_number(1))
+    num_parallel: int = attrs.field(default=1, validator=whole_number(1))
+    # Not the image's /root/.ollama: /root is mode 700, so a non-root server could not reach a mount under it.
+    models_path: str = attrs.field(default="/models", validator=absolute_path)
     # A 13B-30B model spills to system RAM when it does not fit the card: give it room.
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=32
@@ -75,6 +84,9 @@ class LlmBackendProps:
                 )
 
     purpose: str = "LLM inference backend"
+    security: SecurityProfile = SecurityProfile()
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
 
 
 class LlmBackend(Construct):
@@ -90,6 +102,8 @@ class LlmBackend(Construct):
             "OLLAMA_KEEP_ALIVE": go_duration(props.keep_alive),
             "OLLAMA_MAX_LOADED_MODELS": str(props.max_loaded_models),
             "OLLAMA_NUM_PARALLEL": str(props.num_parallel),
+            # The server writes its key pair under $HOME/.ollama; the image's HOME (/root) is not writable.
+            "HOME": TMP.path,
             **props.extra_env,
         }
         self.gpu_app = GpuTimeSlicedApp(
@@ -105,7 +119,9 @@ class LlmBackend(Construct):
                     health=props.health,
                     env=env,
                     mounts=(VolumeMount(volume=self.models_volume, path=props.models_path),),
-                    run_as_root=True,  # the official image keeps its state under /root
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
                     purpose=props.purpose,
                 ),
                 gpu=props.gpu,
@@ -123,6 +139,16 @@ class LlmBackend(Construct):
                 "ModelPull",
                 OllamaModelPullProps(models=props.models, server_url=self.url, name=f"{props.name}-pull-models"),
             )
+            # The namespace denies by default: the Job may reach Ollama (and DNS), nothing else; the
+            # download itself runs inside Ollama, so the Job needs no internet.
+            pull_policy = AppNetworkPolicy(
+                self,
+                "ModelPullNetwork",
+                AppNetworkPolicyProps(
+                    name=self.model_pull.props.name, pods=PodSelector(labels=self.model_pull.pod_labels)
+                ),
+            )
+            self.allow_client(pull_policy)
 
     @property
     def url(self) -> str:
@@ -137,3 +163,16 @@ class LlmBackend(Construct):
     @property
     def name(self) -> str:
         return self.props.name
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        """Ollama's NetworkPolicy; ``allow_client`` adds clients to it."""
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach Ollama's API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)

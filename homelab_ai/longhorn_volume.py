@@ -1,4 +1,4 @@
-"""LonghornVolume: a PersistentVolumeClaim on Longhorn block storage."""
+"""LonghornVolume: a PersistentVolumeClaim on Longhorn block storage, safe from pruning, backed up on request."""
 
 from __future__ import annotations
 
@@ -6,22 +6,49 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.construct_validation import Validation
 from homelab_ai.plus import kplus
-from homelab_ai.validators import dns1123_label, dns1123_subdomain, positive
+from homelab_ai.validators import dns1123_label, dns1123_subdomain, whole_number
 from homelab_ai.values import AccessMode
+
+PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+RECURRING_SOURCE_LABEL = "recurring-job.longhorn.io/source"
+RECURRING_GROUP_LABEL = "recurring-job-group.longhorn.io"
+
+
+def _groups(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
 class LonghornVolumeProps:
-    """A named claim of ``size_gib`` GiB; ReadWriteOnce because Longhorn volumes are block devices."""
+    """A named claim of ``size_gib`` GiB; ReadWriteOnce because Longhorn volumes are block devices.
+
+    ``protect_from_prune`` (on by default) tells Flux never to delete the claim, even when it
+    disappears from ``dist/``: removing a volume is a decision for a person, not a side effect of
+    a refactor. ``backup_groups`` puts the volume in LonghornRecurringJob groups (snapshots,
+    backups); volumes that can be re-downloaded need none.
+    """
 
     name: str = attrs.field(validator=dns1123_label)
-    size_gib: int = attrs.field(validator=[attrs.validators.instance_of(int), positive])
+    size_gib: int = attrs.field(validator=whole_number(1))
     access_mode: AccessMode = attrs.field(
         default=AccessMode.READ_WRITE_ONCE, validator=attrs.validators.instance_of(AccessMode)
     )
     storage_class: str = attrs.field(default="longhorn", validator=dns1123_subdomain)
     purpose: str = ""
+    protect_from_prune: bool = True
+    backup_groups: tuple[str, ...] = attrs.field(
+        default=(), converter=_groups, validator=attrs.validators.deep_iterable(dns1123_label)
+    )
+
+    def labels(self) -> dict[str, str]:
+        """The labels Longhorn reads on a PVC to attach recurring jobs to its volume."""
+        if not self.backup_groups:
+            return {}
+        labels = {RECURRING_SOURCE_LABEL: "enabled"}
+        labels.update({f"{RECURRING_GROUP_LABEL}/{group}": "enabled" for group in self.backup_groups})
+        return labels
 
 
 class LonghornVolume(Construct):
@@ -33,13 +60,33 @@ class LonghornVolume(Construct):
         self._claim = kplus.PersistentVolumeClaim(
             self,
             "Claim",
-            metadata=cdk8s.ApiObjectMetadata(name=props.name),
+            metadata=cdk8s.ApiObjectMetadata(
+                name=props.name,
+                labels=props.labels() or None,
+                annotations={PRUNE_ANNOTATION: "disabled"} if props.protect_from_prune else None,
+            ),
             storage=cdk8s.Size.gibibytes(props.size_gib),
             storage_class_name=props.storage_class,
             access_modes=[kplus.PersistentVolumeAccessMode[props.access_mode.name]],
             volume_mode=kplus.PersistentVolumeMode.FILE_SYSTEM,
         )
         self._volume = kplus.Volume.from_persistent_volume_claim(self, "Volume", self._claim, name=props.name)
+        if props.backup_groups:
+            self.node.add_validation(Validation(self._groups_have_jobs))
+
+    def _groups_have_jobs(self) -> list[str]:
+        from homelab_ai.longhorn_recurring_job import LonghornRecurringJob
+
+        scheduled = {
+            group for c in self.node.root.node.find_all() if isinstance(c, LonghornRecurringJob) for group in c.groups
+        }
+        return [
+            f"LonghornVolumeProps.backup_groups: volume {self.props.name!r} is in group {group!r} but no "
+            f"LonghornRecurringJob runs for that group, so it would never be backed up; add a "
+            f"LonghornRecurringJob with groups=({group!r},) or fix the group name"
+            for group in self.props.backup_groups
+            if group not in scheduled
+        ]
 
     @property
     def claim_name(self) -> str:

@@ -160,6 +160,9 @@ class OllamaModelPull(Construct):
                 privileged=False,
                 read_only_root_filesystem=True,
                 capabilities=k8s.Capabilities(drop=["ALL"]),
+                # Repeated from the pod on purpose: every container states the full restricted profile.
+                run_as_non_root=True,
+                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
             ),
             volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
         )

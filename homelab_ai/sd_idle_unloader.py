@@ -17,7 +17,8 @@ from constructs import Construct
 
 from homelab_ai import sidecars
 from homelab_ai.app_workload import AppWorkload
-from homelab_ai.plus import kplus
+from homelab_ai.hardening import SecurityProfile, harden_container
+from homelab_ai.plus import container_resources, kplus
 from homelab_ai.sops_secret import SecretKeyRef
 from homelab_ai.validators import dns1123_label, dns1123_subdomain, port, positive_duration
 from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
@@ -25,7 +26,6 @@ from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 SCRIPT = Path(sidecars.__file__).resolve().parent / "sd_idle_unloader.py"
 SCRIPT_DIR = "/opt/sd-idle-unloader"
 # Pinned small image; the script needs Python 3.11+ and nothing else.
-NOBODY = 65534
 CHECKSUM_ANNOTATION = "homelab-ai/idle-unloader-checksum"
 
 
@@ -110,35 +110,15 @@ class SdIdleUnloader(Construct):
             command=["python", f"{SCRIPT_DIR}/{SCRIPT.name}"],
             env_variables=env,
             ports=[kplus.ContainerPort(number=props.health_port, name="unloader-health")],
-            resources=kplus.ContainerResources(
-                cpu=kplus.CpuResources(
-                    request=kplus.Cpu.millis(round(props.resources.cpu_request * 1000)),
-                    limit=kplus.Cpu.millis(round(props.resources.cpu_limit * 1000)),
-                ),
-                memory=kplus.MemoryResources(
-                    request=cdk8s.Size.mebibytes(round(props.resources.memory_request_gib * 1024)),
-                    limit=cdk8s.Size.mebibytes(round(props.resources.memory_limit_gib * 1024)),
-                ),
-            ),
+            resources=container_resources(props.resources),
             startup=self._probe(period=2, failures=15),
             readiness=self._probe(period=10, failures=3),
             liveness=self._probe(period=30, failures=3),
-            security_context=kplus.ContainerSecurityContextProps(
-                ensure_non_root=True,
-                user=NOBODY,
-                group=NOBODY,
-                allow_privilege_escalation=False,
-                privileged=False,
-                read_only_root_filesystem=True,
-            ),
         )
         self.container.mount(SCRIPT_DIR, volume, read_only=True)
-        # kplus has no "ALL" capability and no seccomp setting: patch both onto this container.
-        security = f"/spec/template/spec/containers/{len(workload.containers) - 1}/securityContext"
-        cdk8s.ApiObject.of(workload).add_json_patch(
-            cdk8s.JsonPatch.add(f"{security}/capabilities", {"drop": ["ALL"]}),
-            cdk8s.JsonPatch.add(f"{security}/seccompProfile", {"type": "RuntimeDefault"}),
-        )
+        # Same hardening as the web UI's pod (no capabilities, seccomp, no escalation), but its own
+        # non-root user and a read-only root: the script writes nothing but logs.
+        harden_container(workload, self.container, SecurityProfile())
         workload.pod_metadata.add_annotation(CHECKSUM_ANNOTATION, hashlib.sha256(script.encode()).hexdigest())
 
     def _probe(self, *, period: int, failures: int) -> kplus.Probe:

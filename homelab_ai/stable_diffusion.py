@@ -7,7 +7,8 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
-from homelab_ai.app_workload import AppWorkloadProps, VolumeMount
+from homelab_ai.app_network_policy import AppNetworkPolicy
+from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.checkpoint_fetch import (
     Checkpoint,
     CheckpointFetch,
@@ -17,8 +18,10 @@ from homelab_ai.checkpoint_fetch import (
 )
 from homelab_ai.errors import HomelabConfigError
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps, IdleUnload, VramEnvelope
+from homelab_ai.hardening import SecurityProfile
 from homelab_ai.load_balancer import LoadBalancer
 from homelab_ai.longhorn_volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.network_values import InternetEgress, PodSelector
 from homelab_ai.sd_idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SecretKeyRef, SopsSecret
@@ -29,6 +32,13 @@ from homelab_ai.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, He
 SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
 PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 
+# The image runs as its own user sduser (UID/GID 1000), who owns /app; webui.sh refuses to run as
+# root. Any other UID could not write the web UI's folder, and it must be writable: at start the
+# web UI writes config.json, ui-config.json, cache.json and params.txt there and may update its
+# venv and repositories/. So: non-root, no capabilities, but UID 1000 (below checkov's 10000) and
+# a writable root filesystem. Both exceptions are in .checkov.yaml (CKV_K8S_40, CKV_K8S_22).
+SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
+
 
 @attrs.frozen(kw_only=True)
 class StableDiffusionProps:
@@ -38,6 +48,9 @@ class StableDiffusionProps:
     data volume, so a new pod keeps every checkpoint, LoRA and generated image. AUTOMATIC1111
     never frees VRAM by itself: ``idle_unloader`` adds a sidecar that unloads the checkpoint after
     ``idle_timeout`` without a job (it needs the API, so ``enable_api`` must stay on).
+    ``security`` is the image's own non-root user (see SD_SECURITY). ``model_downloads`` opens
+    outbound HTTPS (checkpoint downloads, the web UI's update check); ``allow_from`` admits client
+    pods when it is not exposed (Open WebUI wires itself).
     """
 
     gpu: SharedGpu
@@ -82,6 +95,9 @@ class StableDiffusionProps:
             )
 
     purpose: str = "Image generation UI"
+    security: SecurityProfile = SD_SECURITY
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
 
     @property
     def models_path(self) -> str:
@@ -119,7 +135,9 @@ class StableDiffusion(Construct):
                         VolumeMount(volume=self.data, path=f"{props.root_path}/outputs", sub_path="outputs"),
                     ),
                     expose=props.expose,
-                    run_as_root=True,  # the image installs and runs the web UI as root
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
                     purpose=props.purpose,
                 ),
                 gpu=props.gpu,
@@ -164,6 +182,7 @@ class StableDiffusion(Construct):
                     checkpoints=props.checkpoints,
                     name=f"{props.name}-fetch-models",
                     image=props.fetch_image,
+                    security=attrs.evolve(props.security, read_only_root_filesystem=True),
                 ),
             )
 
@@ -184,6 +203,18 @@ class StableDiffusion(Construct):
     def api_docs_path(self) -> str | None:
         """Where the web UI serves its API's Swagger page (only with the API on); read by `homelab-ai docs`."""
         return "/docs" if self.props.enable_api else None
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach the web UI and API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)
 
     def api_auth(self) -> tuple[str, SecretKeyRef]:
         """The API user name and a reference to its password, for clients such as Open WebUI."""

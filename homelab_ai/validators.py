@@ -201,3 +201,95 @@ def ollama_model_name(instance: Any, attribute: attrs.Attribute[Any], value: str
             f"{value!r} is not an Ollama model name",
             "use the name `ollama pull` takes, e.g. 'llama3.2', 'qwen2.5:14b' or 'library/llama3.2:3b'",
         )
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_CRON_FIELD = re.compile(r"^(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def label_problem(key: object, value: object) -> str | None:
+    """Why ``key: value`` is not a valid Kubernetes label, or None when it is."""
+    if not isinstance(key, str) or not isinstance(value, str):
+        return f"{key!r}: {value!r} is not a pair of strings"
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return f"label key {key!r} has a prefix that is not a DNS-1123 subdomain"
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return f"label key {key!r} is not a valid label name"
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        return f"label value {value!r} (of {key!r}) is not a valid label value"
+    return None
+
+
+def label_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A non-empty mapping of Kubernetes labels (a selector that selects nothing in particular is refused)."""
+    if not value:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            "no labels given: an empty selector would select every pod",
+            "give the labels of the pods you mean, e.g. {'app.kubernetes.io/name': 'open-webui'}",
+        )
+    for key, label_value in value.items():
+        problem = label_problem(key, label_value)
+        if problem:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                problem,
+                "keys are [prefix/]name with name <= 63 of letters, digits, '-', '_', '.'; values likewise",
+            )
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> Validator:
+    """An int (not a bool, not a float) between ``minimum`` and ``maximum``."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        too_big = maximum is not None and isinstance(value, int) and value > maximum
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
+            span = f"between {minimum} and {maximum}" if maximum is not None else f"of {minimum} or more"
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is not a whole number {span}",
+                f"give an integer {span}",
+            )
+
+    return check
+
+
+def cron(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A five-field cron schedule (minute hour day-of-month month day-of-week), numbers only."""
+    fields = value.split() if isinstance(value, str) else []
+    ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+    if ok:
+        for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+            numbers = [int(n) for n in re.findall(r"[0-9]+", text.split("/")[0])]
+            if any(not low <= n <= high for n in numbers):
+                ok = False
+    if not ok:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a five-field cron schedule",
+            "use 'minute hour day-of-month month day-of-week' with numbers, '*', ranges, lists and steps, "
+            "e.g. '0 3 * * *' for daily at 03:00",
+        )
+
+
+def cidr(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An IPv4 network in CIDR form, e.g. 10.0.0.0/8."""
+    try:
+        ipaddress.IPv4Network(value)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an IPv4 network in CIDR form",
+            "give a network address with its prefix length, e.g. '10.0.0.0/8' (host bits zero)",
+        ) from None
+
+
+def ports(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A tuple of TCP ports, each 1..65535, no duplicates."""
+    for item in value:
+        port(instance, attribute, item)
+    if len(set(value)) != len(value):
+        raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a port twice", "list each once")

@@ -33,19 +33,26 @@ def test_web_uis_are_on_their_fixed_ips_port_80(homelab_objects, name, ip):
 
 
 @pytest.mark.parametrize(
-    ("claim", "size"), [("ollama-models", "100Gi"), ("open-webui-data", "10Gi"), ("sd-data", "150Gi")]
+    ("claim", "size", "storage_class"),
+    [
+        ("ollama-models", "100Gi", "longhorn"),
+        # User data is on the Retain class: a deleted claim leaves the Longhorn volume behind.
+        ("open-webui-data", "10Gi", "longhorn-retain"),
+        ("sd-data", "150Gi", "longhorn-retain"),
+    ],
 )
-def test_volumes_are_longhorn_claims_of_the_spec_sizes(homelab_objects, claim, size):
+def test_volumes_are_longhorn_claims_of_the_spec_sizes(homelab_objects, claim, size, storage_class):
     pvc = homelab_objects[("PersistentVolumeClaim", claim)]
-    assert pvc["spec"]["storageClassName"] == "longhorn"
+    assert pvc["spec"]["storageClassName"] == storage_class
     assert pvc["spec"]["resources"]["requests"]["storage"] == size
 
 
 def test_ollama_models_volume_is_where_ollama_keeps_models(homelab_objects):
     sts = homelab_objects[("StatefulSet", "ollama")]
     mounts = container(sts)["volumeMounts"]
-    assert {"mountPath": "/root/.ollama", "name": "ollama-models", "readOnly": False} in mounts
-    assert env_of(sts)["OLLAMA_MODELS"]["value"] == "/root/.ollama/models"
+    # Not under /root (mode 700): the server runs as UID 10001.
+    assert {"mountPath": "/models", "name": "ollama-models", "readOnly": False} in mounts
+    assert env_of(sts)["OLLAMA_MODELS"]["value"] == "/models/models"
 
 
 def test_ollama_idle_unload_and_concurrency_settings(homelab_objects):
@@ -139,11 +146,15 @@ def test_every_container_is_sized_pinned_and_probed(homelab_objects):
     for (kind, name), obj in homelab_objects.items():
         if kind not in ("Deployment", "StatefulSet"):
             continue
-        for c in obj["spec"]["template"]["spec"]["containers"]:
+        spec = obj["spec"]["template"]["spec"]
+        for c in spec["containers"]:
+            assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c), name
+        for c in spec["containers"] + spec.get("initContainers", []):
             assert c["imagePullPolicy"] == "IfNotPresent", name
             assert ":" in c["image"] and not c["image"].endswith(":latest"), name
             assert set(c["resources"]) == {"requests", "limits"}, name
-            assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c), name
+            assert set(c["resources"]["requests"]) >= {"cpu", "memory"}, name
+            assert set(c["resources"]["limits"]) >= {"cpu", "memory"}, name
 
 
 def test_model_loaders_get_far_more_than_cdk8s_plus_default_memory(homelab_objects):

@@ -70,6 +70,23 @@ def test_failed_construction_leaves_existing_dist_untouched(tmp_path):
     assert _tree(out) == before
 
 
+def test_a_write_that_fails_half_way_leaves_existing_dist_exactly_as_it_was(tmp_path):
+    """Rendering succeeded but writing broke after some files: the staging folder is dropped, dist/ kept."""
+    from homelab_ai.dist import RenderedFile, render, write_atomically
+
+    out = tmp_path / "dist"
+    synthesize(build, out)
+    before = _tree(out)
+    app, folders = build()
+    files = render(app, folders)
+    # A file where the next one needs a folder: the write fails after the first files are on disk.
+    broken = [*files, RenderedFile("zz/clash", b"x"), RenderedFile("zz/clash/inside.yaml", b"y")]
+    with pytest.raises(OSError):
+        write_atomically(broken, out)
+    assert _tree(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dist.")]
+
+
 def test_every_folder_has_a_kustomization_listing_its_files(tmp_path):
     import yaml
 

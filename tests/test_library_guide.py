@@ -47,6 +47,7 @@ def test_example_writes_its_own_folder_and_flux_kustomization(example_files):
     assert speech == [
         "speech/deployment-whisper.yaml",
         "speech/kustomization.yaml",
+        "speech/networkpolicy-whisper.yaml",
         "speech/persistentvolumeclaim-whisper-models.yaml",
         "speech/service-whisper.yaml",
     ]

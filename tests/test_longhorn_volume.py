@@ -53,12 +53,12 @@ def test_mount_helper_mounts_claim_into_container():
 
 @pytest.mark.parametrize("size", [0, -5])
 def test_refuses_zero_or_negative_size(size):
-    with pytest.raises(HomelabConfigError, match=r"LonghornVolumeProps.size_gib.*greater than zero"):
+    with pytest.raises(HomelabConfigError, match=r"LonghornVolumeProps.size_gib.*whole number of 1 or more"):
         LonghornVolumeProps(name="data", size_gib=size)
 
 
 def test_refuses_fractional_size():
-    with pytest.raises(TypeError, match="size_gib"):
+    with pytest.raises(HomelabConfigError, match=r"LonghornVolumeProps.size_gib: 1.5 is not a whole number"):
         LonghornVolumeProps(name="data", size_gib=1.5)
 
 

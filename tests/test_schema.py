@@ -46,7 +46,7 @@ def test_schema_check_catches_an_invalid_object():
 
 def test_every_custom_resource_matches_its_crd_schema(homelab_files):
     custom = [(path, doc) for path, doc in _documents(homelab_files) if is_custom(doc)]
-    assert {doc["kind"] for _, doc in custom} >= {"HelmRelease", "HelmRepository", "Kustomization"}
+    assert {doc["kind"] for _, doc in custom} >= {"HelmRelease", "HelmRepository", "Kustomization", "RecurringJob"}
     failures = [f"{path}: {problem}" for path, doc in custom for problem in validate_custom(doc)]
     assert failures == []
 

@@ -1,0 +1,110 @@
+"""checkov on the synthesized manifests: 0 failed checks, and every skip is written down and still needed.
+
+checkov runs twice on a fresh synth (once per session): with the repo's .checkov.yaml, as
+`checkov -d dist --framework kubernetes` does from the repo root, and with no skips at all. Each
+skip in .checkov.yaml carries one line of reason whose first words name the objects it is for.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homelab_ai.dist import write_atomically
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG = REPO_ROOT / ".checkov.yaml"
+SKIP_LINE = re.compile(r"^\s*-\s*(?P<check>CKV2?_K8S_\d+)\s*#\s*(?P<scope>[^:]+):\s*(?P<reason>\S.{15,})$")
+
+
+def _checkov(dist: Path, cwd: Path, *args: str) -> dict:
+    command = [
+        str(Path(sys.executable).parent / "checkov"),
+        "-d",
+        str(dist),
+        "--framework",
+        "kubernetes",
+        "--skip-download",
+        "--output",
+        "json",
+        *args,
+    ]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    (kubernetes,) = [r for r in reports if r.get("check_type") == "kubernetes"]
+    return kubernetes
+
+
+def _skips() -> dict[str, tuple[str, ...]]:
+    """check id -> names of the objects its reason line says it is for ("all" for every object)."""
+    skips: dict[str, tuple[str, ...]] = {}
+    in_list = False
+    for line in CONFIG.read_text().splitlines():
+        if line.startswith("skip-check:"):
+            in_list = True
+            continue
+        if in_list and line.startswith("  -"):
+            match = SKIP_LINE.match(line)
+            assert match, f".checkov.yaml: skip without '# <objects>: <reason>' line: {line!r}"
+            skips[match["check"]] = tuple(s.strip() for s in match["scope"].split(","))
+        elif in_list and line.strip() and not line.startswith(" "):
+            in_list = False
+    return skips
+
+
+def _failed(report: dict) -> list[tuple[str, str]]:
+    return sorted((c["check_id"], c["resource"]) for c in report["results"]["failed_checks"])
+
+
+def _covers(scope: tuple[str, ...], resource: str) -> bool:
+    return "all" in scope or any(re.search(rf"\.{re.escape(name)}(\.|$)", resource) for name in scope)
+
+
+@pytest.fixture(scope="session")
+def checkov_runs(homelab_files, tmp_path_factory):
+    root = tmp_path_factory.mktemp("checkov")
+    dist = root / "dist"
+    write_atomically(homelab_files, dist)
+    with_config = _checkov(dist, REPO_ROOT, "--config-file", str(CONFIG))
+    without_skips = _checkov(dist, root)
+    return with_config, without_skips
+
+
+def test_checkov_reports_zero_failed_checks(checkov_runs):
+    with_config, _ = checkov_runs
+    assert _failed(with_config) == []
+    assert with_config["summary"]["passed"] > 0
+    assert with_config["summary"]["parsing_errors"] == 0
+
+
+def test_every_failure_is_skipped_for_the_objects_its_reason_names(checkov_runs):
+    _, without_skips = checkov_runs
+    skips = _skips()
+    unexplained = [(check, res) for check, res in _failed(without_skips) if not _covers(skips.get(check, ()), res)]
+    assert unexplained == []
+
+
+def test_no_skip_outlives_its_reason(checkov_runs):
+    _, without_skips = checkov_runs
+    still_failing = {check for check, _ in _failed(without_skips)}
+    assert set(_skips()) - still_failing == set()
+
+
+def test_skip_file_has_one_reason_line_per_skip():
+    skips = _skips()
+    assert skips, ".checkov.yaml lists no skip"
+    text = CONFIG.read_text()
+    for check in skips:
+        assert text.count(check) == 1, f"{check} listed more than once"
+
+
+def test_root_privilege_and_capability_checks_are_never_skipped():
+    """Root (CKV_K8S_23), privileged (CKV_K8S_16), capabilities (CKV_K8S_37) are never skipped."""
+    assert {"CKV_K8S_23", "CKV_K8S_16", "CKV_K8S_37", "CKV_K8S_20", "CKV_K8S_28"} & set(_skips()) == set()
