@@ -25,6 +25,7 @@ from homelab_ai.flux_kustomization import AGE_KEY_ENTRY, FLUX_NAMESPACE, FluxKus
 from homelab_ai.gpu_budget import budget_markdown
 from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp
 from homelab_ai.llm_backend import LlmBackend
+from homelab_ai.longhorn_recurring_job import LonghornRecurringJob
 from homelab_ai.longhorn_volume import LonghornVolume
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SopsSecret
@@ -51,6 +52,7 @@ class DocsModel:
     volumes: tuple[LonghornVolume, ...]
     secrets: tuple[SopsSecret, ...]
     flux: tuple[FluxKustomization, ...]
+    recurring_jobs: tuple[LonghornRecurringJob, ...]
 
     @classmethod
     def of(cls, app: cdk8s.App, folders: Mapping[str, str], project_root: Path, app_spec: str) -> DocsModel:
@@ -69,6 +71,7 @@ class DocsModel:
             volumes=tuple(sorted(every(LonghornVolume), key=lambda v: (namespace_of(v), v.claim_name))),
             secrets=tuple(sorted(every(SopsSecret), key=lambda s: (s.namespace or "", s.name))),
             flux=tuple(sorted(every(FluxKustomization), key=lambda f: (apply_depth(f), f.name))),
+            recurring_jobs=every(LonghornRecurringJob),
         )
 
     def namespaces(self) -> list[str]:
@@ -189,13 +192,18 @@ def lan_url(workload: AppWorkload) -> str | None:
     return f"http://{expose.ip}" if expose.port == 80 else f"http://{expose.ip}:{expose.port}"
 
 
-def backup_policy(volume: LonghornVolume) -> str:
-    """The volume's backup policy in a few words; a volume without one says so."""
-    policy = getattr(volume.props, "backup", None)
-    if policy is None:
-        return "none declared"
-    describe = getattr(policy, "describe", None)
-    return str(describe() if callable(describe) else policy)
+def backup_policy(volume: LonghornVolume, jobs: Sequence[LonghornRecurringJob]) -> str:
+    """How the claim survives: the recurring jobs of its groups, prune protection, a Retain class."""
+    groups = set(volume.props.backup_groups)
+    schedules = [
+        f"{job.props.task.name.lower()} `{job.props.cron}` (keep {job.props.retain})"
+        for job in sorted(jobs, key=lambda j: j.props.name)
+        if groups & set(job.props.groups)
+    ]
+    parts = schedules or ["no backups (re-creatable)"]
+    if volume.props.protect_from_prune:
+        parts.append("never pruned by Flux")
+    return "; ".join(parts)
 
 
 def pod_ref(workload: AppWorkload) -> str:
@@ -328,7 +336,7 @@ def storage_section(page: Page) -> str | None:
                 volume.props.access_mode.value,
                 ", ".join(users) or "-",
                 volume.props.purpose or "-",
-                backup_policy(volume),
+                backup_policy(volume, page.model.recurring_jobs),
             )
         )
     return "## Storage\n\n" + table(("Claim", "Size", "Class", "Access", "Mounted by", "Holds", "Backup"), rows)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import attrs
 import cdk8s
 import pytest
 import yaml
@@ -17,8 +16,6 @@ from homelab_ai import (
     GpuTimeSlicedApp,
     GpuTimeSlicedAppProps,
     IdleUnload,
-    LonghornVolume,
-    LonghornVolumeProps,
     SynthError,
 )
 from homelab_ai.docs import GENERATED_MARKER, render_docs, write_docs
@@ -94,7 +91,6 @@ def test_storage_table_has_each_claim_size_and_class_of_dist(page, homelab_objec
         assert rows[name]["Class"] == pvc["spec"]["storageClassName"]
         assert rows[name]["Access"] == pvc["spec"]["accessModes"][0]
     assert rows["sd-data"]["Holds"] == "Checkpoints, LoRAs, outputs"
-    assert rows["ollama-models"]["Backup"] == "none declared"
 
 
 def test_gpu_section_has_the_device_plugin_configs_card_and_replicas(page, homelab_objects):
@@ -137,28 +133,17 @@ def test_vram_budget_shows_a_fitting_card_as_ok(repo_root):
     assert "**OK**: fits" in text
 
 
-def test_storage_backup_column_reads_the_volumes_backup_policy(repo_root):
-    @attrs.frozen(kw_only=True)
-    class BackedUpVolumeProps(LonghornVolumeProps):
-        backup: str = "daily snapshot, weekly backup"
-
-    app, _, ai = charts()
-    volume = LonghornVolume(ai, "Data", BackedUpVolumeProps(name="data", size_gib=5, purpose="Things"))
-    from homelab_ai import AppWorkload, VolumeMount
-
-    AppWorkload(ai, "App", app_props("demo", mounts=[VolumeMount(volume=volume, path="/data")]))
-    rows = _table(_docs(app, {"infrastructure": "infrastructure", "ai": "ai"}, repo_root)[PAGE], "Claim")
-    assert rows == [
-        {
-            "Claim": "data",
-            "Size": "5Gi",
-            "Class": "longhorn",
-            "Access": "ReadWriteOnce",
-            "Mounted by": "demo at `/data`",
-            "Holds": "Things",
-            "Backup": "daily snapshot, weekly backup",
-        }
-    ]
+def test_storage_backup_column_shows_the_recurring_jobs_of_each_claims_groups(page, homelab_objects):
+    rows = {r["Claim"]: r for r in _table(_section(page, "Storage"), "Claim")}
+    jobs = {name: obj["spec"] for (kind, name), obj in homelab_objects.items() if kind == "RecurringJob"}
+    snapshot, backup = jobs["user-data-snapshot"], jobs["user-data-backup"]
+    expected = (
+        f"backup `{backup['cron']}` (keep {backup['retain']}); "
+        f"snapshot `{snapshot['cron']}` (keep {snapshot['retain']}); never pruned by Flux"
+    )
+    assert rows["open-webui-data"]["Backup"] == expected
+    assert rows["sd-data"]["Backup"] == expected
+    assert rows["ollama-models"]["Backup"] == "no backups (re-creatable); never pruned by Flux"
 
 
 def test_secrets_setup_uses_this_projects_commands_and_the_flux_key_secret(page):
