@@ -1,5 +1,11 @@
 """homelab-ai: cdk8s constructs for a homelab's shared-GPU AI stack."""
 
+import os
+
+# jsii starts its Node process on the first cdk8s import and, on Node 20, prints an end-of-life
+# banner on every run; homelab-ai is tested on Node 20, so keep the output readable.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 from homelab_ai.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.checkpoint_fetch import Checkpoint, CheckpointFetch, CheckpointFetchProps, CheckpointKind

@@ -15,7 +15,6 @@ import sys
 
 import homelab_ai.commands
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
 
 
