@@ -18,7 +18,8 @@ import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.app_workload import AppWorkload
+from homelab_ai.app_network_policy import AppNetworkPolicy
+from homelab_ai.app_workload import NAME_LABEL, AppWorkload
 from homelab_ai.dist import RenderedFile, collect_problems
 from homelab_ai.errors import SynthError
 from homelab_ai.flux_kustomization import AGE_KEY_ENTRY, FLUX_NAMESPACE, FluxKustomization
@@ -27,6 +28,7 @@ from homelab_ai.gpu_time_sliced_app import GpuTimeSlicedApp
 from homelab_ai.llm_backend import LlmBackend
 from homelab_ai.longhorn_recurring_job import LonghornRecurringJob
 from homelab_ai.longhorn_volume import LonghornVolume
+from homelab_ai.network_values import PodSelector
 from homelab_ai.shared_gpu import SharedGpu
 from homelab_ai.sops_secret import SopsSecret
 from homelab_ai.stable_diffusion import StableDiffusion
@@ -310,6 +312,36 @@ def vram_budget(gpu: SharedGpu) -> str:
     return f"### VRAM budget: {gpu.props.card} ({gib(gpu.props.vram_gib)})\n\n" + budget_markdown(gpu).rstrip()
 
 
+def _pods_name(selector: PodSelector) -> str:
+    name = selector.labels.get(NAME_LABEL) or ", ".join(f"{k}={v}" for k, v in sorted(selector.labels.items()))
+    return f"{selector.namespace}/{name}" if selector.namespace else name
+
+
+def network_section(page: Page) -> str | None:
+    """Every door of the namespace: what each policy admits and where its pods may connect."""
+    policies = page.of_kind(AppNetworkPolicy)
+    if not policies:
+        return None
+    rows = []
+    for policy in policies:
+        ports = ", ".join(str(p) for p in policy.props.ports)
+        if policy.props.from_anywhere:
+            accepts = f"anyone, on {ports}"
+        elif policy.clients:
+            accepts = f"{', '.join(_pods_name(c) for c in policy.clients)}, on {ports}"
+        else:
+            accepts = "nobody"
+        reaches = ["DNS"] + [f"{_pods_name(e.pods)}:{e.port}" for e in policy.endpoints]
+        if policy.props.internet is not None:
+            reaches.append(f"internet on {', '.join(str(p) for p in policy.props.internet.ports)} (not the LAN)")
+        rows.append((_pods_name(policy.pods), accepts, ", ".join(reaches)))
+    intro = (
+        "Everything not listed is denied, both ways: the namespace has a default-deny NetworkPolicy, "
+        "and each app's own policy opens only these doors."
+    )
+    return "## Network\n\n" + intro + "\n\n" + table(("Pods", "Accept connections from", "May connect to"), rows)
+
+
 def storage_section(page: Page) -> str | None:
     if not page.volumes:
         return None
@@ -524,6 +556,7 @@ SECTIONS: tuple[Section, ...] = (
     overview_section,
     services_section,
     gpu_section,
+    network_section,
     storage_section,
     secrets_section,
     deploy_section,

@@ -253,3 +253,25 @@ def test_docs_command_writes_the_committed_page(repo_root, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wrote 1 page(s)" in result.stdout
     assert (tmp_path / "docs" / PAGE).read_bytes() == (repo_root / "docs" / PAGE).read_bytes()
+
+
+def test_network_section_lists_each_policys_doors_as_in_dist(page, homelab_objects):
+    rows = {r["Pods"]: r for r in _table(_section(page, "Network"), "Pods")}
+    policies = {
+        obj["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: obj["spec"]
+        for (kind, _), obj in homelab_objects.items()
+        if kind == "NetworkPolicy" and obj["spec"]["podSelector"]
+    }
+    assert set(rows) == set(policies)
+    for name, spec in policies.items():
+        clients = {
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for rule in spec["ingress"]
+            for peer in rule.get("from", [])
+        }
+        for client in clients:
+            assert client in rows[name]["Accept connections from"], (name, client)
+        if any("from" not in rule for rule in spec["ingress"]):
+            assert rows[name]["Accept connections from"].startswith("anyone")
+    assert rows["ollama"]["Accept connections from"] == "ollama-pull-models, open-webui, on 11434"
+    assert rows["ollama-pull-models"]["May connect to"] == "DNS, ollama:11434"
