@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth docs test venv node lint cdk8s-synth imports clean
+.PHONY: synth docs test venv node lint cdk8s-synth imports clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,12 @@ docs: venv
 
 ## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
 test: venv node
-	$(BIN)/ruff check homelab_ai apps tests examples
+	$(BIN)/ruff check homelab_ai apps tests examples bench
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check homelab_ai apps tests examples
-	$(BIN)/ruff format --check homelab_ai apps tests examples
+	$(BIN)/ruff check homelab_ai apps tests examples bench
+	$(BIN)/ruff format --check homelab_ai apps tests examples bench
 
 ## The same synth through the cdk8s CLI (writes .cdk8s.out/).
 cdk8s-synth: venv node
@@ -54,3 +54,7 @@ imports: node
 
 clean:
 	rm -rf $(VENV) node_modules .cdk8s.out
+
+## Synth speed and memory against raw cdk8s-plus, and scaling to 100 GPU apps (bench/README.md).
+bench: venv node
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -23,6 +23,7 @@ import attrs
 import cdk8s
 import yaml
 
+from homelab_ai.construct_validation import collecting_checks
 from homelab_ai.errors import SynthError
 from homelab_ai.sops_secret import SopsSecret, plaintext_secret_problems
 
@@ -73,6 +74,38 @@ def collect_problems(app: cdk8s.App) -> list[str]:
     return problems
 
 
+_NODE_VALIDATION_FAILED = "Validation failed with the following errors:"
+
+
+def _render_charts(app: cdk8s.App) -> tuple[list[tuple[str, list]], list[str]]:
+    """Each chart's id and manifests, or every validation problem.
+
+    The validation is the pass cdk8s runs inside ``Chart.to_json()`` (see collecting_checks):
+    walking the tree from Python (:func:`collect_problems`) costs two jsii round trips per
+    construct: 30 ms of the ``ai`` namespace's 175 ms synth (bench/README.md). Problems from
+    checks written in JavaScript keep cdk8s's construct path prefix (``[ai/Web/Hpa] message``).
+    """
+    charts = app.charts
+    if not charts:
+        return [], collect_problems(app)
+    problems: list[str] = []
+    rendered: list[tuple[str, list]] = []
+    with collecting_checks() as checks:
+        try:
+            for chart in charts:
+                rendered.append((chart.node.id, chart.to_json()))
+        except RuntimeError as exc:
+            message = str(exc).removeprefix("Error: ")
+            if message.startswith(_NODE_VALIDATION_FAILED):
+                problems = [line.strip() for line in message.removeprefix(_NODE_VALIDATION_FAILED).split("\n  ")]
+                problems = [p for p in problems if p]
+            elif not checks.problems:
+                raise
+            else:  # likely a consequence of the problems the checks found: report them all
+                problems = [f"cdk8s could not render the charts: {message}"]
+    return rendered, checks.problems + problems
+
+
 def _file_name(manifest: Mapping) -> str:
     kind = str(manifest.get("kind", "object")).lower()
     name = manifest.get("metadata", {}).get("name", "unnamed")
@@ -85,7 +118,8 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
     ``folders`` maps a chart's id to the folder it goes to; several charts may share a folder
     (a folder's cluster-scoped objects live in a chart without a namespace).
     """
-    problems = collect_problems(app) + plaintext_secret_problems(app)
+    charts, problems = _render_charts(app)
+    problems += plaintext_secret_problems(app)
     if problems:
         raise SynthError(problems)
     files: dict[str, bytes] = {}
@@ -101,13 +135,12 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
         files[path] = content
         owners[path] = owner
 
-    for chart in app.charts:
-        chart_id = chart.node.id
+    for chart_id, manifests in charts:
         if chart_id not in folders:
             problems.append(f"chart {chart_id!r} has no output folder; add it to the folder map")
             continue
         folder = folders[chart_id]
-        for manifest in chart.to_json():
+        for manifest in manifests:
             what = f"{manifest.get('kind')} metadata.name {manifest.get('metadata', {}).get('name')!r}"
             add(f"{folder}/{_file_name(manifest)}", to_yaml(manifest).encode(), f"chart {chart_id}", what)
     for construct in app.node.find_all():

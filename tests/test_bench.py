@@ -1,0 +1,89 @@
+"""The benchmark scripts stay honest: the baseline renders what homelab-ai renders, the generator builds.
+
+No timing here (benchmarks run with `make bench`); these only keep bench/ from rotting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench import baseline, compare, run, scale
+from homelab_ai.dist import RenderedFile, render
+from tests.helpers import objects_by_key
+
+
+def test_baseline_emits_the_objects_homelab_ai_renders_for_the_ai_namespace(homelab_files):
+    assert compare.compare(homelab_files, compare.baseline_files()) == []
+
+
+def test_baseline_emits_the_objects_of_the_generated_chart():
+    # 6 apps: two cards, StatefulSets and Deployments, exposed and ClusterIP Services.
+    assert compare.compare(compare.library_files(scale=6), baseline.synth(baseline.scale(6))) == []
+
+
+def test_generator_builds_n_apps_on_as_many_cards_as_the_budget_needs():
+    app, folders = scale.build(9)
+    objects = objects_by_key(render(app, folders))
+    kinds = [kind for kind, _ in objects]
+    assert kinds.count("ConfigMap") == 3 == scale.cards_for(9)
+    assert kinds.count("StatefulSet") + kinds.count("Deployment") == 9
+    assert kinds.count("PersistentVolumeClaim") == kinds.count("Service") == 9
+    assert [s for (kind, s), o in objects.items() if kind == "Service" and o["spec"]["type"] == "LoadBalancer"] == [
+        scale.app_name(i) for i in range(9) if scale.is_exposed(i)
+    ]
+
+
+def test_generated_apps_fit_their_cards():
+    from homelab_ai import SharedGpu
+
+    app, _ = scale.build(9)
+    cards = [c for c in app.node.find_all() if isinstance(c, SharedGpu)]
+    for card in cards:
+        assert len(card.apps) <= card.replicas
+        assert sum(a.vram.active_max_gib for a in card.apps) <= card.props.vram_gib
+
+
+def _file(path: str, doc: dict) -> RenderedFile:
+    import yaml
+
+    return RenderedFile(path, yaml.safe_dump(doc).encode())
+
+
+def test_compare_names_the_object_and_the_field_that_differ():
+    lib = [_file("ai/service-web.yaml", {"kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [80]}})]
+    base = [_file("ai/service-web.yaml", {"kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [81]}})]
+    (report,) = compare.compare(lib, base)
+    assert report.startswith("differs: ai/service-web.yaml (Service web)")
+    assert "spec.ports[0]: homelab-ai 80 != baseline 81" in report
+
+
+def test_compare_names_objects_only_one_side_renders():
+    policy = _file("ai/networkpolicy-deny.yaml", {"kind": "NetworkPolicy", "metadata": {"name": "deny"}})
+    job = _file("ai/job-pull.yaml", {"kind": "Job", "metadata": {"name": "pull"}})
+    assert compare.compare([policy], [job]) == [
+        "only in baseline: ai/job-pull.yaml (Job pull)",
+        "missing from baseline: ai/networkpolicy-deny.yaml (NetworkPolicy deny)",
+    ]
+
+
+@pytest.mark.parametrize("case", ["lib-scale", "base-scale"])
+def test_measure_reports_phases_and_peak_memory_of_python_and_node(repo_root, case):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.measure", case, "1"], cwd=repo_root, capture_output=True, text=True, check=True
+    )
+    result = json.loads(done.stdout)
+    assert result["files"] == 7
+    assert result["synth_s"] >= result["build_s"] > 0
+    assert result["python_peak_mib"] > 0
+    assert result["node_peak_mib"] > 0, "the jsii Node process was not found"
+
+
+def test_linear_fit_of_points_on_a_line_is_exact():
+    slope, intercept, r2 = run.linear_fit([1, 10, 50, 100], [0.5 + 0.02 * n for n in [1, 10, 50, 100]])
+    assert slope == pytest.approx(0.02)
+    assert intercept == pytest.approx(0.5)
+    assert r2 == pytest.approx(1.0)
