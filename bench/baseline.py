@@ -1,11 +1,16 @@
 """The same objects as homelab-ai renders, written with raw cdk8s-plus-27: the benchmark's floor.
 
 No homelab-ai import on purpose (``homelab_ai.plus`` would load the whole library): this is what
-a user who wrote the manifests by hand with cdk8s-plus would run. Same props, same JSON patches,
-same YAML dump, same file layout (``<kind>-<name>.yaml`` per object, a kustomization.yaml per
-folder, SOPS files copied byte for byte); what it leaves out is the homelab-ai layer itself:
-attrs props and their validators, construct validations (load balancer conflicts, SOPS file
-checks) and the atomic dist/ swap.
+a user who wrote the manifests by hand with cdk8s-plus would run. It uses what the library uses
+for each object (kplus L2 constructs, cdk8s ``ApiObject`` with JSON patches, the ``k8s`` L1
+bindings, the generated Flux and Longhorn bindings in ``imports/``), with the same props, the same
+JSON patches, the same YAML dump and file layout (``<kind>-<name>.yaml`` per object, a
+kustomization.yaml per folder, SOPS files copied byte for byte). Where homelab-ai adds the patches
+of one object from several constructs (hardening, the GPU slice, client wiring), the baseline,
+knowing everything up front, passes them in one ``add_json_patch`` call, as a hand-written chart
+would. What it leaves out is the homelab-ai layer itself: attrs props and their validators, the
+library's own constructs around the objects, construct validations (GPU budget, Pod Security,
+load balancer conflicts, SOPS file checks, backup groups) and the atomic dist/ swap.
 
 Structure: a chart is a list of *emitters*, plain functions ``emit(chart)`` that add objects;
 ``ai_namespace()`` and ``scale(n)`` list them. When homelab-ai gains an object (a NetworkPolicy,
@@ -15,6 +20,7 @@ to the chart's list; ``python -m bench.compare`` names every object that still d
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +29,17 @@ from typing import NamedTuple
 import cdk8s
 import cdk8s_plus_27 as kplus
 import yaml
+from cdk8s_plus_27 import k8s
 
 from bench import scale as scale_spec
+from imports.io import longhorn
+from imports.io.fluxcd.toolkit import helm, kustomize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAME_LABEL = "app.kubernetes.io/name"
 MANAGED = {"app.kubernetes.io/managed-by": "homelab-ai"}
+SCRIPT_IMAGE = "python:3.12.10-alpine3.21"
+POD_SPEC = "/spec/template/spec"
 
 Emitter = Callable[[cdk8s.Chart], None]
 
@@ -59,18 +70,187 @@ class Tree:
 
 
 # ---------------------------------------------------------------------------------------------
+# Plain values: what a hand-written chart would keep in constants.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Security:
+    """The pod's user, group, fsGroup and root filesystem mode (homelab-ai's SecurityProfile)."""
+
+    user: int = 10001
+    group: int = 10001
+    fs_group: int = 10001
+    read_only_root: bool = True
+
+    def pod_context(self) -> dict:
+        return {
+            "runAsNonRoot": True,
+            "runAsUser": self.user,
+            "runAsGroup": self.group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "fsGroup": self.fs_group,
+            "fsGroupChangePolicy": "OnRootMismatch",
+        }
+
+    def container_context(self) -> dict:
+        return {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": self.read_only_root,
+            "runAsNonRoot": True,
+            "runAsUser": self.user,
+            "runAsGroup": self.group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+
+
+DEFAULT_SECURITY = Security()
+TMP = ("tmp", "/tmp")  # (emptyDir name, mount path)
+DNS_RULE = {
+    "to": [
+        {
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        }
+    ],
+    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+}
+INTERNET_RULE = {
+    "to": [
+        {
+            "ipBlock": {
+                "cidr": "0.0.0.0/0",
+                "except": [
+                    "10.0.0.0/8",
+                    "100.64.0.0/10",
+                    "127.0.0.0/8",
+                    "169.254.0.0/16",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16",
+                ],
+            }
+        }
+    ],
+    "ports": [{"port": 443, "protocol": "TCP"}],
+}
+
+
+def pods(name: str) -> dict:
+    """A NetworkPolicy peer: the pods of app ``name``."""
+    return {"podSelector": {"matchLabels": {NAME_LABEL: name}}}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A Longhorn PVC, protected from Flux's prune, in backup groups when asked."""
+
+    name: str
+    size_gib: int
+    storage_class: str = "longhorn"
+    backup_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mount:
+    claim: str
+    path: str
+    sub_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The app's NetworkPolicy: who may connect (``clients``), where it may go (``reaches``: app, port)."""
+
+    from_anywhere: bool = False
+    clients: tuple[str, ...] = ()
+    internet: bool = False
+    reaches: tuple[tuple[str, int], ...] = ()
+
+
+PodExtra = Callable[[cdk8s.Chart, "Pod"], None]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One app's pod, Service and NetworkPolicy, as plain values (what homelab-ai's props carry)."""
+
+    name: str
+    image: str
+    port: int
+    cpu_millis: tuple[int, int]  # request, limit
+    memory_mib: tuple[int, int]
+    health_path: str
+    startup_failures: int
+    stateful: bool = False
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    secret_env: tuple[tuple[str, str, str], ...] = ()  # (variable, secret, key)
+    claims: tuple[Claim, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    lb_ip: str | None = None
+    gpu: bool = False
+    security: Security = DEFAULT_SECURITY
+    scratch: tuple[tuple[str, str], ...] = (TMP,)
+    policy: Policy = Policy()
+    extras: tuple[PodExtra, ...] = ()  # sidecars, init containers
+
+
+@dataclass
+class Pod:
+    """What an extra (sidecar, init container) needs of the pod it joins."""
+
+    workload: kplus.Deployment | kplus.StatefulSet
+    api_object: cdk8s.ApiObject
+    scratch: dict[str, kplus.Volume]
+    security: Security
+
+
+# ---------------------------------------------------------------------------------------------
 # Emitters: one function per kind of object, written the way a raw cdk8s-plus user writes them.
 # ---------------------------------------------------------------------------------------------
 
 
-def namespace(name: str) -> Emitter:
+def namespace(name: str, labels: Mapping[str, str] | None = None) -> Emitter:
     def emit(chart: cdk8s.Chart) -> None:
-        kplus.Namespace(chart, f"Namespace-{name}", metadata=cdk8s.ApiObjectMetadata(name=name))
+        kplus.Namespace(
+            chart, f"Namespace-{name}", metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(labels or {}) or None)
+        )
 
     return emit
 
 
-def time_slicing_config_map(name: str, namespace: str, replicas: int, resource: str = "nvidia.com/gpu") -> Emitter:
+def pod_security_labels(level: str = "restricted", version: str = "latest") -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for mode in ("enforce", "audit", "warn"):
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = version
+    return labels
+
+
+def namespace_isolation() -> Emitter:
+    """default-deny both ways, plus DNS egress, for every pod of the chart's namespace."""
+    specs = {
+        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [DNS_RULE]},
+    }
+
+    def emit(chart: cdk8s.Chart) -> None:
+        for name, spec in specs.items():
+            policy = cdk8s.ApiObject(
+                chart,
+                f"NetworkPolicy-{name}",
+                api_version="networking.k8s.io/v1",
+                kind="NetworkPolicy",
+                metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+            )
+            policy.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
+
+    return emit
+
+
+def device_plugin_config(replicas: int, resource: str = "nvidia.com/gpu") -> str:
     """The NVIDIA device plugin's time-slicing config for one card."""
     config = {
         "version": "v1",
@@ -83,62 +263,139 @@ def time_slicing_config_map(name: str, namespace: str, replicas: int, resource: 
             }
         },
     }
+    return yaml.safe_dump(config, sort_keys=False)
 
+
+def time_slicing_config_map(name: str, namespace: str, replicas: int) -> Emitter:
     def emit(chart: cdk8s.Chart) -> None:
         kplus.ConfigMap(
             chart,
             f"ConfigMap-{name}",
             metadata=cdk8s.ApiObjectMetadata(name=name, namespace=namespace, labels=dict(MANAGED)),
-            data={"any": yaml.safe_dump(config, sort_keys=False)},
+            data={"any": device_plugin_config(replicas)},
         )
 
     return emit
 
 
-def pvc(name: str, size_gib: int) -> Emitter:
-    """A Longhorn claim; the pod's volume is made from it when a workload mounts it."""
+def runtime_class(name: str = "nvidia") -> Emitter:
+    def emit(chart: cdk8s.Chart) -> None:
+        k8s.KubeRuntimeClass(
+            chart, f"RuntimeClass-{name}", metadata=k8s.ObjectMeta(name=name, labels=dict(MANAGED)), handler=name
+        )
+
+    return emit
+
+
+def device_plugin(namespace: str, config_map: str, replicas: int, runtime_class_name: str) -> Emitter:
+    """The NVIDIA device plugin: a Flux HelmRepository and HelmRelease; its pods carry the config's checksum."""
+    name = "nvidia-device-plugin"
+    checksum = hashlib.sha256(f"any\n{device_plugin_config(replicas)}".encode()).hexdigest()
 
     def emit(chart: cdk8s.Chart) -> None:
-        kplus.PersistentVolumeClaim(
+        metadata = cdk8s.ApiObjectMetadata(name=name, namespace=namespace, labels=dict(MANAGED))
+        repository = cdk8s.ApiObject(
+            chart, "HelmRepository", api_version="source.toolkit.fluxcd.io/v1", kind="HelmRepository", metadata=metadata
+        )
+        repository.add_json_patch(
+            cdk8s.JsonPatch.add("/spec", {"url": "https://nvidia.github.io/k8s-device-plugin", "interval": "1h"})
+        )
+        helm.HelmRelease(
             chart,
-            f"Claim-{name}",
-            metadata=cdk8s.ApiObjectMetadata(name=name),
-            storage=cdk8s.Size.gibibytes(size_gib),
-            storage_class_name="longhorn",
-            access_modes=[kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-            volume_mode=kplus.PersistentVolumeMode.FILE_SYSTEM,
+            "HelmRelease",
+            metadata=metadata,
+            spec=helm.HelmReleaseSpec(
+                interval="1h",
+                chart=helm.HelmReleaseSpecChart(
+                    spec=helm.HelmReleaseSpecChartSpec(
+                        chart=name,
+                        version="0.17.1",
+                        source_ref=helm.HelmReleaseSpecChartSpecSourceRef(
+                            kind=helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
+                            name=name,
+                            namespace=namespace,
+                        ),
+                    )
+                ),
+                install=helm.HelmReleaseSpecInstall(remediation=helm.HelmReleaseSpecInstallRemediation(retries=3)),
+                upgrade=helm.HelmReleaseSpecUpgrade(remediation=helm.HelmReleaseSpecUpgradeRemediation(retries=3)),
+                values={
+                    "config": {"name": config_map, "default": "any"},
+                    "podAnnotations": {"checksum/config": checksum},
+                    "runtimeClassName": runtime_class_name,
+                },
+            ),
         )
 
     return emit
 
 
-@dataclass(frozen=True)
-class Mount:
-    claim: str
-    path: str
-    sub_path: str | None = None
+def retain_storage_class(name: str, replicas: int = 3) -> Emitter:
+    """A Longhorn class whose volumes outlive their claims."""
+
+    def emit(chart: cdk8s.Chart) -> None:
+        k8s.KubeStorageClass(
+            chart,
+            f"StorageClass-{name}",
+            metadata=k8s.ObjectMeta(name=name, labels=dict(MANAGED)),
+            provisioner="driver.longhorn.io",
+            reclaim_policy="Retain",
+            allow_volume_expansion=True,
+            volume_binding_mode="Immediate",
+            parameters={
+                "numberOfReplicas": str(replicas),
+                "staleReplicaTimeout": "30",
+                "dataLocality": "disabled",
+                "fsType": "ext4",
+            },
+        )
+
+    return emit
 
 
-@dataclass(frozen=True)
-class Workload:
-    """One app's pod and Service, as plain values (what homelab-ai's AppWorkloadProps carry)."""
+def recurring_job(name: str, task: longhorn.RecurringJobSpecTask, cron: str, group: str, retain: int) -> Emitter:
+    def emit(chart: cdk8s.Chart) -> None:
+        longhorn.RecurringJob(
+            chart,
+            f"RecurringJob-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, namespace="longhorn-system", labels=dict(MANAGED)),
+            spec=longhorn.RecurringJobSpec(
+                name=name, task=task, cron=cron, groups=[group], retain=retain, concurrency=1
+            ),
+        )
 
-    name: str
-    image: str
-    port: int
-    cpu_millis: tuple[int, int]  # request, limit
-    memory_mib: tuple[int, int]
-    health_path: str
-    startup_failures: int
-    stateful: bool = False
-    service_port: int | None = None
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    secret_env: tuple[tuple[str, str, str], ...] = ()  # (variable, secret, key)
-    mounts: tuple[Mount, ...] = ()
-    lb_ip: str | None = None
-    gpu: bool = False
-    run_as_root: bool = False
+    return emit
+
+
+def flux_kustomization(
+    name: str, folder: str, *, wait: bool = False, depends_on: str | None = None, decrypt: bool = False
+) -> Emitter:
+    """A Flux Kustomization applying ./dist/<folder> from the flux-system GitRepository."""
+
+    def emit(chart: cdk8s.Chart) -> None:
+        kustomize.Kustomization(
+            chart,
+            f"Kustomization-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, namespace="flux-system", labels=dict(MANAGED)),
+            spec=kustomize.KustomizationSpec(
+                interval="10m",
+                path=f"./dist/{folder}",
+                prune=True,
+                source_ref=kustomize.KustomizationSpecSourceRef(
+                    kind=kustomize.KustomizationSpecSourceRefKind.GIT_REPOSITORY, name="flux-system"
+                ),
+                depends_on=[kustomize.KustomizationSpecDependsOn(name=depends_on)] if depends_on else None,
+                decryption=kustomize.KustomizationSpecDecryption(
+                    provider=kustomize.KustomizationSpecDecryptionProvider.SOPS,
+                    secret_ref=kustomize.KustomizationSpecDecryptionSecretRef(name="sops-age"),
+                )
+                if decrypt
+                else None,
+                wait=wait or None,
+            ),
+        )
+
+    return emit
 
 
 def workload(spec: Workload) -> Emitter:
@@ -148,7 +405,46 @@ def workload(spec: Workload) -> Emitter:
     return emit
 
 
+def _probe(path: str, port: int, failures: int, period: int = 10, timeout: int = 5) -> kplus.Probe:
+    return kplus.Probe.from_http_get(
+        path,
+        port=port,
+        failure_threshold=failures,
+        period_seconds=cdk8s.Duration.seconds(period),
+        timeout_seconds=cdk8s.Duration.seconds(timeout),
+    )
+
+
+def _resources(cpu_millis: tuple[int, int], memory_mib: tuple[int, int]) -> kplus.ContainerResources:
+    return kplus.ContainerResources(
+        cpu=kplus.CpuResources(request=kplus.Cpu.millis(cpu_millis[0]), limit=kplus.Cpu.millis(cpu_millis[1])),
+        memory=kplus.MemoryResources(
+            request=cdk8s.Size.mebibytes(memory_mib[0]), limit=cdk8s.Size.mebibytes(memory_mib[1])
+        ),
+    )
+
+
+def _claim(chart: cdk8s.Chart, c: Claim) -> kplus.Volume:
+    labels = None
+    if c.backup_groups:
+        labels = {"recurring-job.longhorn.io/source": "enabled"}
+        labels.update({f"recurring-job-group.longhorn.io/{g}": "enabled" for g in c.backup_groups})
+    claim = kplus.PersistentVolumeClaim(
+        chart,
+        f"Claim-{c.name}",
+        metadata=cdk8s.ApiObjectMetadata(
+            name=c.name, labels=labels, annotations={"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+        ),
+        storage=cdk8s.Size.gibibytes(c.size_gib),
+        storage_class_name=c.storage_class,
+        access_modes=[kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        volume_mode=kplus.PersistentVolumeMode.FILE_SYSTEM,
+    )
+    return kplus.Volume.from_persistent_volume_claim(chart, f"Volume-{c.name}", claim, name=c.name)
+
+
 def _workload(chart: cdk8s.Chart, w: Workload) -> None:
+    volumes = {c.name: _claim(chart, c) for c in w.claims}
     labels = {NAME_LABEL: w.name, **MANAGED}
     service = kplus.Service(
         chart,
@@ -159,7 +455,7 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
             annotations={"metallb.io/loadBalancerIPs": w.lb_ip} if w.lb_ip else None,
         ),
         type=kplus.ServiceType.LOAD_BALANCER if w.lb_ip else kplus.ServiceType.CLUSTER_IP,
-        ports=[kplus.ServicePort(name="http", port=80 if w.lb_ip else (w.service_port or w.port), target_port=w.port)],
+        ports=[kplus.ServicePort(name="http", port=80 if w.lb_ip else w.port, target_port=w.port)],
     )
     common = dict(
         metadata=cdk8s.ApiObjectMetadata(name=w.name, labels=labels),
@@ -167,10 +463,6 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
         replicas=1,
         pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
         automount_service_account_token=False,
-        security_context=kplus.PodSecurityContextProps(
-            ensure_non_root=not w.run_as_root,
-            fs_group_change_policy=kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
-        ),
     )
     if w.stateful:
         pod: kplus.Deployment | kplus.StatefulSet = kplus.StatefulSet(
@@ -186,39 +478,17 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
             **common,
         )
     pod.select(kplus.LabelSelector.of(labels={NAME_LABEL: w.name}))
-    patches = [cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr")]
     service.select_label(NAME_LABEL, w.name)
-
-    def probe(failures: int) -> kplus.Probe:
-        return kplus.Probe.from_http_get(
-            w.health_path,
-            port=w.port,
-            failure_threshold=failures,
-            period_seconds=cdk8s.Duration.seconds(10),
-            timeout_seconds=cdk8s.Duration.seconds(5),
-        )
-
     container = pod.add_container(
         name=w.name,
         image=w.image,
         image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
         port_number=w.port,
         args=list(w.args) or None,
-        resources=kplus.ContainerResources(
-            cpu=kplus.CpuResources(request=kplus.Cpu.millis(w.cpu_millis[0]), limit=kplus.Cpu.millis(w.cpu_millis[1])),
-            memory=kplus.MemoryResources(
-                request=cdk8s.Size.mebibytes(w.memory_mib[0]), limit=cdk8s.Size.mebibytes(w.memory_mib[1])
-            ),
-        ),
-        startup=probe(w.startup_failures),
-        readiness=probe(3),
-        liveness=probe(6),
-        security_context=kplus.ContainerSecurityContextProps(
-            ensure_non_root=not w.run_as_root,
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=False,
-        ),
+        resources=_resources(w.cpu_millis, w.memory_mib),
+        startup=_probe(w.health_path, w.port, w.startup_failures),
+        readiness=_probe(w.health_path, w.port, 3),
+        liveness=_probe(w.health_path, w.port, 6),
     )
     secrets: dict[str, kplus.ISecret] = {}
     for variable, secret_name, key in w.secret_env:
@@ -229,37 +499,237 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
         )
     for variable, value in w.env:
         container.env.add_variable(variable, kplus.EnvValue.from_value(value))
-    volumes: dict[str, kplus.Volume] = {}
     for m in w.mounts:
-        if m.claim not in volumes:
-            claim = kplus.PersistentVolumeClaim.from_claim_name(chart, f"ClaimRef-{w.name}-{m.claim}", m.claim)
-            volumes[m.claim] = kplus.Volume.from_persistent_volume_claim(
-                chart, f"Volume-{w.name}-{m.claim}", claim, name=m.claim
-            )
         container.mount(m.path, volumes[m.claim], sub_path=m.sub_path, read_only=False)
+    # Hardening: cdk8s-plus has no props for capabilities or seccomp, so the whole securityContext of
+    # the pod and of the container is a JSON patch; /tmp and the other scratch dirs are emptyDirs.
+    scratch: dict[str, kplus.Volume] = {}
+    for name, path in w.scratch:
+        scratch[name] = kplus.Volume.from_empty_dir(chart, f"Scratch-{w.name}-{name}", name)
+        container.mount(path, scratch[name])
+    patches = [
+        # cdk8s-plus stamps its construct-path label on every pod; it would roll pods on a refactor.
+        cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr"),
+        cdk8s.JsonPatch.add(f"{POD_SPEC}/securityContext", w.security.pod_context()),
+        cdk8s.JsonPatch.add(f"{POD_SPEC}/automountServiceAccountToken", False),
+        cdk8s.JsonPatch.add(f"{POD_SPEC}/containers/0/securityContext", w.security.container_context()),
+    ]
     if w.gpu:
-        spec = "/spec/template/spec"
-        one = kplus.k8s.Quantity.from_number(1)
+        one = k8s.Quantity.from_number(1)
         patches += [
-            cdk8s.JsonPatch.add(f"{spec}/containers/0/resources/limits/nvidia.com~1gpu", one),
-            cdk8s.JsonPatch.add(f"{spec}/containers/0/resources/requests/nvidia.com~1gpu", one),
-            cdk8s.JsonPatch.add(f"{spec}/runtimeClassName", "nvidia"),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/containers/0/resources/limits/nvidia.com~1gpu", one),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/containers/0/resources/requests/nvidia.com~1gpu", one),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/runtimeClassName", "nvidia"),
             cdk8s.JsonPatch.add(
-                f"{spec}/tolerations", [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+                f"{POD_SPEC}/tolerations", [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
             ),
         ]
-    cdk8s.ApiObject.of(pod).add_json_patch(*patches)
+    api_object = cdk8s.ApiObject.of(pod)
+    api_object.add_json_patch(*patches)
+    _network_policy(chart, w.name, w.port, w.policy)
+    for extra in w.extras:
+        extra(chart, Pod(pod, api_object, scratch, w.security))
+
+
+def _network_policy(chart: cdk8s.Chart, name: str, port: int | None, p: Policy) -> None:
+    """Ingress on the app's port from anywhere or from its clients; egress to DNS, the internet, its servers."""
+    ports = [{"port": port, "protocol": "TCP"}] if port else []
+    policy = cdk8s.ApiObject(
+        chart,
+        f"NetworkPolicy-{name}",
+        api_version="networking.k8s.io/v1",
+        kind="NetworkPolicy",
+        metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+    )
+    patches = [
+        cdk8s.JsonPatch.add(
+            "/spec",
+            {
+                "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"ports": ports}] if p.from_anywhere else [],
+                "egress": [DNS_RULE],
+            },
+        )
+    ]
+    if not p.from_anywhere:
+        patches += [cdk8s.JsonPatch.add("/spec/ingress/-", {"from": [pods(c)], "ports": ports}) for c in p.clients]
+    if p.internet:
+        patches.append(cdk8s.JsonPatch.add("/spec/egress/-", INTERNET_RULE))
+    patches += [
+        cdk8s.JsonPatch.add("/spec/egress/-", {"to": [pods(server)], "ports": [{"port": number, "protocol": "TCP"}]})
+        for server, number in p.reaches
+    ]
+    policy.add_json_patch(*patches)
+
+
+def _harden_container(pod: Pod, section: str, index: int, security: Security) -> None:
+    pod.api_object.add_json_patch(
+        cdk8s.JsonPatch.add(f"{POD_SPEC}/{section}/{index}/securityContext", security.container_context())
+    )
+
+
+def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin") -> PodExtra:
+    """The SD idle-unloader sidecar: its script in a ConfigMap, the pod annotated with the script's checksum."""
+    script_file = REPO_ROOT / "homelab_ai/sidecars/sd_idle_unloader.py"
+    script_dir = "/opt/sd-idle-unloader"
+    health_port = 8099
+
+    def extra(chart: cdk8s.Chart, pod: Pod) -> None:
+        script = script_file.read_text()
+        config_map = kplus.ConfigMap(
+            chart,
+            f"ConfigMap-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+            data={script_file.name: script},
+        )
+        volume = kplus.Volume.from_config_map(chart, f"Volume-{name}", config_map, name="idle-unloader")
+        api_secret = kplus.Secret.from_secret_name(chart, f"Secret-{name}", secret)
+        env = {
+            "SD_URL": kplus.EnvValue.from_value(f"http://127.0.0.1:{web_ui_port}"),
+            "SD_IDLE_TIMEOUT_SECONDS": kplus.EnvValue.from_value("600"),
+            "SD_POLL_INTERVAL_SECONDS": kplus.EnvValue.from_value("15"),
+            "SD_MAX_BACKOFF_SECONDS": kplus.EnvValue.from_value("120"),
+            "SD_HEALTH_PORT": kplus.EnvValue.from_value(str(health_port)),
+            "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
+            "SD_API_USER": kplus.EnvValue.from_value(user),
+            "SD_API_PASSWORD": kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=api_secret, key="password")),
+        }
+        container = pod.workload.add_container(
+            name="idle-unloader",
+            image=SCRIPT_IMAGE,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["python", f"{script_dir}/{script_file.name}"],
+            env_variables=env,
+            ports=[kplus.ContainerPort(number=health_port, name="unloader-health")],
+            resources=_resources((10, 100), (32, 64)),
+            startup=_probe("/healthz", health_port, 15, period=2, timeout=3),
+            readiness=_probe("/healthz", health_port, 3, period=10, timeout=3),
+            liveness=_probe("/healthz", health_port, 3, period=30, timeout=3),
+        )
+        container.mount(script_dir, volume, read_only=True)
+        container.mount(TMP[1], pod.scratch[TMP[0]])
+        _harden_container(pod, "containers", 1, DEFAULT_SECURITY)
+        pod.workload.pod_metadata.add_annotation(
+            "homelab-ai/idle-unloader-checksum", hashlib.sha256(script.encode()).hexdigest()
+        )
+
+    return extra
+
+
+def seed_static_dir(image: str, static_dir: str, seed: str = "/seed") -> PodExtra:
+    """Open WebUI's init container: copies the image's static folder into the emptyDir that replaces it."""
+
+    def extra(chart: cdk8s.Chart, pod: Pod) -> None:
+        container = pod.workload.add_init_container(
+            name="seed-static",
+            image=image,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["sh", "-c", f"cp -R {static_dir}/. {seed}/"],
+            resources=_resources((50, 500), (64, 256)),
+        )
+        container.mount(seed, pod.scratch["static"])
+        _harden_container(pod, "initContainers", 0, pod.security)
+
+    return extra
+
+
+def _ollama_model(name: str) -> str:
+    """The full name Ollama stores a model under (the pull Job's name hashes it): ``llama3.2`` is
+    ``registry.ollama.ai/library/llama3.2:latest``."""
+    name = name.strip().lower()
+    slash, colon = name.rfind("/"), name.rfind(":")
+    base, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "latest")
+    parts = base.split("/")
+    if len(parts) < 3:
+        parts = ["registry.ollama.ai", *(["library"] if len(parts) == 1 else []), *parts]
+    return f"{'/'.join(parts)}:{tag or 'latest'}"
+
+
+def model_pull(name: str, server_url: str, models: tuple[str, ...], server: str, server_port: int) -> Emitter:
+    """The Job that pulls the models through Ollama's API, its script's ConfigMap, its NetworkPolicy."""
+    script_file = "ollama_pull.py"
+    script_dir = "/opt/homelab-ai"
+    digest = hashlib.sha256("\n".join(sorted({_ollama_model(m) for m in models})).encode()).hexdigest()[:8]
+    labels = {NAME_LABEL: name, "app.kubernetes.io/component": "model-pull", **MANAGED}
+    nobody = 65534
+
+    def emit(chart: cdk8s.Chart) -> None:
+        script = (REPO_ROOT / "homelab_ai/scripts" / script_file).read_text(encoding="utf-8")
+        k8s.KubeConfigMap(
+            chart, f"ConfigMap-{name}", metadata=k8s.ObjectMeta(name=name, labels=labels), data={script_file: script}
+        )
+        container = k8s.Container(
+            name="pull",
+            image=SCRIPT_IMAGE,
+            image_pull_policy="IfNotPresent",
+            command=["python", f"{script_dir}/{script_file}"],
+            args=["--server", server_url, "--wait-seconds", "1200", *models],
+            env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
+            resources=k8s.ResourceRequirements(
+                requests={"cpu": k8s.Quantity.from_string("50m"), "memory": k8s.Quantity.from_string("64Mi")},
+                limits={"cpu": k8s.Quantity.from_string("500m"), "memory": k8s.Quantity.from_string("256Mi")},
+            ),
+            security_context=k8s.SecurityContext(
+                allow_privilege_escalation=False,
+                privileged=False,
+                read_only_root_filesystem=True,
+                capabilities=k8s.Capabilities(drop=["ALL"]),
+                run_as_non_root=True,
+                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+            ),
+            volume_mounts=[k8s.VolumeMount(name="script", mount_path=script_dir, read_only=True)],
+        )
+        k8s.KubeJob(
+            chart,
+            f"Job-{name}",
+            metadata=k8s.ObjectMeta(
+                name=f"{name}-{digest}",
+                labels=labels,
+                annotations={"homelab-ai/models": ",".join(models), "kustomize.toolkit.fluxcd.io/force": "enabled"},
+            ),
+            spec=k8s.JobSpec(
+                backoff_limit=3,
+                active_deadline_seconds=6 * 3600,
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.PodSpec(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=k8s.PodSecurityContext(
+                            run_as_non_root=True,
+                            run_as_user=nobody,
+                            run_as_group=nobody,
+                            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                        ),
+                        containers=[container],
+                        volumes=[
+                            k8s.Volume(
+                                name="script", config_map=k8s.ConfigMapVolumeSource(name=name, default_mode=0o444)
+                            )
+                        ],
+                    ),
+                ),
+            ),
+        )
+        _network_policy(chart, name, None, Policy(reaches=((server, server_port),)))
+
+    return emit
 
 
 # ---------------------------------------------------------------------------------------------
-# The two charts the benchmark synthesizes.
+# The two trees the benchmark synthesizes.
 # ---------------------------------------------------------------------------------------------
 
 
 def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
-    """apps/homelab.py's `ai` namespace, with homelab-ai's defaults written out."""
+    """apps/homelab.py's charts, with homelab-ai's defaults written out."""
     sd_auth = "admin:$(SD_WEBUI_PASSWORD)"
     sd_root = "/app/stable-diffusion-webui"
+    webui_static = "/app/backend/open_webui/static"
+    webui_image = "ghcr.io/open-webui/open-webui:v0.6.5"
+    user_data = "user-data"
     ollama = Workload(
         name="ollama",
         image="ollama/ollama:0.6.8",
@@ -271,14 +741,16 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         stateful=True,
         env=(
             ("OLLAMA_HOST", "0.0.0.0:11434"),
-            ("OLLAMA_MODELS", "/root/.ollama/models"),
+            ("OLLAMA_MODELS", "/models/models"),
             ("OLLAMA_KEEP_ALIVE", "5m"),
             ("OLLAMA_MAX_LOADED_MODELS", "1"),
             ("OLLAMA_NUM_PARALLEL", "1"),
+            ("HOME", "/tmp"),
         ),
-        mounts=(Mount("ollama-models", "/root/.ollama"),),
+        claims=(Claim("ollama-models", 100),),
+        mounts=(Mount("ollama-models", "/models"),),
         gpu=True,
-        run_as_root=True,
+        policy=Policy(clients=("ollama-pull-models", "open-webui"), internet=True),
     )
     stable_diffusion = Workload(
         name="stable-diffusion",
@@ -290,17 +762,20 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         startup_failures=120,
         args=("--listen", "--port", "7860", "--gradio-auth", sd_auth, "--api", "--api-auth", sd_auth),
         secret_env=(("SD_WEBUI_PASSWORD", "stable-diffusion-secret", "password"),),
+        claims=(Claim("sd-data", 150, "longhorn-retain", (user_data,)),),
         mounts=(
             Mount("sd-data", f"{sd_root}/models", "models"),
             Mount("sd-data", f"{sd_root}/outputs", "outputs"),
         ),
         lb_ip="10.10.2.26",
         gpu=True,
-        run_as_root=True,
+        security=Security(user=1000, group=1000, fs_group=1000, read_only_root=False),
+        policy=Policy(from_anywhere=True, internet=True),
+        extras=(idle_unloader("stable-diffusion-idle-unloader", 7860, "stable-diffusion-secret"),),
     )
     open_webui = Workload(
         name="open-webui",
-        image="ghcr.io/open-webui/open-webui:v0.6.5",
+        image=webui_image,
         port=8080,
         cpu_millis=(500, 2000),
         memory_mib=(1024, 4096),
@@ -313,14 +788,18 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         env=(
             ("OLLAMA_BASE_URL", "http://ollama.ai.svc.cluster.local:11434"),
             ("DATA_DIR", "/app/backend/data"),
+            ("HOME", "/tmp"),
             ("ENABLE_IMAGE_GENERATION", "true"),
             ("IMAGE_GENERATION_ENGINE", "automatic1111"),
             ("AUTOMATIC1111_BASE_URL", "http://stable-diffusion.ai.svc.cluster.local:80"),
             ("AUTOMATIC1111_API_AUTH", "admin:$(AUTOMATIC1111_API_PASSWORD)"),
         ),
+        claims=(Claim("open-webui-data", 10, "longhorn-retain", (user_data,)),),
         mounts=(Mount("open-webui-data", "/app/backend/data"),),
         lb_ip="10.10.2.25",
-        run_as_root=True,
+        scratch=(TMP, ("static", webui_static)),
+        policy=Policy(from_anywhere=True, internet=True, reaches=(("ollama", 11434), ("stable-diffusion", 7860))),
+        extras=(seed_static_dir(webui_image, webui_static),),
     )
     return Tree(
         charts=[
@@ -328,22 +807,42 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                 "infrastructure",
                 "infrastructure",
                 emitters=[
+                    retain_storage_class("longhorn-retain"),
+                    recurring_job(
+                        "user-data-snapshot", longhorn.RecurringJobSpecTask.SNAPSHOT, "0 * * * *", user_data, 24
+                    ),
+                    recurring_job("user-data-backup", longhorn.RecurringJobSpecTask.BACKUP, "0 3 * * *", user_data, 14),
                     namespace("nvidia-device-plugin"),
                     time_slicing_config_map("nvidia-time-slicing", "nvidia-device-plugin", replicas=4),
+                    runtime_class("nvidia"),
+                    device_plugin("nvidia-device-plugin", "nvidia-time-slicing", 4, "nvidia"),
                 ],
             ),
-            ChartSpec("ai-namespace", "ai", emitters=[namespace("ai")]),
+            ChartSpec("ai-namespace", "ai", emitters=[namespace("ai", pod_security_labels())]),
             ChartSpec(
                 "ai",
                 "ai",
                 namespace="ai",
                 emitters=[
-                    pvc("ollama-models", 100),
+                    namespace_isolation(),
                     workload(ollama),
-                    pvc("sd-data", 150),
+                    model_pull(
+                        "ollama-pull-models",
+                        "http://ollama.ai.svc.cluster.local:11434",
+                        ("llama3.2",),
+                        "ollama",
+                        11434,
+                    ),
                     workload(stable_diffusion),
-                    pvc("open-webui-data", 10),
                     workload(open_webui),
+                ],
+            ),
+            ChartSpec(
+                "flux",
+                "flux",
+                emitters=[
+                    flux_kustomization("homelab-ai-infrastructure", "infrastructure", wait=True),
+                    flux_kustomization("homelab-ai-apps", "ai", depends_on="homelab-ai-infrastructure", decrypt=True),
                 ],
             ),
         ],
@@ -363,10 +862,16 @@ def scale(n: int) -> Tree:
                 f"nvidia-time-slicing-{card}", "nvidia-device-plugin", replicas=scale_spec.APPS_PER_CARD
             )
         )
-    apps: list[Emitter] = []
+    clients: dict[int, list[str]] = {}
+    for index in range(n):
+        server = scale_spec.client_of(index)
+        if server is not None:
+            clients.setdefault(server, []).append(scale_spec.app_name(index))
+    apps: list[Emitter] = [namespace_isolation()]
     for index in range(n):
         name = scale_spec.app_name(index)
-        apps.append(pvc(f"{name}-data", 20))
+        server = scale_spec.client_of(index)
+        exposed = scale_spec.is_exposed(index)
         apps.append(
             workload(
                 Workload(
@@ -378,16 +883,27 @@ def scale(n: int) -> Tree:
                     health_path="/healthz",
                     startup_failures=30,
                     stateful=scale_spec.is_stateful(index),
-                    env=(("MODEL_DIR", "/data/models"), ("APP_INDEX", str(index))),
+                    env=(
+                        ("MODEL_DIR", "/data/models"),
+                        ("APP_INDEX", str(index)),
+                        (scale_spec.KEEP_ALIVE_VARIABLE, f"{scale_spec.KEEP_ALIVE_MINUTES}m"),
+                    ),
+                    claims=(Claim(f"{name}-data", 20),),
                     mounts=(Mount(f"{name}-data", "/data"),),
-                    lb_ip=scale_spec.lb_ip(index) if scale_spec.is_exposed(index) else None,
+                    lb_ip=scale_spec.lb_ip(index) if exposed else None,
                     gpu=True,
+                    policy=Policy(
+                        from_anywhere=exposed,
+                        clients=tuple(clients.get(index, ())),
+                        reaches=((scale_spec.app_name(server), 8000),) if server is not None else (),
+                    ),
                 )
             )
         )
     return Tree(
         charts=[
             ChartSpec("infrastructure", "infrastructure", emitters=infra),
+            ChartSpec("ai-namespace", "ai", emitters=[namespace(scale_spec.NAMESPACE, pod_security_labels())]),
             ChartSpec("ai", "ai", namespace=scale_spec.NAMESPACE, emitters=apps),
         ]
     )
@@ -426,7 +942,7 @@ def to_yaml(obj: object) -> str:
 
 
 def render(app: cdk8s.App, tree: Tree) -> list[File]:
-    folders = {spec.id: spec.folder for spec in tree.charts}
+    folders = folders_of(tree)
     files: dict[str, bytes] = {}
     for chart in app.charts:
         folder = folders[chart.node.id]

@@ -114,13 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     what = "ai namespace" if args.scale is None else f"generated chart of {args.scale} apps"
     lib = library_files(args.scale)
-    report = compare(lib, baseline_files(args.scale))
+    base = baseline_files(args.scale)
+    report = compare(lib, base)
     if report:
         print(f"baseline != homelab-ai for the {what}:", file=sys.stderr)
         for line in report:
             print(f"  {line}", file=sys.stderr)
         return 1
-    print(f"baseline == homelab-ai for the {what}: {len(lib)} files, same parsed objects")
+    same_bytes = {f.path: f.content for f in lib} == {f.path: f.content for f in base}
+    print(
+        f"baseline == homelab-ai for the {what}: {len(lib)} files, same parsed objects"
+        + (", byte-identical" if same_bytes else " (formatting differs)")
+    )
     return 0
 
 

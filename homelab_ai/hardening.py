@@ -129,11 +129,11 @@ class PodHardening(Construct):
         self.profile = profile
         self.hardened: set[tuple[str, str]] = set()
         self._scratch: dict[str, kplus.Volume] = {}
-        self.node.add_validation(Validation(self._unhardened))
-
-    @property
-    def api_object(self) -> cdk8s.ApiObject:
-        return cdk8s.ApiObject.of(self.pod)
+        # Looked up once per pod, not once per patch: each lookup is a jsii round trip (bench/README.md).
+        self.api_object = cdk8s.ApiObject.of(pod)
+        self.spec_path = pod_spec_path(self.api_object.kind)
+        setattr(pod, _STATE, self)
+        _check_pods_once(self.node.root, self)
 
     def _unhardened(self) -> list[str]:
         missing = [
@@ -154,13 +154,35 @@ class PodHardening(Construct):
         return self._scratch[scratch.name]
 
 
+# On a pod: its PodHardening. On a tree's root: the PodHardenings the one check of the tree covers.
+_STATE = "_homelab_ai_hardening"
+_PODS = "_homelab_ai_hardened_pods"
+
+
+def _check_pods_once(root: Construct, state: PodHardening) -> None:
+    """One "every container hardened" check per construct tree, not one per pod.
+
+    A check per pod cost a jsii callback per pod per chart at synth, and three round trips per
+    pod to add (bench/README.md); the check of the tree covers every pod registered here.
+    """
+    pods: list[PodHardening] | None = getattr(root, _PODS, None)
+    if pods is None:
+        pods = []
+        setattr(root, _PODS, pods)
+        root.node.add_validation(Validation(lambda: [m for p in pods for m in p._unhardened()]))
+    pods.append(state)
+
+
 def _containers(pod: PodOwner) -> list[tuple[str, str]]:
     return [("containers", c.name) for c in pod.containers] + [("initContainers", c.name) for c in pod.init_containers]
 
 
 def _hardening(pod: PodOwner) -> PodHardening | None:
-    found = pod.node.try_find_child(PodHardening.ID)
-    return found if isinstance(found, PodHardening) else None
+    state = getattr(pod, _STATE, None)
+    if state is None:
+        # A pod object other than the one harden_pod saw (jsii hands out proxies): ask the tree.
+        state = pod.node.try_find_child(PodHardening.ID)
+    return state if isinstance(state, PodHardening) else None
 
 
 def harden_pod(
@@ -177,7 +199,7 @@ def harden_pod(
             f"harden_pod({pod.node.path})", "this pod is already hardened", "call harden_pod once per pod"
         )
     state = PodHardening(pod, profile)
-    spec = pod_spec_path(state.api_object.kind)
+    spec = state.spec_path
     state.api_object.add_json_patch(
         cdk8s.JsonPatch.add(f"{spec}/securityContext", profile.pod_security_context()),
         cdk8s.JsonPatch.add(f"{spec}/automountServiceAccountToken", False),
@@ -212,22 +234,24 @@ def harden_container(
             "root and non-root containers cannot share a pod whose securityContext says runAsNonRoot",
             "use the pod's profile, or another non-root UID",
         )
+    name = container.name
     main = [c.name for c in pod.containers]
     init = [c.name for c in pod.init_containers]
-    if container.name in main:
-        section, index = "containers", main.index(container.name)
-    elif container.name in init:
-        section, index = "initContainers", init.index(container.name)
+    if name in main:
+        section, index = "containers", main.index(name)
+    elif name in init:
+        section, index = "initContainers", init.index(name)
     else:
         raise HomelabConfigError(
-            f"harden_container({container.name})",
+            f"harden_container({name})",
             f"the container is not in {pod.node.path}",
             "add it to the pod (add_container / add_init_container) before hardening it",
         )
     for item in scratch:
         container.mount(item.path, state.scratch_volume(item))
-    spec = pod_spec_path(state.api_object.kind)
     state.api_object.add_json_patch(
-        cdk8s.JsonPatch.add(f"{spec}/{section}/{index}/securityContext", profile.container_security_context())
+        cdk8s.JsonPatch.add(
+            f"{state.spec_path}/{section}/{index}/securityContext", profile.container_security_context()
+        )
     )
-    state.hardened.add((section, container.name))
+    state.hardened.add((section, name))

@@ -72,14 +72,9 @@ class LonghornVolume(Construct):
         )
         self._volume = kplus.Volume.from_persistent_volume_claim(self, "Volume", self._claim, name=props.name)
         if props.backup_groups:
-            self.node.add_validation(Validation(self._groups_have_jobs))
+            _check_groups_once(self.node.root, self)
 
-    def _groups_have_jobs(self) -> list[str]:
-        from homelab_ai.longhorn_recurring_job import LonghornRecurringJob
-
-        scheduled = {
-            group for c in self.node.root.node.find_all() if isinstance(c, LonghornRecurringJob) for group in c.groups
-        }
+    def _groups_have_jobs(self, scheduled: set[str]) -> list[str]:
         return [
             f"LonghornVolumeProps.backup_groups: volume {self.props.name!r} is in group {group!r} but no "
             f"LonghornRecurringJob runs for that group, so it would never be backed up; add a "
@@ -102,3 +97,28 @@ class LonghornVolume(Construct):
     ) -> None:
         """Mount the claim (or one folder of it) at ``path`` in ``container``."""
         container.mount(path, self._volume, sub_path=sub_path, read_only=read_only)
+
+
+# On a tree's root: the backed-up volumes whose groups the tree's one check looks for.
+_BACKED_UP = "_homelab_ai_backed_up_volumes"
+
+
+def _check_groups_once(root: Construct, volume: LonghornVolume) -> None:
+    """One backup-group check per construct tree, walking it once for all volumes.
+
+    A check per volume walked the whole tree per volume (``find_all`` hands every construct across
+    jsii): volumes x tree size, quadratic in the apps, like the LoadBalancer check was (bench/README.md).
+    """
+    volumes: list[LonghornVolume] | None = getattr(root, _BACKED_UP, None)
+    if volumes is None:
+        volumes = []
+        setattr(root, _BACKED_UP, volumes)
+        root.node.add_validation(Validation(lambda: _unscheduled_groups(root, volumes)))
+    volumes.append(volume)
+
+
+def _unscheduled_groups(root: Construct, volumes: list[LonghornVolume]) -> list[str]:
+    from homelab_ai.longhorn_recurring_job import LonghornRecurringJob
+
+    scheduled = {group for c in root.node.find_all() if isinstance(c, LonghornRecurringJob) for group in c.groups}
+    return [message for volume in volumes for message in volume._groups_have_jobs(scheduled)]

@@ -21,7 +21,7 @@ def test_baseline_emits_the_objects_homelab_ai_renders_for_the_ai_namespace(home
 
 
 def test_baseline_emits_the_objects_of_the_generated_chart():
-    # 6 apps: two cards, StatefulSets and Deployments, exposed and ClusterIP Services.
+    # 6 apps: two cards, StatefulSets and Deployments, exposed and ClusterIP Services, client wiring.
     assert compare.compare(compare.library_files(scale=6), baseline.synth(baseline.scale(6))) == []
 
 
@@ -34,6 +34,28 @@ def test_generator_builds_n_apps_on_as_many_cards_as_the_budget_needs():
     assert kinds.count("PersistentVolumeClaim") == kinds.count("Service") == 9
     assert [s for (kind, s), o in objects.items() if kind == "Service" and o["spec"]["type"] == "LoadBalancer"] == [
         scale.app_name(i) for i in range(9) if scale.is_exposed(i)
+    ]
+
+
+def test_generated_namespace_is_secure_and_closed_and_each_app_has_its_own_policy():
+    app, folders = scale.build(3)
+    objects = objects_by_key(render(app, folders))
+    assert objects[("Namespace", scale.NAMESPACE)]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
+    policies = sorted(name for kind, name in objects if kind == "NetworkPolicy")
+    assert policies == sorted(["allow-dns", "default-deny", *(scale.app_name(i) for i in range(3))])
+
+
+def test_each_exposed_generated_app_is_the_client_of_the_app_before_it():
+    app, folders = scale.build(2)
+    objects = objects_by_key(render(app, folders))
+    server, client = scale.app_name(0), scale.app_name(1)
+    ingress = objects[("NetworkPolicy", server)]["spec"]["ingress"]
+    egress = objects[("NetworkPolicy", client)]["spec"]["egress"]
+    assert [rule["from"][0]["podSelector"]["matchLabels"] for rule in ingress] == [{"app.kubernetes.io/name": client}]
+    assert {"app.kubernetes.io/name": server} in [
+        rule["to"][0].get("podSelector", {}).get("matchLabels") for rule in egress
     ]
 
 
@@ -76,7 +98,9 @@ def test_measure_reports_phases_and_peak_memory_of_python_and_node(repo_root, ca
         [sys.executable, "-m", "bench.measure", case, "1"], cwd=repo_root, capture_output=True, text=True, check=True
     )
     result = json.loads(done.stdout)
-    assert result["files"] == 7
+    # infrastructure: device-plugin Namespace, time-slicing ConfigMap; ai: Namespace, 2 isolation
+    # policies, the app's claim, StatefulSet, Service and NetworkPolicy; a kustomization.yaml each.
+    assert result["files"] == 11
     assert result["synth_s"] >= result["build_s"] > 0
     assert result["python_peak_mib"] > 0
     assert result["node_peak_mib"] > 0, "the jsii Node process was not found"
