@@ -16,15 +16,8 @@ from homelab_ai import (
 )
 from homelab_ai.plus import k8s
 from homelab_ai.pod_security import violations
-from tests.factories import app_props
+from tests.factories import app_props, charts
 from tests.helpers import synth
-
-
-def _app() -> tuple[cdk8s.App, cdk8s.Chart, cdk8s.Chart]:
-    app = cdk8s.App()
-    cluster = cdk8s.Chart(app, "cluster", disable_resource_name_hashes=True)
-    ai = cdk8s.Chart(app, "ai", namespace="ai", disable_resource_name_hashes=True)
-    return app, cluster, ai
 
 
 def test_ai_namespace_enforces_restricted_and_warns_and_audits_restricted(homelab_objects):
@@ -36,7 +29,7 @@ def test_ai_namespace_enforces_restricted_and_warns_and_audits_restricted(homela
 
 
 def test_a_root_pod_in_a_restricted_namespace_refuses_the_synth():
-    app, cluster, ai = _app()
+    app, cluster, ai = charts()
     SecureNamespace(cluster, "Ns", SecureNamespaceProps(name="ai"))
     AppWorkload(ai, "W", app_props(security=SecurityProfile(run_as_user=0, root_reason="legacy image")))
     with pytest.raises(SynthError, match=r"SecureNamespaceProps.enforce: Deployment 'demo' .* breaks Pod Security"):
@@ -44,7 +37,7 @@ def test_a_root_pod_in_a_restricted_namespace_refuses_the_synth():
 
 
 def test_baseline_admits_a_root_pod_without_capabilities():
-    app, cluster, ai = _app()
+    app, cluster, ai = charts()
     SecureNamespace(cluster, "Ns", SecureNamespaceProps(name="ai", enforce=PodSecurityLevel.BASELINE))
     AppWorkload(ai, "W", app_props(security=SecurityProfile(run_as_user=0, root_reason="legacy image")))
     labels = synth(app)[("Namespace", "ai")]["metadata"]["labels"]
@@ -53,7 +46,7 @@ def test_baseline_admits_a_root_pod_without_capabilities():
 
 
 def test_pods_of_other_namespaces_are_not_its_business():
-    app, cluster, _ = _app()
+    app, cluster, _ = charts()
     SecureNamespace(cluster, "Ns", SecureNamespaceProps(name="ai"))
     other = cdk8s.Chart(app, "other", namespace="other")
     k8s.KubePod(other, "P", spec=k8s.PodSpec(containers=[k8s.Container(name="c", image="x:1")], host_network=True))
@@ -61,7 +54,7 @@ def test_pods_of_other_namespaces_are_not_its_business():
 
 
 def test_namespace_must_live_in_a_chart_without_namespace():
-    _, _, ai = _app()
+    _, _, ai = charts()
     with pytest.raises(HomelabConfigError, match=r"SecureNamespace\(scope\): a Namespace is cluster-scoped"):
         SecureNamespace(ai, "Ns", SecureNamespaceProps(name="ai"))
 
