@@ -7,21 +7,14 @@ import sys
 from pathlib import Path
 
 from apps.homelab import REPO_ROOT, build
-from homelab_ai.dist import synthesize
-from homelab_ai.errors import HomelabConfigError, SynthError
+from homelab_ai.commands.synth import synth_and_report
 
 
 def main(argv: list[str]) -> int:
     # The cdk8s CLI passes its output folder in CDK8S_OUTDIR; `make synth` uses dist/.
     default = os.environ.get("CDK8S_OUTDIR") or REPO_ROOT / "dist"
     outdir = Path(argv[0]) if argv else Path(default)
-    try:
-        files = synthesize(build, outdir)
-    except (SynthError, HomelabConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(files)} files to {outdir}")
-    return 0
+    return synth_and_report(build, outdir)
 
 
 if __name__ == "__main__":

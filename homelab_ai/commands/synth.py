@@ -8,7 +8,7 @@ from pathlib import Path
 
 from homelab_ai.dist import synthesize
 from homelab_ai.errors import HomelabConfigError, SynthError
-from homelab_ai.project import app_spec, load_build, project_root
+from homelab_ai.project import BuildFn, app_spec, load_build, project_root
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +29,13 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if not outdir.is_absolute():
         outdir = root / outdir
+    return synth_and_report(build, outdir, strict=args.strict)
+
+
+def synth_and_report(build: BuildFn, outdir: Path, *, strict: bool = False) -> int:
+    """Synthesize, print the result or the refusal; the exit code for a command line."""
     try:
-        files = synthesize(build, outdir, strict=args.strict)
+        files = synthesize(build, outdir, strict=strict)
     except (SynthError, HomelabConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
