@@ -122,5 +122,6 @@ class AccessMode(enum.Enum):
     READ_ONLY_MANY = "ReadOnlyMany"
 
 
-# Runs homelab-ai's in-cluster scripts (stdlib-only programs beside their constructs in homelab_ai/services/): no image to build.
+# Runs homelab-ai's in-cluster programs (stdlib only, beside their constructs in homelab_ai/services/):
+# no image to build.
 SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.12.10-alpine3.21")
