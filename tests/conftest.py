@@ -36,3 +36,10 @@ def homelab_objects(homelab_files):
     from tests.helpers import objects_by_key
 
     return objects_by_key(homelab_files)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the spec's whole chart are marked ``spec_chart``: `make mutate` leaves them out for speed."""
+    for item in items:
+        if {"homelab_files", "homelab_objects"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.spec_chart)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -52,8 +53,14 @@ class _Server:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.requests.append(("POST", self.path, body))
+                owner.requests.append((self.command, self.path, body))
                 owner.handle(self, body)
+
+            do_PUT = do_DELETE = do_PATCH = do_POST
+
+            def do_HEAD(self) -> None:
+                owner.requests.append(("HEAD", self.path, b""))
+                owner.handle(self)
 
             def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
                 pass
@@ -87,36 +94,72 @@ def _send_json(request: BaseHTTPRequestHandler, status: int, payload: object) ->
     _send(request, status, json.dumps(payload).encode(), "application/json")
 
 
-class FakeOllama(_Server):
-    """/api/version, /api/tags and a streaming /api/pull, like Ollama's.
+# Names Ollama refuses before streaming (server/routes.go@v0.32.15 PullHandler L1119-1123 ->
+# writeModelRefParseError L66-75: HTTP 400 {"error": errtypes.InvalidModelNameErrMsg}).
+_VALID_NAME = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}(:[A-Za-z0-9_][A-Za-z0-9._-]*)?$"
+)
+_ROUTES = {"/": {"GET", "HEAD"}, "/api/version": {"GET", "HEAD"}, "/api/tags": {"GET", "HEAD"}, "/api/pull": {"POST"}}
 
-    ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> size
-    of the one layer it streams; ``broken``: names it answers with HTTP 500; anything else is
-    unknown and answered the way Ollama does, with an ``error`` line in a 200 stream.
+
+class FakeOllama(_Server):
+    """/api/version, /api/tags and a streaming /api/pull, shaped like ollama/ollama at v0.32.15.
+
+    ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> sizes of
+    the layers it streams; ``unreachable``: names whose registry fails; ``cut``: names whose stream
+    stops after the layers with neither ``success`` nor ``error`` (a dropped connection). Anything
+    else is unknown to the registry.
+
+    Upstream behaviour it follows (ollama/ollama, tag v0.32.15):
+    - server/routes.go L1870 ``r.HandleMethodNotAllowed = true``: a known path with another method
+      gets gin's 405 "405 method not allowed" (text/plain); an unknown path 404 "404 page not found".
+    - routes.go PullHandler L1102-1161 + streamResponse L2097-2142: NDJSON, one object per line, HTTP
+      200 once the first line is out; PullModel (server/images.go L998-1030) always sends
+      ``{"status": "pulling manifest"}`` first, so a registry failure or an unknown model arrives as an
+      ``{"error": ...}`` line inside the 200 stream, which then ends.
+    - an invalid name is refused before streaming: HTTP 400 ``{"error": "invalid model name"}``.
+    - api/types.go L777-782 ProgressResponse: ``digest``, ``total``, ``completed`` are ``omitempty``,
+      so a layer's first line has no ``completed`` and a status line has neither.
+    - a model is several layers (model, template, license, params), each ``pulling <digest[:12]>``.
     """
 
-    def __init__(self, present=(), pullable=None, broken=(), port: int = 0) -> None:
+    VERSION = "0.32.15"
+
+    def __init__(self, present=(), pullable=None, unreachable=(), cut=(), port: int = 0) -> None:
         super().__init__(port)
         self.present = list(present)
-        self.pullable = dict(pullable or {})
-        self.broken = set(broken)
+        self.pullable = {
+            name: list(sizes) if isinstance(sizes, list | tuple) else [sizes]
+            for name, sizes in (pullable or {}).items()
+        }
+        self.unreachable = set(unreachable)
+        self.cut = set(cut)
 
     def pulls(self) -> list[dict]:
         return [json.loads(body) for method, path, body in self.requests if (method, path) == ("POST", "/api/pull")]
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
-        if request.path == "/api/version":
-            _send_json(request, 200, {"version": "0.6.8"})
-        elif request.path == "/api/tags":
-            _send_json(request, 200, {"models": [{"name": n, "model": n, "size": 1} for n in self.present]})
-        elif request.path == "/api/pull":
-            self._pull(request, json.loads(body)["model"])
+        path = request.path.split("?")[0]
+        methods = _ROUTES.get(path)
+        if methods is None:
+            _send(request, 404, b"404 page not found", "text/plain")
+        elif request.command not in methods:
+            _send(request, 405, b"405 method not allowed", "text/plain")
+        elif path == "/":
+            _send(request, 200, b"Ollama is running", "text/plain; charset=utf-8")
+        elif path == "/api/version":
+            _send_json(request, 200, {"version": self.VERSION})
+        elif path == "/api/tags":
+            models = [{"name": n, "model": n, "modified_at": "2026-01-01T00:00:00Z", "size": 1, "digest": "d",
+                       "details": {}} for n in self.present]  # fmt: skip
+            _send_json(request, 200, {"models": models})
         else:
-            _send_json(request, 404, {"error": "not found"})
+            request_body = json.loads(body or b"{}")
+            self._pull(request, str(request_body.get("model") or request_body.get("name") or ""))
 
     def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
-        if model in self.broken:
-            _send_json(request, 500, {"error": f"registry unreachable while pulling {model}"})
+        if not _VALID_NAME.match(model):
+            _send_json(request, 400, {"error": "invalid model name"})
             return
         request.send_response(200)
         request.send_header("Content-Type", "application/x-ndjson")
@@ -129,17 +172,24 @@ class FakeOllama(_Server):
             request.wfile.flush()
 
         line({"status": "pulling manifest"})
-        if model not in self.pullable:
+        if model in self.unreachable:
+            line({"error": 'pull model manifest: Get "https://registry.ollama.ai/v2/library/x/manifests/latest": '
+                           "dial tcp: lookup registry.ollama.ai: no such host"})  # fmt: skip
+        elif model not in self.pullable:
             line({"error": "pull model manifest: file does not exist"})
         else:
-            total = self.pullable[model]
-            for completed in (0, total // 4, total // 2, total):
-                line(
-                    {"status": "pulling 6a0746a1ec1a", "digest": "sha256:6a07", "total": total, "completed": completed}
-                )
-            for status in ("verifying sha256 digest", "writing manifest", "success"):
-                line({"status": status})
-            self.present.append(model if ":" in model else f"{model}:latest")
+            for index, total in enumerate(self.pullable[model]):
+                digest = f"{index:02d}" + "6a0746a1ec1aa" * 5
+                status = {"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest[:64]}"}
+                line({**status, "total": total})  # completed 0 is omitted
+                for completed in (total // 2, total):
+                    line(
+                        {**status, "total": total, "completed": completed} if completed else {**status, "total": total}
+                    )
+            if model not in self.cut:
+                for status_text in ("verifying sha256 digest", "writing manifest", "success"):
+                    line({"status": status_text})
+                self.present.append(model if ":" in model else f"{model}:latest")
         request.wfile.write(b"0\r\n\r\n")
 
 

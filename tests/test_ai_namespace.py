@@ -2,11 +2,66 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import container, env_of
 
 GPU_WORKLOADS = [("StatefulSet", "ollama"), ("Deployment", "stable-diffusion")]
+
+# Pinned = the same bits on every pull: a digest, or a tag that names a release (x.y.z, with any
+# suffix such as -alpine3.21) or a dated build (YYYYMMDD[hhmmss]). Branch- and channel-like tags
+# (latest, full, main, nightly, stable, 3.12-alpine) move and are not pins.
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_RELEASE_TAG = re.compile(r"(^|[^0-9.])v?[0-9]+\.[0-9]+\.[0-9]+([^0-9.]|$)")
+_DATED_TAG = re.compile(r"(^|[^0-9])(19|20)[0-9]{6}([0-9]{4}([0-9]{2})?)?([^0-9]|$)")
+
+
+def is_pinned(image: str) -> bool:
+    """A digest, or a tag naming a version or a dated build."""
+    if _DIGEST.search(image):
+        return True
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:  # no tag at all (a registry port is not a tag)
+        return False
+    return bool(_RELEASE_TAG.search(tag) or _DATED_TAG.search(tag))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ollama/ollama:0.6.8",
+        "ghcr.io/open-webui/open-webui:v0.6.5",
+        "python:3.12.10-alpine3.21",
+        "universonic/stable-diffusion-webui:nightly-20240613120000-full",
+        "aidockorg/stable-diffusion-webui-cuda:v1.10.1",
+        f"universonic/stable-diffusion-webui:full@sha256:{'a' * 64}",
+        "registry.local:5000/team/app:1.2.3",
+    ],
+)
+def test_a_version_tag_or_a_digest_is_a_pin(image):
+    assert is_pinned(image)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "universonic/stable-diffusion-webui:full",
+        "ollama/ollama:latest",
+        "ollama/ollama",
+        "example/app:main",
+        "example/app:nightly",
+        "example/app:stable",
+        "example/app:master",
+        "python:3.12-alpine",
+        "python:3",
+        "registry.local:5000/team/app",
+        f"example/app:latest@sha256:{'a' * 63}",
+    ],
+)
+def test_a_floating_tag_is_not_a_pin(image):
+    assert not is_pinned(image)
 
 
 def test_ollama_is_statefulset_named_ollama_so_its_pod_is_ollama_0(homelab_objects):
@@ -151,7 +206,7 @@ def test_every_container_is_sized_pinned_and_probed(homelab_objects):
             assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c), name
         for c in spec["containers"] + spec.get("initContainers", []):
             assert c["imagePullPolicy"] == "IfNotPresent", name
-            assert ":" in c["image"] and not c["image"].endswith(":latest"), name
+            assert is_pinned(c["image"]), f"{name}: {c['image']} is not pinned to a version or digest"
             assert set(c["resources"]) == {"requests", "limits"}, name
             assert set(c["resources"]["requests"]) >= {"cpu", "memory"}, name
             assert set(c["resources"]["limits"]) >= {"cpu", "memory"}, name

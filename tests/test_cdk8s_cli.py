@@ -17,7 +17,9 @@ def _tree(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.golden
 def test_cdk8s_cli_synth_matches_dist(repo_root, tmp_path):
+    """Drift check (golden): the pinned cdk8s CLI yields the committed dist/ byte for byte."""
     cli = repo_root / "node_modules/.bin/cdk8s"
     if not cli.exists():
         pytest.fail("node_modules/.bin/cdk8s missing: run `make test` (it runs `npm ci`)")

@@ -29,7 +29,9 @@ def test_two_synths_give_identical_bytes(tmp_path):
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
 
 
+@pytest.mark.golden
 def test_committed_dist_is_what_the_code_produces(repo_root, tmp_path):
+    """Drift check (golden): committed dist/ equals a fresh synth; behaviour is held by the other tests."""
     synthesize(build, tmp_path / "dist")
     comparison = filecmp.dircmp(repo_root / "dist", tmp_path / "dist")
     assert _tree(repo_root / "dist") == _tree(tmp_path / "dist"), (

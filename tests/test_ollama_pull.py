@@ -1,24 +1,40 @@
-"""The model-pull script, run for real against a fake Ollama on 127.0.0.1."""
+"""The model-pull script against a fake Ollama on 127.0.0.1 that streams like the real one.
+
+Most tests call the script's main() in this process (fast, and what `make mutate` measures); the
+ones that need the container's view run it as the pod does: a bare interpreter, standard library only.
+"""
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import subprocess
 import sys
 
+import attrs
 import pytest
 
-from homelab_ai.services.ollama.ollama_pull import Progress, normalize
+from homelab_ai.services.ollama import ollama_pull
+from homelab_ai.services.ollama.ollama_pull import Progress, human_bytes, normalize
 from tests.fake_servers import SCRIPT_TIMEOUT, SCRIPTS, FakeOllama, free_port, run_script
 
 GIB = 1024**3
 
 
-def _pull(server_url: str, *models: str, wait: str = "10") -> subprocess.CompletedProcess[str]:
-    return run_script(
-        "ollama_pull.py", "--server", server_url, "--wait-seconds", wait, "--poll-seconds", "0.1",
-        "--progress-seconds", "0", *models,
-    )  # fmt: skip
+@attrs.frozen
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str = ""
+
+
+def _pull(server_url: str, *models: str, wait: str = "10") -> Run:
+    out = io.StringIO()
+    argv = ["--server", server_url, "--wait-seconds", wait, "--poll-seconds", "0.1", "--progress-seconds", "0"]
+    with contextlib.redirect_stdout(out):
+        code = ollama_pull.main([*argv, *models])
+    return Run(code, out.getvalue())
 
 
 def test_present_model_is_skipped_without_a_pull():
@@ -29,17 +45,50 @@ def test_present_model_is_skipped_without_a_pull():
     assert ollama.pulls() == []
 
 
-def test_missing_model_is_pulled_with_streamed_progress_in_the_log():
-    with FakeOllama(pullable={"qwen2.5:14b": 9 * GIB}) as ollama:
+def test_missing_model_is_pulled_layer_by_layer_with_progress_in_the_log():
+    with FakeOllama(pullable={"qwen2.5:14b": [9 * GIB, 1000]}) as ollama:
         result = _pull(ollama.url, "qwen2.5:14b")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ollama.pulls() == [{"model": "qwen2.5:14b", "stream": True}]
-    log = result.stdout
-    assert "qwen2.5:14b: pulling manifest" in log
-    assert "qwen2.5:14b: pulling 6a0746a1ec1a 50% (4.8 GB/9.7 GB)" in log
-    assert "qwen2.5:14b: pulling 6a0746a1ec1a 100% (9.7 GB/9.7 GB)" in log
-    assert "qwen2.5:14b: ready" in log
-    assert "all 1 declared model(s) present" in log
+    assert result.stdout.splitlines() == [
+        f"ollama-pull: Ollama {FakeOllama.VERSION} is up at {ollama.url}",
+        "ollama-pull: qwen2.5:14b: pulling",
+        "ollama-pull: qwen2.5:14b: pulling manifest",
+        "ollama-pull: qwen2.5:14b: pulling 006a0746a1ec 0% (0 B/9.7 GB)",
+        "ollama-pull: qwen2.5:14b: pulling 006a0746a1ec 50% (4.8 GB/9.7 GB)",
+        "ollama-pull: qwen2.5:14b: pulling 006a0746a1ec 100% (9.7 GB/9.7 GB)",
+        "ollama-pull: qwen2.5:14b: pulling 016a0746a1ec 0% (0 B/1.0 KB)",
+        "ollama-pull: qwen2.5:14b: pulling 016a0746a1ec 50% (500 B/1.0 KB)",
+        "ollama-pull: qwen2.5:14b: pulling 016a0746a1ec 100% (1.0 KB/1.0 KB)",
+        "ollama-pull: qwen2.5:14b: verifying sha256 digest",
+        "ollama-pull: qwen2.5:14b: writing manifest",
+        "ollama-pull: qwen2.5:14b: success",
+        "ollama-pull: qwen2.5:14b: ready",
+        "ollama-pull: all 1 declared model(s) present: qwen2.5:14b",
+    ]
+
+
+def test_a_stream_that_ends_without_success_is_a_failure():
+    with FakeOllama(pullable={"llama3.2": [GIB]}, cut={"llama3.2"}) as ollama:
+        result = _pull(ollama.url, "llama3.2")
+    assert result.returncode == 1
+    assert "could not pull model 'llama3.2': the stream ended before Ollama reported success" in result.stdout
+    assert "llama3.2: ready" not in result.stdout
+
+
+def test_an_invalid_name_is_refused_by_ollama_with_http_400():
+    with FakeOllama() as ollama:
+        result = _pull(ollama.url, "bad name!")
+    assert result.returncode == 1
+    assert "could not pull model 'bad name!': the server answered HTTP 400: invalid model name" in result.stdout
+
+
+def test_a_registry_failure_arrives_inside_the_200_stream_and_names_the_model():
+    with FakeOllama(unreachable={"llama3.2"}) as ollama:
+        result = _pull(ollama.url, "llama3.2")
+    assert result.returncode == 1
+    assert "could not pull model 'llama3.2': pull model manifest: Get " in result.stdout
+    assert "no such host" in result.stdout
 
 
 def test_only_the_missing_models_of_a_list_are_pulled():
@@ -58,13 +107,6 @@ def test_unknown_model_fails_naming_the_model_and_ollamas_error():
     assert "llama3.2: ready" in result.stdout  # one bad name does not stop the others
 
 
-def test_http_error_from_the_server_fails_naming_the_model():
-    with FakeOllama(broken={"llama3.2"}) as ollama:
-        result = _pull(ollama.url, "llama3.2")
-    assert result.returncode == 1
-    assert "could not pull model 'llama3.2': the server answered HTTP 500: registry unreachable" in result.stdout
-
-
 def test_server_that_is_not_up_yet_is_waited_for():
     port = free_port()
     command = [sys.executable, "-I", str(SCRIPTS["ollama_pull.py"]), "--server", f"http://127.0.0.1:{port}",
@@ -75,14 +117,54 @@ def test_server_that_is_not_up_yet_is_waited_for():
             rest, _ = process.communicate(timeout=SCRIPT_TIMEOUT)
     assert f"waiting for Ollama at http://127.0.0.1:{port}" in first
     assert process.returncode == 0, rest
-    assert "Ollama 0.6.8 is up" in rest
+    assert f"Ollama {FakeOllama.VERSION} is up" in rest
     assert "llama3.2: already present, skipped" in rest
 
 
 def test_server_that_never_comes_up_fails_after_the_bound():
     result = _pull(f"http://127.0.0.1:{free_port()}", "llama3.2", wait="0.5")
     assert result.returncode == 1
-    assert "did not answer within 0.5s" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ollama-pull: waiting for Ollama at http://127.0.0.1:")
+    assert lines[0].endswith("giving up in 0s") or "giving up in" in lines[0]
+    assert lines[-1].startswith("ollama-pull: ERROR: Ollama at http://127.0.0.1:")
+    assert "did not answer within 0.5s (last error: " in lines[-1]
+
+
+def test_the_script_runs_in_a_bare_interpreter_as_in_its_pod():
+    with FakeOllama(present=["llama3.2:latest"]) as ollama:
+        result = run_script("ollama_pull.py", "--server", ollama.url, "llama3.2")
+    assert result.returncode == 0, result.stderr
+    assert "ollama-pull: all 1 declared model(s) present: llama3.2" in result.stdout
+
+
+def test_a_failed_model_list_is_reported():
+    with FakeOllama() as ollama:
+        ollama.handle = lambda request, body=b"": (  # /api/version answers, /api/tags is broken
+            request.send_response(200)
+            or request.send_header("Content-Length", "2")
+            or request.end_headers()
+            or request.wfile.write(b"{}" if request.path == "/api/version" else b"no")
+        )
+        result = _pull(ollama.url, "llama3.2")
+    assert result.returncode == 1
+    assert "ERROR: could not list the models of" in result.stdout
+
+
+def test_duplicate_names_are_pulled_once():
+    with FakeOllama(pullable={"llama3.2": [GIB]}) as ollama:
+        result = _pull(ollama.url, "llama3.2", "llama3.2:latest", "library/llama3.2")
+    assert result.returncode == 0
+    assert [p["model"] for p in ollama.pulls()] == ["llama3.2"]
+    assert result.stdout.endswith("all 1 declared model(s) present: llama3.2\n")
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (1_500_000, "1.5 MB"), (9.7e9, "9.7 GB"), (2e12, "2.0 TB")],
+)
+def test_human_bytes_uses_powers_of_a_thousand(count, text):
+    assert human_bytes(count) == text
 
 
 @pytest.mark.parametrize(

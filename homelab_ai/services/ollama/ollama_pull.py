@@ -108,7 +108,8 @@ class Progress:
 
     def update(self, event: dict) -> None:
         status = str(event.get("status", ""))
-        total, completed = event.get("total"), event.get("completed")
+        # Ollama omits "completed" while it is 0 (api/types.go ProgressResponse: omitempty).
+        total, completed = event.get("total"), event.get("completed", 0)
         now = self.clock()
         if isinstance(total, int | float) and total > 0 and isinstance(completed, int | float):
             percent = min(100, int(completed * 100 / total))
