@@ -38,6 +38,7 @@ WORK = REPO_ROOT / ".mutate"
 # What the focused tests read besides the package: the chart, CRDs, the SOPS rule, test data.
 COPIED = ("homelab_ai", "tests", "apps", "crds", ".sops.yaml", "cdk8s.yaml", "pyproject.toml")
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+MAX_DIFFS = 120
 RESULT_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -190,7 +191,7 @@ def print_report(config: Mapping, statuses: Mapping[str, Mapping[str, str]], *, 
     threshold = float(config.get("threshold", 0.9))
     rows, survivors = score_table(config, statuses)
     print()
-    print(f"| module | mutants | killed | equivalent | survived | score (killed / non-equivalent) |")
+    print("| module | mutants | killed | equivalent | survived | score (killed / non-equivalent) |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
@@ -206,9 +207,13 @@ def print_report(config: Mapping, statuses: Mapping[str, Mapping[str, str]], *, 
     )
     if survivors:
         print(f"\nsurvivors ({len(survivors)}; list real equivalents in {CONFIG.relative_to(REPO_ROOT)}):")
+        # `mutmut show` takes about a second each: the changed lines only for a short list.
+        with_diffs = diffs and len(survivors) <= MAX_DIFFS
         for group, _module, mutant, status in survivors:
-            detail = f"  {diff_of(group, mutant)}" if diffs else ""
+            detail = f"  {diff_of(group, mutant)}" if with_diffs else ""
             print(f"  {mutant} ({status}){detail}")
+        if not with_diffs:
+            print(f"  (more than {MAX_DIFFS}: see one with `cd .mutate/<group> && mutmut show <name>`)")
     stale = sorted(set(config.get("equivalent", {})) - {m for found in statuses.values() for m in found})
     if stale and all(statuses.values()):
         print(f"\nequivalent entries that name no mutant of this run (remove them): {', '.join(stale)}")

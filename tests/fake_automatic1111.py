@@ -107,7 +107,13 @@ class FakeAutomatic1111:
                 self.wfile.write(body)
                 with fake.lock:
                     fake.calls.append(
-                        Call(self.command, self.path.split("?")[0], self.headers.get("Authorization"), code, time.monotonic())
+                        Call(
+                            self.command,
+                            self.path.split("?")[0],
+                            self.headers.get("Authorization"),
+                            code,
+                            time.monotonic(),
+                        )
                     )
 
             def _route(self) -> None:

@@ -134,7 +134,8 @@ def test_open_webui_generates_images_through_stable_diffusion_with_its_auth(home
     env = env_of(homelab_objects[("Deployment", "open-webui")])
     assert env["ENABLE_IMAGE_GENERATION"]["value"] == "true"
     assert env["IMAGE_GENERATION_ENGINE"]["value"] == "automatic1111"
-    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://stable-diffusion.ai.svc.cluster.local:80"
+    # Through the idle unloader's API gate, which reloads an idle-unloaded checkpoint first.
+    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://stable-diffusion.ai.svc.cluster.local:7861"
     assert env["AUTOMATIC1111_API_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "stable-diffusion-secret",
         "key": "password",

@@ -171,6 +171,7 @@ def test_busy_together_accepts_a_group_that_exactly_fills_the_card():
 def test_busy_together_lists_every_smallest_group_in_order():
     budget = card(app("a", 0, 1, 13), app("b", 0, 1, 12), app("c", 0, 1, 12.5))
     assert _names(budget.busy_together()) == [["a", "b"], ["a", "c"], ["b", "c"]]
+    assert "Must not be busy at max together: a + b; a + c; b + c. Time-slicing" in budget.warnings[0]
     assert _names(card(app("a", 0, 1, 13), app("b", 0, 1, 12), app("c", 0, 1, 12)).busy_together()) == [
         ["a", "b"],
         ["a", "c"],
@@ -185,11 +186,14 @@ def test_past_sixteen_apps_busy_together_names_all_of_them_at_once():
 
 
 def test_sixteen_apps_are_still_enumerated():
-    apps = [app(f"app-{i}", 0, 1, 1) for i in range(15)] + [app("big", 0, 1, 10)]
-    assert _names(card(*apps, replicas=16).busy_together()) == [
-        ["app-0", "app-1", "app-2", "app-3", "app-4", "app-5", "app-6", "app-7", "app-8", "app-9", "app-10", "app-11",
-         "app-12", "app-13", "app-14", "big"]
-    ]  # fmt: skip
+    apps = [app(f"app-{i}", 0, 0.5, 0.5) for i in range(14)] + [app("big", 0, 1, 13), app("huge", 0, 1, 13)]
+    assert _names(card(*apps, replicas=16).busy_together()) == [["big", "huge"]]
+
+
+def test_when_idle_vram_alone_overflows_every_single_app_is_a_group():
+    budget = card(app("a", 14, 14, 14), app("b", 12, 12, 12))
+    assert _names(budget.busy_together()) == [["a"], ["b"]]
+    assert "Must not be busy at max together: a; b. Time-slicing" in budget.warnings[0]
 
 
 # Known cards -------------------------------------------------------------------------------------
@@ -246,6 +250,19 @@ def test_markdown_has_the_table_then_the_verdicts():
     assert lines[7].startswith("- **Warning**: VRAM over-booked on 'Test GPU' (24 GiB)")
     assert markdown.endswith("\n")
     assert len(lines) == 8
+
+
+class _Card:
+    """Anything with a budget() (a SharedGpu) can be printed."""
+
+    def budget(self) -> GpuBudget:
+        return card(app("a", 0, 2, 4))
+
+
+def test_the_table_takes_anything_with_a_budget():
+    assert [r.app for r in budget_rows(_Card())] == ["a", "total", "card: Test GPU"]
+    assert budget_text(_Card()).startswith("GPU Test GPU: 24 GiB VRAM")
+    assert budget_markdown(_Card()).startswith("| App | Idle |")
 
 
 def test_markdown_says_ok_in_bold_when_everything_fits():

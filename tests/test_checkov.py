@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from homelab_ai.synth.dist import write_atomically
+from tests.tools import require_tool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = REPO_ROOT / ".checkov.yaml"
@@ -24,7 +24,7 @@ SKIP_LINE = re.compile(r"^\s*-\s*(?P<check>CKV2?_K8S_\d+)\s*#\s*(?P<scope>[^:]+)
 
 def _checkov(dist: Path, cwd: Path, *args: str) -> dict:
     command = [
-        str(Path(sys.executable).parent / "checkov"),
+        require_tool("checkov"),
         "-d",
         str(dist),
         "--framework",

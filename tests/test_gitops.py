@@ -13,8 +13,7 @@ import yaml
 
 from apps.homelab import FOLDERS, Homelab, build
 from homelab_ai.synth.dist import synthesize
-
-KUBECTL = shutil.which("kubectl")
+from tests.tools import require_tool
 
 
 def _key(doc: dict) -> tuple[str, str, str | None, str]:
@@ -29,11 +28,10 @@ def synthesized(tmp_path_factory) -> tuple[Path, list]:
 
 @pytest.mark.parametrize("folder", sorted(set(FOLDERS.values())))
 def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, folder):
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    kubectl = require_tool("kubectl")
     out, files = synthesized
     result = subprocess.run(
-        [KUBECTL, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
+        [kubectl, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
     built = {_key(doc): doc for doc in yaml.safe_load_all(result.stdout) if doc}
@@ -57,10 +55,9 @@ def test_sops_files_in_dist_are_the_source_files_byte_for_byte(synthesized):
 
 
 def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(synthesized):
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    kubectl = require_tool("kubectl")
     out, _ = synthesized
-    built = subprocess.run([KUBECTL, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
+    built = subprocess.run([kubectl, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
     secrets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Secret"}
     homelab = Homelab()
     for secret in (homelab.webui_secret, homelab.sd_secret):

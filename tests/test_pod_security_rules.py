@@ -45,6 +45,7 @@ def with_container(**context: object) -> dict:
         ({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"f": 6}}}}}}, {"f": 6}),
         ({"kind": "Deployment", "spec": {}}, {}),
         ({"kind": "Deployment", "spec": {"template": "oops"}}, {}),
+        ({"kind": "Pod", "spec": "oops"}, {}),
         ({"kind": "Service", "spec": {}}, None),
         ({}, None),
     ],
@@ -148,13 +149,31 @@ def test_restricted_allows_every_volume_type_it_lists():
 
 
 def test_restricted_takes_non_root_and_seccomp_from_the_pod_when_the_container_is_silent():
-    container = {"name": "app", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+    container = {
+        "name": "app",
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
     pod = {"runAsNonRoot": True, "seccompProfile": {"type": "Localhost", "localhostProfile": "x.json"}}
     assert violations({"securityContext": pod, "containers": [container]}, PodSecurityLevel.RESTRICTED) == []
     assert violations({"containers": [container]}, PodSecurityLevel.RESTRICTED) == [
         "container 'app' may run as root (runAsNonRoot is not true)",
         "container 'app' has no RuntimeDefault or Localhost seccompProfile",
     ]
+
+
+def test_a_pod_level_runtime_default_profile_covers_its_containers():
+    container = {"name": "app", "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                                    "capabilities": {"drop": ["ALL"]}}}  # fmt: skip
+    pod = {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert violations({"securityContext": pod, "containers": [container]}, PodSecurityLevel.RESTRICTED) == []
+
+
+def test_a_volume_may_name_only_allowed_types_even_all_of_them():
+    kinds = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]
+    assert (
+        violations(restricted_spec(volumes=[{"name": "all", **{k: {} for k in kinds}}]), PodSecurityLevel.RESTRICTED)
+        == []
+    )
 
 
 def test_restricted_allows_net_bind_service_and_a_localhost_profile():

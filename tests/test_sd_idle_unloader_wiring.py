@@ -62,6 +62,37 @@ def test_sidecar_authenticates_with_the_sd_api_password(homelab_objects):
     assert env["SD_API_PASSWORD"]["valueFrom"] == web_ui_env["SD_WEBUI_PASSWORD"]["valueFrom"]
 
 
+def test_the_sidecar_serves_the_api_gate_on_the_service_and_past_the_network_policy(homelab_objects):
+    env = {e["name"]: e.get("value") for e in _sidecar(homelab_objects)["env"]}
+    assert env["SD_GATE_PORT"] == "7861"
+    assert {"containerPort": 7861, "name": "api-gate"} in _sidecar(homelab_objects)["ports"]
+    service = homelab_objects[("Service", "stable-diffusion")]
+    assert {"name": "api-gate", "port": 7861, "targetPort": 7861} in service["spec"]["ports"]
+    policy = homelab_objects[("NetworkPolicy", "stable-diffusion")]
+    assert {"port": 7861, "protocol": "TCP"} in policy["spec"]["ingress"][0]["ports"]
+    webui_egress = homelab_objects[("NetworkPolicy", "open-webui")]["spec"]["egress"]
+    assert {
+        "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "stable-diffusion"}}}],
+        "ports": [{"port": 7861, "protocol": "TCP"}],
+    } in webui_egress
+
+
+def test_without_the_idle_unloader_clients_call_the_web_ui_itself():
+    _, sd = _sd_chart(idle_unloader=False)
+    assert sd.api_url == sd.url == "http://stable-diffusion.ai.svc.cluster.local:7860"
+    ports = _pod(sd)["spec"]["template"]["spec"]["containers"][0].get("ports")
+    assert [p["containerPort"] for p in ports] == [7860]
+
+
+def test_the_gate_port_must_be_its_own():
+    from homelab_ai import HomelabConfigError
+
+    with pytest.raises(HomelabConfigError, match=r"SdIdleUnloaderProps.gate_port: 8099 is already"):
+        _sd_chart(gate_port=8099)
+    with pytest.raises(HomelabConfigError, match=r"AppWorkloadProps.extra_ports: .* repeats the container port"):
+        _sd_chart(gate_port=7860)
+
+
 def test_sd_budget_names_the_sidecar_as_its_unload_policy():
     from apps.homelab import Homelab
 

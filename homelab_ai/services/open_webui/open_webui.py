@@ -86,7 +86,7 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    "AUTOMATIC1111_BASE_URL": sd.api_url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }

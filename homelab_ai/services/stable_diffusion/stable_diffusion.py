@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import attrs
+import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.base.validators import port as tcp_port  # the field `port` shadows the name in the class body
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -75,6 +77,8 @@ class StableDiffusionProps:
     idle_unloader: bool = True
     idle_poll_interval: timedelta = attrs.field(default=timedelta(seconds=15), validator=positive_duration)
     idle_unloader_image: ContainerImage = SCRIPT_IMAGE
+    gate_port: int = attrs.field(default=7861, validator=tcp_port)
+    """The idle unloader's API gate (Service port "api-gate"), which API clients use; default 7861."""
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
     )
@@ -140,6 +144,7 @@ class StableDiffusion(Construct):
                     allow_from=props.allow_from,
                     internet=props.model_downloads,
                     purpose=props.purpose,
+                    extra_ports={"api-gate": props.gate_port} if props.idle_unloader else {},
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -165,6 +170,7 @@ class StableDiffusion(Construct):
                     username=props.username,
                     password=self.password_ref,
                     image=props.idle_unloader_image,
+                    gate_port=props.gate_port,
                 ),
             )
 
@@ -190,6 +196,14 @@ class StableDiffusion(Construct):
     @property
     def url(self) -> str:
         return self.gpu_app.url
+
+    @property
+    def api_url(self) -> str:
+        """Where API clients generate images: the idle unloader's gate, which first reloads an unloaded
+        checkpoint (AUTOMATIC1111 v1.10.1 does not), else the web UI itself."""
+        if self.idle_unloader is None:
+            return self.url
+        return f"http://{self.props.name}.{cdk8s.Chart.of(self).namespace}.svc.cluster.local:{self.props.gate_port}"
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:
