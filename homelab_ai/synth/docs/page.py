@@ -71,11 +71,12 @@ class DocsModel:
         return None
 
     def consumers_of(self, workload: AppWorkload) -> list[AppWorkload]:
-        """Workloads configured with ``workload``'s in-cluster URL (in an env value)."""
+        """Workloads configured with ``workload``'s in-cluster URL (in an env value), on any of its ports."""
+        service = workload.url.rsplit(":", 1)[0] + ":"  # http://<name>.<namespace>.svc.cluster.local:
         return [
             other
             for other in self.workloads
-            if other is not workload and any(workload.url in value for value in other.props.env.values())
+            if other is not workload and any(service in value for value in other.props.env.values())
         ]
 
 
