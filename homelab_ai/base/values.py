@@ -99,6 +99,9 @@ class HealthCheck:
     period: timedelta = attrs.field(default=timedelta(seconds=10), validator=positive_duration)
     timeout: timedelta = attrs.field(default=timedelta(seconds=5), validator=positive_duration)
     liveness_failures: int = attrs.field(default=6, validator=positive)
+    ready_path: str | None = attrs.field(default=None, validator=attrs.validators.optional(absolute_path))
+    """Endpoint of the startup and readiness probes when the app has one that also checks its
+    dependencies (Open WebUI's /ready); default None: ``path`` for all three probes."""
 
     @property
     def startup_failure_threshold(self) -> int:
@@ -123,5 +126,6 @@ class AccessMode(enum.Enum):
 
 
 # Runs homelab-ai's in-cluster programs (stdlib only, beside their constructs in homelab_ai/services/):
-# no image to build.
-SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.12.10-alpine3.21")
+# no image to build. The newest 3.13 patch on Alpine 3.24 (docker-library/official-images
+# library/python@37079fb L123); its contract is homelab_ai/services/in_pod_contract.py.
+SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.13.15-alpine3.24")

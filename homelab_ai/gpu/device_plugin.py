@@ -18,6 +18,7 @@ from homelab_ai._crds.io.fluxcd.toolkit import helm
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive_duration
 from homelab_ai.base.values import go_duration
+from homelab_ai.gpu.device_plugin_contract import CHART_REPOSITORY_URL, CHART_VERSION
 from homelab_ai.gpu.shared_gpu import SharedGpu
 
 CHECKSUM_ANNOTATION = "checksum/config"
@@ -36,11 +37,11 @@ class NvidiaDevicePluginProps:
 
     gpu: SharedGpu
     chart_version: str = attrs.field(
-        default="0.17.1",
-        validator=matches(r"\d+\.\d+\.\d+", "pin an exact chart version such as '0.17.1' (no ranges)"),
+        default=CHART_VERSION,
+        validator=matches(r"\d+\.\d+\.\d+", "pin an exact chart version such as '0.20.0' (no ranges)"),
     )
     repository_url: str = attrs.field(
-        default="https://nvidia.github.io/k8s-device-plugin",
+        default=CHART_REPOSITORY_URL,
         validator=matches(r"(https|oci)://\S+", "give the chart repository's https:// (or oci://) URL"),
     )
     chart: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)

@@ -8,6 +8,7 @@ into ``dist/`` byte for byte: re-serializing it (as cdk8s ``Include`` does) woul
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +46,12 @@ class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
     secret_name: str
+    """The Secret's name."""
     key: str
+    """The key inside it."""
+    checksum: str | None = None
+    """sha256 (hex) of the encrypted file the Secret is made from; consumers put it on their pod template
+    so that rotating the secret restarts them. Default None: a Secret this chart does not manage."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -142,7 +148,15 @@ class SopsSecret(Construct):
                 f"key {key!r} is not declared (declared: {', '.join(self.props.keys)})",
                 f"add {key!r} to SopsSecretProps.keys and re-run `homelab-ai secrets init --rotate {self.props.name}`",
             )
-        return SecretKeyRef(secret_name=self.props.name, key=key)
+        return SecretKeyRef(secret_name=self.props.name, key=key, checksum=self.checksum)
+
+    @property
+    def checksum(self) -> str | None:
+        """sha256 of the encrypted file's bytes (what reaches dist/), or None while the file is missing."""
+        try:
+            return hashlib.sha256(self.props.file.read_bytes()).hexdigest()
+        except OSError:
+            return None
 
     def plaintext_manifest(self, values: Mapping[str, str]) -> dict:
         """The Secret manifest ``values`` go in, for sops to encrypt (never written anywhere)."""
