@@ -128,7 +128,10 @@ def method_source(source: str, class_name: str, method: str) -> str:
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == method:
-                    return "\n".join(ast.unparse(s) for s in item.body)
+                    body = item.body
+                    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                        body = body[1:]  # the docstring
+                    return "\n".join(ast.unparse(s) for s in body)
     raise AssertionError(f"{class_name}.{method} not found")
 
 

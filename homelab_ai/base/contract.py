@@ -69,9 +69,9 @@ class Knob:
     """The upstream definition; a row without one fails the contract test."""
     changed: str = ""
     """What changed about this knob since the previous pin (name, default, shape); empty when nothing did."""
-    database_key: str | None = None
-    """For an Open WebUI env var that seeds a database-backed setting: its key ('image_generation.enable');
-    None for env read on every start. Default None."""
+    database_keys: tuple[str, ...] = ()
+    """For an Open WebUI env var that seeds database-backed settings: their keys ('image_generation.enable');
+    default none (an env var read directly on every start)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from homelab_ai.base.contract import AppContract, Knob, KnobKind, Source
 from homelab_ai.base.values import ContainerImage
 
-VERSION = "0.32.15"
 # Docker tags are the version without a leading v (.github/workflows/release.yaml@v0.32.15 L716-717,
 # docker/metadata-action type=semver,pattern={{version}}); otwld/ollama-helm Chart.yaml@eadf03e L9
 # tracks the same release as appVersion.
 OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.32.15")
+VERSION = OLLAMA_IMAGE.tag
 
 _REPO = "ollama/ollama"
 _TAG = f"v{VERSION}"

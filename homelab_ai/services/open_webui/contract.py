@@ -4,7 +4,7 @@ Read from the open-webui 0.12.4 wheel on PyPI (``open_webui/...`` in the wheel i
 ``backend/open_webui/...`` in the repository at tag v0.12.4); ``changed`` compares with 0.6.5, the
 previous pin. tests/test_open_webui_upstream.py downloads that wheel and checks every
 ``backend/open_webui`` row against it: the env var is read there, at the cited lines, and the
-``database_key`` is the database-backed setting it seeds.
+``database_keys`` are the database-backed setting it seeds.
 
 Open WebUI keeps most settings in its database (table ``config``, one row per key): an env var
 only seeds a key, and the admin page's changes win over the env on later starts, unless
@@ -18,11 +18,12 @@ from __future__ import annotations
 from homelab_ai.base.contract import AppContract, Knob, KnobKind, Source
 from homelab_ai.base.values import ContainerImage
 
-VERSION = "0.12.4"
 # The image's tags: the release tag itself (v0.12.4) and the semver forms (0.12.4, 0.12), pushed
 # by .github/workflows/docker-build.yaml (docker/metadata-action: type=ref,event=tag;
 # type=semver,pattern={{version}}), the same scheme as the v0.6.5 pinned before.
 OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.12.4")
+# The PyPI release with the same source (tests/test_open_webui_upstream.py reads it).
+VERSION = OPEN_WEBUI_IMAGE.tag.removeprefix("v")
 
 _REPO = "open-webui/open-webui"
 _TAG = f"v{VERSION}"
@@ -75,9 +76,9 @@ OPEN_WEBUI_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.ENV,
             name="OLLAMA_BASE_URL",
-            meaning="the Ollama server; seeds OLLAMA_BASE_URLS and so the 'ollama.base_urls' setting",
-            source=_src(CONFIG, "L247, L298-306, L2924"),
-            database_key="ollama.base_urls",
+            meaning="the Ollama server; seeds OLLAMA_BASE_URLS ('ollama.base_urls') and RAG_OLLAMA_BASE_URL",
+            source=_src(CONFIG, "L247, L298-306, L1112, L2924, L3035"),
+            database_keys=("ollama.base_urls", "rag.ollama.base_url"),
         ),
         Knob(
             kind=KnobKind.ENV,
@@ -90,21 +91,21 @@ OPEN_WEBUI_CONTRACT = AppContract(
             name="ENABLE_IMAGE_GENERATION",
             meaning="turn image generation on",
             source=_src(CONFIG, "L1360, L3118"),
-            database_key="image_generation.enable",
+            database_keys=("image_generation.enable",),
         ),
         Knob(
             kind=KnobKind.ENV,
             name="IMAGE_GENERATION_ENGINE",
             meaning="'automatic1111' for Stable Diffusion's web UI; default 'openai'",
             source=_src(CONFIG, "L1362, L3119"),
-            database_key="image_generation.engine",
+            database_keys=("image_generation.engine",),
         ),
         Knob(
             kind=KnobKind.ENV,
             name="AUTOMATIC1111_BASE_URL",
             meaning="the web UI's URL; calls /sdapi/v1/options, /sd-models, /txt2img (routers/images.py)",
             source=_src(CONFIG, "L1378, L3124"),
-            database_key="image_generation.automatic1111.base_url",
+            database_keys=("image_generation.automatic1111.base_url",),
             changed="setting key was image_generation.automatic1111_base_url at 0.6.5 (env name unchanged)",
         ),
         Knob(
@@ -112,7 +113,7 @@ OPEN_WEBUI_CONTRACT = AppContract(
             name="AUTOMATIC1111_API_AUTH",
             meaning="'user:password', sent as HTTP Basic auth (routers/images.py L323-330)",
             source=_src(CONFIG, "L1379, L3125"),
-            database_key="image_generation.automatic1111.api_auth",
+            database_keys=("image_generation.automatic1111.api_auth",),
             changed="setting key was image_generation.automatic1111_api_auth at 0.6.5 (env name unchanged)",
         ),
         Knob(
