@@ -42,7 +42,7 @@ SD_CONTRACT = AppContract(
     app="AUTOMATIC1111 (Stable Diffusion web UI)",
     version=VERSION,
     image=SD_IMAGE,
-    previous_version="v1.10.1 (the same floating universonic/stable-diffusion-webui:full)",
+    previous_version="the same floating universonic/stable-diffusion-webui:full",
     image_source=_image(".github/workflows/build.yml", "L9-10, L65-72"),
     knobs=(
         Knob(
