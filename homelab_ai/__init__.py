@@ -43,9 +43,12 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
 )
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 
 __all__ = [
     "AccessMode",
+    "AiStack",
+    "AiStackProps",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppWorkload",

@@ -20,6 +20,7 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind
@@ -27,7 +28,7 @@ from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPo
 from homelab_ai.cluster.hardening import TMP, ScratchDir, SecurityProfile, harden_pod
 from homelab_ai.cluster.load_balancer import LoadBalancer, conflicts
 from homelab_ai.cluster.longhorn.volume import LonghornVolume
-from homelab_ai.secrets.sops_secret import SecretKeyRef
+from homelab_ai.secrets.sops_secret import SecretKeyRef, plaintext_secret_problems
 
 NAME_LABEL = "app.kubernetes.io/name"
 # Pod-template annotation per Secret a pod reads: the encrypted file's sha256. A rotated secret is a
@@ -137,6 +138,7 @@ class AppWorkload(Construct):
     def __init__(self, scope: Construct, id: str, props: AppWorkloadProps, *, uses_gpu: bool = False) -> None:
         super().__init__(scope, id)
         self.props = props
+        attach(self, plaintext_secret_problems)  # a plain `app.synth()` refuses a plaintext Secret too
         labels = {NAME_LABEL: props.name, "app.kubernetes.io/managed-by": "homelab-ai"}
         metadata = cdk8s.ApiObjectMetadata(name=props.name, labels=labels)
         common = dict(

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from homelab_ai._crds.io.fluxcd.toolkit import kustomize
 from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, matches, positive_duration
 from homelab_ai.base.values import go_duration
 from homelab_ai.secrets.sops_secret import SopsSecret
@@ -114,6 +115,7 @@ class FluxKustomization(Construct):
     def __init__(self, scope: Construct, id: str, props: FluxKustomizationProps) -> None:
         super().__init__(scope, id)
         self.props = props
+        attach(self)  # a plain `app.synth()` says it skipped output_problems
         self.decrypts_sops = (
             props.decrypt_sops
             if props.decrypt_sops is not None
@@ -170,6 +172,10 @@ class FluxKustomization(Construct):
     @property
     def path(self) -> str:
         return self.props.path
+
+    def plain_synth_skipped(self) -> list[str]:
+        """A plain synth writes no dist/ folders, so it cannot check that each path holds its charts."""
+        return ["that each Flux Kustomization's path is a dist/ folder holding the charts it applies"]
 
     def output_problems(self, files: Mapping[str, bytes]) -> list[str]:
         """Checked by the synth against what it is about to write: the folder exists, its SOPS files decrypt."""

@@ -16,6 +16,7 @@ import yaml
 from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.plus import kplus
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive
 from homelab_ai.gpu.budget import BudgetApp, GpuBudget
@@ -66,6 +67,7 @@ class SharedGpu(Construct):
         super().__init__(scope, id)
         self.props = props
         self._apps: list[GpuApp] = []
+        attach(self)  # a plain `app.synth()` prints the budget's warnings too
         if props.create_namespace:
             kplus.Namespace(self, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=props.device_plugin_namespace))
         self.config_map = kplus.ConfigMap(

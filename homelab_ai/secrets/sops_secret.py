@@ -21,6 +21,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, secret_key
 from homelab_ai.secrets import sops
 
@@ -118,6 +119,8 @@ class SopsSecret(Construct):
         super().__init__(scope, id)
         self.props = props
         self.node.add_validation(Validation(self.problems))
+        # A plain `app.synth()` copies this file into its output too (cdk8s would drop it).
+        attach(self, plaintext_secret_problems)
 
     @property
     def name(self) -> str:
@@ -174,6 +177,10 @@ class SopsSecret(Construct):
     def problems(self) -> list[str]:
         """What is wrong with the encrypted file, read from its plaintext structure only."""
         return check_sops_file(self.props.file, self.props.name, self.namespace, self.props.keys)
+
+    def plain_synth_files(self) -> dict[str, bytes]:
+        """The encrypted file, byte for byte: re-serializing it would break its SOPS MAC."""
+        return {self.output_name: self.props.file.read_bytes()}
 
     def synth_warnings(self) -> list[str]:
         """Fine to synthesize, not fine to trust: a file encrypted to the public demo key."""
