@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from apps.homelab import Homelab
+from apps.homelab import build
 from homelab_ai.cluster.app_workload import secret_checksum_key
 from homelab_ai.secrets import sops
 from homelab_ai.synth.dist import render
@@ -33,20 +33,13 @@ def _pod_template_hash(obj: dict) -> str:
 def rotated(tmp_path_factory):
     """(objects before, objects after, old password, new password, the copy) for a rotation in a copy of the repo."""
     repo = copy_repo(tmp_path_factory.mktemp("rotation") / "repo", sops.DEMO_AGE_RECIPIENT, with_secrets=True)
-    before = objects_by_key(render(*_build(repo)))
+    before = objects_by_key(render(*build(repo)))
     old = decrypt_values(repo / SD_FILE, DEMO_AGE_KEY)["password"]
     result = run_cli(repo, "secrets", "init", "--rotate", SD_SECRET, key_file=DEMO_AGE_KEY)
     assert result.returncode == 0, result.stderr
     new = decrypt_values(repo / SD_FILE, DEMO_AGE_KEY)["password"]
-    after = objects_by_key(render(*_build(repo)))
+    after = objects_by_key(render(*build(repo)))
     return before, after, old, new, repo
-
-
-def _build(repo):
-    homelab = Homelab(repo)
-    from apps.homelab import FOLDERS
-
-    return homelab.app, dict(FOLDERS)
 
 
 def test_the_rotation_made_a_new_password(rotated):
