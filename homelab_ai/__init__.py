@@ -25,7 +25,16 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumePro
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation, NamespaceIsolationProps
 from homelab_ai.cluster.pod_security import PodSecurityLevel
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
-from homelab_ai.gpu.budget import BudgetApp, BudgetRow, GpuBudget, Severity, Verdict, budget_markdown, budget_rows
+from homelab_ai.gpu.budget import (
+    BudgetApp,
+    Budgeted,
+    BudgetRow,
+    GpuBudget,
+    Severity,
+    Verdict,
+    budget_markdown,
+    budget_rows,
+)
 from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
 from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass, NvidiaRuntimeClassProps
 from homelab_ai.gpu.shared_gpu import GpuApp, SharedGpu, SharedGpuProps
@@ -55,6 +64,7 @@ __all__ = [
     "AppWorkloadProps",
     "BudgetApp",
     "BudgetRow",
+    "Budgeted",
     "Checkpoint",
     "CheckpointFetch",
     "CheckpointFetchProps",

@@ -260,7 +260,8 @@ class GpuBudget:
 class Budgeted(Protocol):
     """Anything with a VRAM budget (a SharedGpu): the functions below take it or a GpuBudget."""
 
-    def budget(self) -> GpuBudget: ...
+    def budget(self) -> GpuBudget:
+        """The card's VRAM table and verdicts."""
 
 
 def budget_rows(gpu: Budgeted | GpuBudget) -> list[BudgetRow]:
