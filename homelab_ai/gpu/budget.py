@@ -258,7 +258,7 @@ class GpuBudget:
 
 
 class Budgeted(Protocol):
-    """Anything with a VRAM budget (a SharedGpu): the functions below take it or a GpuBudget."""
+    """Anything with a VRAM budget (a SharedGpu): budget_rows and budget_markdown take it or a GpuBudget."""
 
     def budget(self) -> GpuBudget:
         """The card's VRAM table and verdicts."""
