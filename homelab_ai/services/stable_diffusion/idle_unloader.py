@@ -24,7 +24,7 @@ from homelab_ai.secrets.sops_secret import SecretKeyRef
 
 SCRIPT = script_path(__package__, "sd_idle_unloader.py")
 SCRIPT_DIR = "/opt/sd-idle-unloader"
-# Pinned small image; the script needs Python 3.11+ and nothing else.
+# The pod carries the script's sha256 here, so a new script rolls the pod.
 CHECKSUM_ANNOTATION = "homelab-ai/idle-unloader-checksum"
 
 
