@@ -47,12 +47,11 @@ class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
     secret_name: str
-    """The Secret's name."""
+    """Name of the Secret. Required."""
     key: str
-    """The key inside it."""
+    """Key inside the Secret. Required."""
     checksum: str | None = None
-    """sha256 (hex) of the encrypted file the Secret is made from; consumers put it on their pod template
-    so that rotating the secret restarts them. Default None: a Secret this chart does not manage."""
+    """sha256 of the encrypted file behind the Secret, put on readers' pods to roll them. Default None: unmanaged."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -80,10 +79,15 @@ class SopsSecretProps:
     """
 
     name: str = attrs.field(validator=dns1123_subdomain)
+    """Name of the Secret. Required."""
     file: Path = attrs.field(converter=Path, validator=_sops_file)
+    """The SOPS-encrypted manifest, named NAME.sops.yaml. Required."""
     keys: tuple[str, ...] = attrs.field(converter=_keys_tuple, validator=attrs.validators.deep_iterable(secret_key))
+    """Keys the Secret must hold: the ones consumers read. Required."""
     generators: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """How secrets init makes a key's value ("hex32", "password"); others are asked. Default: none."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the Secret. Default None: the chart's."""
 
     @keys.validator
     def _at_least_one_and_unique(self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
@@ -124,18 +128,22 @@ class SopsSecret(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the Secret."""
         return self.props.name
 
     @property
     def namespace(self) -> str | None:
+        """Namespace of the Secret: the props' or the chart's."""
         return self.props.namespace or cdk8s.Chart.of(self).namespace
 
     @property
     def file(self) -> Path:
+        """The SOPS-encrypted manifest in the repo."""
         return self.props.file
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The keys the Secret holds."""
         return self.props.keys
 
     @property
