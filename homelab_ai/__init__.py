@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time t
     from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
     from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
     from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
-    from homelab_ai.cluster.hardening import ScratchDir, SecurityProfile, harden_container, harden_pod
+    from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
     from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
     from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
     from homelab_ai.cluster.longhorn.storage_class import (
@@ -29,10 +29,19 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time t
     from homelab_ai.cluster.namespace_isolation import NamespaceIsolation, NamespaceIsolationProps
     from homelab_ai.cluster.pod_security import PodSecurityLevel
     from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
-    from homelab_ai.gpu.budget import GpuBudget, budget_markdown, budget_rows
+    from homelab_ai.gpu.budget import (
+        BudgetApp,
+        Budgeted,
+        BudgetRow,
+        GpuBudget,
+        Severity,
+        Verdict,
+        budget_markdown,
+        budget_rows,
+    )
     from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
     from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass, NvidiaRuntimeClassProps
-    from homelab_ai.gpu.shared_gpu import SharedGpu, SharedGpuProps
+    from homelab_ai.gpu.shared_gpu import GpuApp, SharedGpu, SharedGpuProps
     from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
     from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
     from homelab_ai.secrets.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
@@ -47,15 +56,21 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time t
     )
     from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
     from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+    from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 
 # Public name -> module that defines it. Loaded on first use (PEP 562), so importing one module
 # (the budget arithmetic, an in-pod program under test) does not start cdk8s's Node process.
 _EXPORTS: dict[str, str] = {
     "AccessMode": "homelab_ai.base.values",
+    "AiStack": "homelab_ai.stack.ai_stack",
+    "AiStackProps": "homelab_ai.stack.ai_stack",
     "AppNetworkPolicy": "homelab_ai.cluster.app_network_policy",
     "AppNetworkPolicyProps": "homelab_ai.cluster.app_network_policy",
     "AppWorkload": "homelab_ai.cluster.app_workload",
     "AppWorkloadProps": "homelab_ai.cluster.app_workload",
+    "BudgetApp": "homelab_ai.gpu.budget",
+    "BudgetRow": "homelab_ai.gpu.budget",
+    "Budgeted": "homelab_ai.gpu.budget",
     "Checkpoint": "homelab_ai.services.stable_diffusion.checkpoint_fetch",
     "CheckpointFetch": "homelab_ai.services.stable_diffusion.checkpoint_fetch",
     "CheckpointFetchProps": "homelab_ai.services.stable_diffusion.checkpoint_fetch",
@@ -68,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "FluxKustomization": "homelab_ai.cluster.flux_kustomization",
     "FluxKustomizationProps": "homelab_ai.cluster.flux_kustomization",
     "FluxSource": "homelab_ai.cluster.flux_kustomization",
+    "GpuApp": "homelab_ai.gpu.shared_gpu",
     "GpuBudget": "homelab_ai.gpu.budget",
     "GpuTimeSlicedApp": "homelab_ai.gpu.time_sliced_app",
     "GpuTimeSlicedAppProps": "homelab_ai.gpu.time_sliced_app",
@@ -95,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "OllamaModelPullProps": "homelab_ai.services.ollama.model_pull",
     "OpenWebUI": "homelab_ai.services.open_webui.open_webui",
     "OpenWebUIProps": "homelab_ai.services.open_webui.open_webui",
+    "PodHardening": "homelab_ai.cluster.hardening",
     "PodSecurityLevel": "homelab_ai.cluster.pod_security",
     "PodSelector": "homelab_ai.base.network_values",
     "ReclaimPolicy": "homelab_ai.cluster.longhorn.storage_class",
@@ -106,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "SecureNamespace": "homelab_ai.cluster.secure_namespace",
     "SecureNamespaceProps": "homelab_ai.cluster.secure_namespace",
     "SecurityProfile": "homelab_ai.cluster.hardening",
+    "Severity": "homelab_ai.gpu.budget",
     "SharedGpu": "homelab_ai.gpu.shared_gpu",
     "SharedGpuProps": "homelab_ai.gpu.shared_gpu",
     "SopsSecret": "homelab_ai.secrets.sops_secret",
@@ -114,6 +132,7 @@ _EXPORTS: dict[str, str] = {
     "StableDiffusion": "homelab_ai.services.stable_diffusion.stable_diffusion",
     "StableDiffusionProps": "homelab_ai.services.stable_diffusion.stable_diffusion",
     "SynthError": "homelab_ai.base.errors",
+    "Verdict": "homelab_ai.gpu.budget",
     "VolumeMount": "homelab_ai.cluster.app_workload",
     "VramEnvelope": "homelab_ai.gpu.vram",
     "WorkloadKind": "homelab_ai.base.values",
@@ -125,10 +144,15 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AccessMode",
+    "AiStack",
+    "AiStackProps",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppWorkload",
     "AppWorkloadProps",
+    "BudgetApp",
+    "BudgetRow",
+    "Budgeted",
     "Checkpoint",
     "CheckpointFetch",
     "CheckpointFetchProps",
@@ -141,6 +165,7 @@ __all__ = [
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
+    "GpuApp",
     "GpuBudget",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
@@ -168,6 +193,7 @@ __all__ = [
     "OllamaModelPullProps",
     "OpenWebUI",
     "OpenWebUIProps",
+    "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
     "ReclaimPolicy",
@@ -179,6 +205,7 @@ __all__ = [
     "SecureNamespace",
     "SecureNamespaceProps",
     "SecurityProfile",
+    "Severity",
     "SharedGpu",
     "SharedGpuProps",
     "SopsSecret",
@@ -187,6 +214,7 @@ __all__ = [
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",
+    "Verdict",
     "VolumeMount",
     "VramEnvelope",
     "WorkloadKind",

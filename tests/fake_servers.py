@@ -150,12 +150,31 @@ class FakeOllama(_Server):
         elif path == "/api/version":
             _send_json(request, 200, {"version": self.VERSION})
         elif path == "/api/tags":
-            models = [{"name": n, "model": n, "modified_at": "2026-01-01T00:00:00Z", "size": 1, "digest": "d",
-                       "details": {}} for n in self.present]  # fmt: skip
-            _send_json(request, 200, {"models": models})
+            _send_json(request, 200, {"models": [self._listed(n) for n in self.present]})
         else:
             request_body = json.loads(body or b"{}")
             self._pull(request, str(request_body.get("model") or request_body.get("name") or ""))
+
+    @staticmethod
+    def _listed(name: str) -> dict:
+        """A ListModelResponse (api/types.go@v0.32.15 L822-832)."""
+        family = name.split(":", 1)[0]
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": "2026-08-19T10:00:00Z",
+            "size": 2019393189,
+            "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": family,
+                "families": [family],
+                "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M",
+            },
+            "capabilities": ["completion", "tools"],
+        }
 
     def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
         if not _VALID_NAME.match(model):

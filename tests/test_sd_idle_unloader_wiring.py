@@ -19,7 +19,7 @@ def _sidecar(homelab_objects) -> dict:
 def test_sidecar_is_the_second_container_of_the_sd_pod_and_small(homelab_objects):
     sidecar = _sidecar(homelab_objects)
     assert sidecar["name"] == "idle-unloader"
-    assert sidecar["image"] == "python:3.12.10-alpine3.21"
+    assert sidecar["image"] == "python:3.13.15-alpine3.24"
     assert sidecar["imagePullPolicy"] == "IfNotPresent"
     assert sidecar["resources"] == {
         "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -94,9 +94,9 @@ def test_the_gate_port_must_be_its_own():
 
 
 def test_sd_budget_names_the_sidecar_as_its_unload_policy():
-    from apps.homelab import Homelab
+    from apps.homelab import stack
 
-    sd = Homelab().stable_diffusion.gpu_app
+    sd = stack().stable_diffusion.gpu_app
     assert sd.idle_unload is not None
     assert "unload-checkpoint" in sd.idle_unload.mechanism
     assert sd.idle_unload.timeout.total_seconds() == 600

@@ -8,6 +8,7 @@ into ``dist/`` byte for byte: re-serializing it (as cdk8s ``Include`` does) woul
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, secret_key
 from homelab_ai.secrets import sops
 
@@ -45,7 +47,11 @@ class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
     secret_name: str
+    """Name of the Secret. Required."""
     key: str
+    """Key inside the Secret. Required."""
+    checksum: str | None = None
+    """sha256 of the encrypted file behind the Secret, put on readers' pods to roll them. Default None: unmanaged."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -73,10 +79,15 @@ class SopsSecretProps:
     """
 
     name: str = attrs.field(validator=dns1123_subdomain)
+    """Name of the Secret. Required."""
     file: Path = attrs.field(converter=Path, validator=_sops_file)
+    """The SOPS-encrypted manifest, named NAME.sops.yaml. Required."""
     keys: tuple[str, ...] = attrs.field(converter=_keys_tuple, validator=attrs.validators.deep_iterable(secret_key))
+    """Keys the Secret must hold: the ones consumers read. Required."""
     generators: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """How secrets init makes a key's value ("hex32", "password"); others are asked. Default: none."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the Secret. Default None: the chart's."""
 
     @keys.validator
     def _at_least_one_and_unique(self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
@@ -112,21 +123,27 @@ class SopsSecret(Construct):
         super().__init__(scope, id)
         self.props = props
         self.node.add_validation(Validation(self.problems))
+        # A plain `app.synth()` copies this file into its output too (cdk8s would drop it).
+        attach(self, plaintext_secret_problems)
 
     @property
     def name(self) -> str:
+        """Name of the Secret."""
         return self.props.name
 
     @property
     def namespace(self) -> str | None:
+        """Namespace of the Secret: the props' or the chart's."""
         return self.props.namespace or cdk8s.Chart.of(self).namespace
 
     @property
     def file(self) -> Path:
+        """The SOPS-encrypted manifest in the repo."""
         return self.props.file
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The keys the Secret holds."""
         return self.props.keys
 
     @property
@@ -142,7 +159,15 @@ class SopsSecret(Construct):
                 f"key {key!r} is not declared (declared: {', '.join(self.props.keys)})",
                 f"add {key!r} to SopsSecretProps.keys and re-run `homelab-ai secrets init --rotate {self.props.name}`",
             )
-        return SecretKeyRef(secret_name=self.props.name, key=key)
+        return SecretKeyRef(secret_name=self.props.name, key=key, checksum=self.checksum)
+
+    @property
+    def checksum(self) -> str | None:
+        """sha256 of the encrypted file's bytes (what reaches dist/), or None while the file is missing."""
+        try:
+            return hashlib.sha256(self.props.file.read_bytes()).hexdigest()
+        except OSError:
+            return None
 
     def plaintext_manifest(self, values: Mapping[str, str]) -> dict:
         """The Secret manifest ``values`` go in, for sops to encrypt (never written anywhere)."""
@@ -160,6 +185,10 @@ class SopsSecret(Construct):
     def problems(self) -> list[str]:
         """What is wrong with the encrypted file, read from its plaintext structure only."""
         return check_sops_file(self.props.file, self.props.name, self.namespace, self.props.keys)
+
+    def plain_synth_files(self) -> dict[str, bytes]:
+        """The encrypted file, byte for byte: re-serializing it would break its SOPS MAC."""
+        return {self.output_name: self.props.file.read_bytes()}
 
     def synth_warnings(self) -> list[str]:
         """Fine to synthesize, not fine to trust: a file encrypted to the public demo key."""
