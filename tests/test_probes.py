@@ -78,7 +78,14 @@ def test_ollama_is_probed_on_api_version_which_ollama_serves_to_anyone(homelab_o
         assert status_of(f"{ollama.url}/api/version") == 200
 
 
-def test_open_webui_is_probed_on_health_which_needs_no_login(homelab_objects):
-    """Open WebUI's /health is a plain route returning {"status": true}, with no user dependency
-    (open_webui/main.py@0.6.5 L1475-1477; @0.12.4 L3075-3077); every /api route needs a session."""
-    assert probe_targets(homelab_objects[("Deployment", "open-webui")]) == {("/health", 8080)}
+def test_open_webui_is_probed_on_health_and_ready_which_need_no_login(homelab_objects):
+    """Open WebUI's /health ({"status": true}, open_webui/main.py@0.12.4 L3075-3077) and /ready (503 until
+    start-up and the database answer, L3080-3118) are plain routes with no user dependency; every /api
+    route needs a session."""
+    web = container(homelab_objects[("Deployment", "open-webui")])
+    paths = {probe: (web[probe]["httpGet"]["path"], web[probe]["httpGet"]["port"]) for probe in PROBES}
+    assert paths == {
+        "startupProbe": ("/health", 8080),
+        "readinessProbe": ("/ready", 8080),
+        "livenessProbe": ("/health", 8080),
+    }

@@ -105,8 +105,23 @@ SD_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/unload-checkpoint",
-            meaning="frees the checkpoint's VRAM, answers {}; the next generation loads it again",
-            source=_webui("modules/api/api.py", "unloadapi", _NOT_AT_TAG),
+            meaning="moves the checkpoint to system RAM (unload_model_weights -> send_model_to_cpu), answers {}; "
+            "the next generation does NOT move it back (process_images -> reload_model_weights returns early for "
+            "the selected checkpoint) and fails on CPU weights",
+            source=_webui("modules/api/api.py", "unloadapi; modules/sd_models.py unload_model_weights", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/reload-checkpoint",
+            meaning="moves the checkpoint back to the GPU (send_model_to_device), answers {}: the idle unloader "
+            "calls it before a generation after its unload",
+            source=_webui("modules/api/api.py", "reloadapi; modules/sd_models.py send_model_to_device", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/img2img",
+            meaning="a generation from an image; the gate reloads first",
+            source=_webui("modules/api/api.py", "img2imgapi", _NOT_AT_TAG),
         ),
         Knob(
             kind=KnobKind.API_PATH,
@@ -129,7 +144,8 @@ SD_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/txt2img",
-            meaning="Open WebUI generates (routers/images.py L826)",
+            meaning="Open WebUI generates (routers/images.py L826), through the idle unloader's gate, which "
+            "reloads an unloaded checkpoint first; State.begin sets job_count -1 and job_timestamp to the second",
             source=_webui("modules/api/api.py", "text2imgapi", _NOT_AT_TAG),
         ),
         Knob(

@@ -65,7 +65,7 @@ class SdIdleUnloaderProps:
     health_port: int = attrs.field(default=8099, validator=port)
     """Port of the sidecar's /healthz, not the web UI's. Default 8099."""
     gate_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
-    """Port of the sidecar's API gate, which reloads an unloaded checkpoint before a generation. Default None (no gate)."""
+    """Port of the API gate that reloads an unloaded checkpoint before a generation. Default None (no gate)."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.01, cpu_limit=0.1, memory_request_gib=32 / 1024, memory_limit_gib=64 / 1024
     )
