@@ -85,7 +85,7 @@ def test_open_webui_is_probed_on_health_and_ready_which_need_no_login(homelab_ob
     web = container(homelab_objects[("Deployment", "open-webui")])
     paths = {probe: (web[probe]["httpGet"]["path"], web[probe]["httpGet"]["port"]) for probe in PROBES}
     assert paths == {
-        "startupProbe": ("/health", 8080),
+        "startupProbe": ("/ready", 8080),
         "readinessProbe": ("/ready", 8080),
         "livenessProbe": ("/health", 8080),
     }
