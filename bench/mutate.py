@@ -39,6 +39,7 @@ WORK = REPO_ROOT / ".mutate"
 COPIED = ("homelab_ai", "tests", "apps", "crds", ".sops.yaml", "cdk8s.yaml", "pyproject.toml")
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 MAX_DIFFS = 120
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not golden and not spec_chart"]
 RESULT_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -59,6 +60,8 @@ def _mutmut_settings(group: Mapping) -> str:
     def toml_list(items: Iterable[str]) -> str:
         return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
+    deselected = [arg for test in group.get("deselect", []) for arg in ("--deselect", test)]
+
     return "\n".join(
         [
             "",
@@ -67,7 +70,7 @@ def _mutmut_settings(group: Mapping) -> str:
             'also_copy = ["apps", "crds", ".sops.yaml", "cdk8s.yaml"]',
             f"only_mutate = {toml_list(group['modules'])}",
             f"pytest_add_cli_args_test_selection = {toml_list(group['tests'])}",
-            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-m", "not golden and not spec_chart"]',
+            f"pytest_add_cli_args = {toml_list(PYTEST_ARGS + deselected)}",
             f'process_isolation = "{group["isolation"]}"',
             'forkserver_warmup = "none"',
             "use_git_change_detection = false",

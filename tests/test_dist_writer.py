@@ -5,16 +5,20 @@ tests/test_dist.py shows the same on the spec's chart; these are small enough fo
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import cdk8s
+import constructs
+import jsii
 import pytest
 import yaml
 from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import SynthError
+from homelab_ai.base.plus import kplus
 from homelab_ai.synth.dist import (
     RenderedFile,
     collect_problems,
@@ -255,3 +259,134 @@ def test_a_refused_synth_leaves_the_old_output_as_it_was(tmp_path):
     with pytest.raises(SynthError):
         synthesize(broken, out, warn=lambda _: None)
     assert _tree(out) == before
+
+
+# Refusals cdk8s raises while rendering --------------------------------------------------------------
+
+
+@jsii.implements(constructs.IValidation)
+class _ForeignCheck:
+    """A check written outside homelab-ai (as cdk8s-plus's are): cdk8s itself refuses with it."""
+
+    def validate(self) -> list[str]:
+        return ["first problem", "second problem"]
+
+
+def test_a_check_cdk8s_runs_itself_is_reported_line_by_line_with_its_path():
+    app, _infra, ai = charts()
+    Construct(ai, "Odd").node.add_validation(_ForeignCheck())
+    _Fails(ai, "Ours")
+    with pytest.raises(SynthError) as caught:
+        render(app, {"infrastructure": "i", "ai": "ai"})
+    assert caught.value.problems == ["broken on purpose", "[ai/Odd] first problem", "[ai/Odd] second problem"]
+
+
+def test_a_render_error_without_a_failed_check_is_raised_as_it_is():
+    app, _infra, ai = charts()
+    kplus.Deployment(ai, "Empty")  # cdk8s-plus cannot serialize a pod without containers
+    with pytest.raises(RuntimeError, match="PodSpec must have at least 1 container"):
+        render(app, {"infrastructure": "i", "ai": "ai"})
+
+
+def test_a_render_error_after_a_failed_check_is_reported_beside_it():
+    app, _infra, ai = charts()
+    kplus.Deployment(ai, "Empty")
+    _Fails(ai, "Ours")
+    with pytest.raises(SynthError) as caught:
+        render(app, {"infrastructure": "i", "ai": "ai"})
+    assert caught.value.problems[0] == "broken on purpose"
+    assert caught.value.problems[1].startswith("cdk8s could not render the charts: Failed serializing construct at ")
+    assert len(caught.value.problems) == 2
+
+
+def test_an_app_without_charts_renders_nothing_or_reports_its_checks():
+    app = cdk8s.App()
+    assert render(app, {}) == []
+    _Fails(app, "Loose")
+    with pytest.raises(SynthError) as caught:
+        render(app, {})
+    assert caught.value.problems == ["broken on purpose"]
+
+
+def test_every_chart_without_a_folder_is_named():
+    app, infra, ai = charts()
+    config_map(ai, "one")
+    config_map(infra, "two")
+    extra = cdk8s.Chart(app, "extra", disable_resource_name_hashes=True)
+    config_map(extra, "three")
+    with pytest.raises(SynthError) as caught:
+        render(app, {"extra": "x"})
+    assert caught.value.problems == [
+        "chart 'infrastructure' has no output folder; add it to the folder map",
+        "chart 'ai' has no output folder; add it to the folder map",
+    ]
+
+
+def test_an_object_without_kind_or_metadata_still_gets_a_file():
+    app, _infra, ai = charts()
+    odd = cdk8s.ApiObject(ai, "Odd", api_version="v1", kind="Thing", metadata={"name": "x"})
+    odd.add_json_patch(cdk8s.JsonPatch.remove("/kind"))
+    bare = cdk8s.ApiObject(ai, "Bare", api_version="v1", kind="Other", metadata={"name": "y"})
+    bare.add_json_patch(cdk8s.JsonPatch.remove("/metadata"))
+    paths = [f.path for f in render(app, {"infrastructure": "i", "ai": "ai"})]
+    assert paths == ["ai/kustomization.yaml", "ai/object-x.yaml", "ai/other-unnamed.yaml"]
+
+
+def test_two_sops_secrets_for_one_file_are_refused_naming_both(tmp_path):
+    from homelab_ai import SopsSecret, SopsSecretProps
+
+    app, _infra, ai = charts()
+    source = write_encrypted_like_secret(tmp_path / "web.sops.yaml", "web", ["key"])
+    SopsSecret(ai, "First", SopsSecretProps(name="web", file=source, keys=["key"]))
+    SopsSecret(ai, "Second", SopsSecretProps(name="web", file=source, keys=["key"]))
+    with pytest.raises(SynthError) as caught:
+        render(app, {"infrastructure": "i", "ai": "ai"})
+    assert caught.value.problems == [
+        "duplicate object: file is written twice to ai/secret-web.sops.yaml (by ai/Second and ai/First); rename one "
+        "of them"
+    ]
+
+
+def test_a_long_line_with_spaces_is_not_folded():
+    text = " ".join(["word"] * 60)
+    assert to_yaml({"k": text}) == f"k: {text}\n"
+
+
+# How the folder is replaced ----------------------------------------------------------------------
+
+
+def test_files_are_staged_beside_the_target_and_the_old_folder_moved_aside_then_dropped(tmp_path, monkeypatch):
+    out = tmp_path / "dist"
+    write_atomically([RenderedFile("old.yaml", b"old")], out)
+    renames: list[tuple[Path, Path]] = []
+    real_rename = os.rename
+
+    def recording(source, target):
+        renames.append((Path(source), Path(target)))
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", recording)
+    write_atomically([RenderedFile("a/b/c.yaml", b"deep")], out)
+    (aside, moved), (staging, placed) = renames
+    assert (aside, placed) == (out, out)
+    assert moved.parent.parent == tmp_path and moved.parent.name.startswith(".dist.old-") and moved.name == "dist"
+    assert staging.parent == tmp_path and staging.name.startswith(".dist.new-")
+    assert _tree(out) == {"a/b/c.yaml": b"deep"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
+
+
+def test_if_the_new_folder_cannot_be_moved_in_the_old_one_is_put_back(tmp_path, monkeypatch):
+    out = tmp_path / "dist"
+    write_atomically([RenderedFile("old.yaml", b"old")], out)
+    real_rename = os.rename
+
+    def refuse_the_new_folder(source, target):
+        if Path(source).name.startswith(".dist.new-"):
+            raise OSError("disk on fire")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", refuse_the_new_folder)
+    with pytest.raises(OSError, match="disk on fire"):
+        write_atomically([RenderedFile("new.yaml", b"new")], out)
+    assert _tree(out) == {"old.yaml": b"old"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dist.new-")] == []
