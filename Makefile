@@ -47,10 +47,10 @@ lint: venv
 cdk8s-synth: venv node
 	npx cdk8s synth --no-check-upgrade
 
-## Regenerate imports/ from the CRDs in crds/ (offline).
+## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ (offline).
 imports: node
-	rm -rf imports
-	for crd in crds/*.yaml; do npx cdk8s import "$$crd" --language python --output imports --no-check-upgrade; done
+	rm -rf homelab_ai/_crds/io
+	for crd in crds/*.yaml; do npx cdk8s import "$$crd" --language python --output homelab_ai/_crds --no-check-upgrade; done
 
 clean:
 	rm -rf $(VENV) node_modules .cdk8s.out

@@ -205,5 +205,5 @@ class Homelab:
 
 
 def build(repo_root: Path = REPO_ROOT) -> tuple[cdk8s.App, dict[str, str]]:
-    """The App and its folder map, as ``homelab_ai.dist.synthesize`` wants them."""
+    """The App and its folder map, as ``homelab_ai.synth.dist.synthesize`` wants them."""
     return Homelab(repo_root).app, dict(FOLDERS)

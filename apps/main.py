@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from apps.homelab import REPO_ROOT, build
-from homelab_ai.commands.synth import synth_and_report
+from homelab_ai.cli.synth import synth_and_report
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """The same objects as homelab-ai renders, written with raw cdk8s-plus-27: the benchmark's floor.
 
-No homelab-ai import on purpose (``homelab_ai.plus`` would load the whole library): this is what
+No homelab-ai import on purpose (``homelab_ai.base.plus`` would load the whole library): this is what
 a user who wrote the manifests by hand with cdk8s-plus would run. It uses what the library uses
 for each object (kplus L2 constructs, cdk8s ``ApiObject`` with JSON patches, the ``k8s`` L1
 bindings, the generated Flux and Longhorn bindings in ``imports/``), with the same props, the same
@@ -32,8 +32,8 @@ import yaml
 from cdk8s_plus_27 import k8s
 
 from bench import scale as scale_spec
-from imports.io import longhorn
-from imports.io.fluxcd.toolkit import helm, kustomize
+from homelab_ai._crds.io import longhorn
+from homelab_ai._crds.io.fluxcd.toolkit import helm, kustomize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAME_LABEL = "app.kubernetes.io/name"
@@ -45,7 +45,7 @@ Emitter = Callable[[cdk8s.Chart], None]
 
 
 class File(NamedTuple):
-    """One file of the output tree (same shape as homelab_ai.dist.RenderedFile)."""
+    """One file of the output tree (same shape as homelab_ai.synth.dist.RenderedFile)."""
 
     path: str
     content: bytes
@@ -571,7 +571,7 @@ def _harden_container(pod: Pod, section: str, index: int, security: Security) ->
 
 def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin") -> PodExtra:
     """The SD idle-unloader sidecar: its script in a ConfigMap, the pod annotated with the script's checksum."""
-    script_file = REPO_ROOT / "homelab_ai/sidecars/sd_idle_unloader.py"
+    script_file = REPO_ROOT / "homelab_ai/services/stable_diffusion/sd_idle_unloader.py"
     script_dir = "/opt/sd-idle-unloader"
     health_port = 8099
 
@@ -655,7 +655,7 @@ def model_pull(name: str, server_url: str, models: tuple[str, ...], server: str,
     nobody = 65534
 
     def emit(chart: cdk8s.Chart) -> None:
-        script = (REPO_ROOT / "homelab_ai/scripts" / script_file).read_text(encoding="utf-8")
+        script = (REPO_ROOT / "homelab_ai/services/ollama" / script_file).read_text(encoding="utf-8")
         k8s.KubeConfigMap(
             chart, f"ConfigMap-{name}", metadata=k8s.ObjectMeta(name=name, labels=labels), data={script_file: script}
         )
@@ -910,7 +910,7 @@ def scale(n: int) -> Tree:
 
 
 # ---------------------------------------------------------------------------------------------
-# Build, render, write: the same steps and YAML dump as homelab_ai.dist, minus validation.
+# Build, render, write: the same steps and YAML dump as homelab_ai.synth.dist, minus validation.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -924,7 +924,7 @@ def build(tree: Tree) -> cdk8s.App:
 
 
 class _Dumper(yaml.SafeDumper):
-    """A copy of homelab_ai.dist's dumper: block style, literal multi-line strings, no anchors."""
+    """A copy of homelab_ai.synth.dist's dumper: block style, literal multi-line strings, no anchors."""
 
     def ignore_aliases(self, data: object) -> bool:
         return True

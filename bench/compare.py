@@ -89,7 +89,7 @@ def compare(library: Iterable[_File], baseline: Iterable[_File]) -> list[str]:
 
 def library_files(scale: int | None = None) -> list[_File]:
     """What homelab-ai renders for the ``ai`` namespace (or the generated chart of ``scale`` apps)."""
-    from homelab_ai.dist import render
+    from homelab_ai.synth.dist import render
 
     if scale is None:
         from apps.homelab import build

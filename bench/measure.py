@@ -71,7 +71,7 @@ def node_peak_mib() -> float:
 
 def _synth_library(case: str, n: int | None, outdir: Path) -> dict:
     t0 = time.perf_counter()
-    from homelab_ai.dist import collect_warnings, render, write_atomically
+    from homelab_ai.synth.dist import collect_warnings, render, write_atomically
 
     if case == "lib-ai":
         from apps.homelab import build as build_ai
@@ -85,7 +85,7 @@ def _synth_library(case: str, n: int | None, outdir: Path) -> dict:
             return build_scale(n)
 
     t1 = time.perf_counter()
-    # The steps of homelab_ai.dist.synthesize (what `homelab-ai synth` runs), timed one by one.
+    # The steps of homelab_ai.synth.dist.synthesize (what `homelab-ai synth` runs), timed one by one.
     app, folders = build()
     t2 = time.perf_counter()
     collect_warnings(app)

@@ -24,7 +24,7 @@ def repo_root() -> Path:
 def homelab_files():
     """The spec's chart, rendered (not written): list of RenderedFile."""
     from apps.homelab import build
-    from homelab_ai.dist import render
+    from homelab_ai.synth.dist import render
 
     app, folders = build()
     return render(app, folders)

@@ -8,18 +8,21 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import homelab_ai.scripts
+from homelab_ai.base.pod_scripts import script_path
 
-SCRIPTS = Path(homelab_ai.scripts.__file__).parent
+# Each in-pod script, by file name, where it lives beside the construct that ships it.
+SCRIPTS = {
+    "ollama_pull.py": script_path("homelab_ai.services.ollama", "ollama_pull.py"),
+    "sd_fetch_models.py": script_path("homelab_ai.services.stable_diffusion", "sd_fetch_models.py"),
+}
 SCRIPT_TIMEOUT = 60  # seconds; a hung script fails the test instead of the suite
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``homelab_ai/scripts/<name>`` the way its container does: a bare interpreter, no homelab_ai import."""
+    """Run the in-pod script ``name`` the way its container does: a bare interpreter, no homelab_ai import."""
     return subprocess.run(
-        [sys.executable, "-I", str(SCRIPTS / name), *args],
+        [sys.executable, "-I", str(SCRIPTS[name]), *args],
         capture_output=True,
         text=True,
         timeout=SCRIPT_TIMEOUT,

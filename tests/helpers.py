@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 import cdk8s
 import yaml
 
-from homelab_ai.dist import RenderedFile, render
+from homelab_ai.synth.dist import RenderedFile, render
 
 
 def objects_by_key(files: Iterable[RenderedFile]) -> dict[tuple[str, str], dict]:

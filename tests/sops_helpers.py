@@ -12,7 +12,7 @@ from pathlib import Path
 import pyrage
 import yaml
 
-from homelab_ai import sops
+from homelab_ai.secrets import sops
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGE_KEY = REPO_ROOT / "tests/fixtures/demo-age.key"

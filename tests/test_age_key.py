@@ -8,8 +8,8 @@ import pyrage
 import pytest
 
 from homelab_ai import HomelabConfigError
-from homelab_ai.age_key import check_recipient, default_key_file, recipients_of_key_file, write_new_key
-from homelab_ai.sops import DEMO_AGE_RECIPIENT
+from homelab_ai.secrets.age_key import check_recipient, default_key_file, recipients_of_key_file, write_new_key
+from homelab_ai.secrets.sops import DEMO_AGE_RECIPIENT
 from tests.sops_helpers import DEMO_AGE_KEY
 
 

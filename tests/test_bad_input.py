@@ -48,7 +48,7 @@ from homelab_ai import (
     SynthError,
     VramEnvelope,
 )
-from homelab_ai.dist import synthesize
+from homelab_ai.synth.dist import synthesize
 from tests.factories import app_props, charts, gpu, vram
 
 Build = Callable[[cdk8s.Chart, cdk8s.Chart], object]

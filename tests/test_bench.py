@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from bench import baseline, compare, run, scale
-from homelab_ai.dist import RenderedFile, render
+from homelab_ai.synth.dist import RenderedFile, render
 from tests.helpers import objects_by_key
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ai.dist import write_atomically
+from homelab_ai.synth.dist import write_atomically
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = REPO_ROOT / ".checkov.yaml"

@@ -17,7 +17,7 @@ from homelab_ai import (
     StableDiffusion,
     StableDiffusionProps,
 )
-from homelab_ai.scripts import script_text
+from homelab_ai.base.pod_scripts import script_text
 from tests.factories import charts, gpu, vram, write_encrypted_like_secret
 from tests.fake_servers import FileServer, run_script
 from tests.helpers import container, synth
@@ -87,7 +87,9 @@ def test_declared_files_reach_the_init_container_as_json(tmp_path):
 def test_script_ships_in_a_configmap_mounted_read_only(tmp_path):
     _, objects = _sd(tmp_path, checkpoints=[SDXL])
     config_map = objects[("ConfigMap", "stable-diffusion-fetch-models")]
-    assert config_map["data"] == {"sd_fetch_models.py": script_text("sd_fetch_models.py")}
+    assert config_map["data"] == {
+        "sd_fetch_models.py": script_text("homelab_ai.services.stable_diffusion", "sd_fetch_models.py")
+    }
     init = _init(objects)
     assert init["command"] == ["python", "/opt/homelab-ai/sd_fetch_models.py"]
     mount = next(m for m in init["volumeMounts"] if m["mountPath"] == "/opt/homelab-ai")

@@ -14,7 +14,7 @@ from homelab_ai import (
     SharedGpu,
     SharedGpuProps,
 )
-from homelab_ai.dist import collect_problems
+from homelab_ai.synth.dist import collect_problems
 from tests.factories import charts
 from tests.helpers import synth
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from apps.homelab import build
-from homelab_ai.dist import synthesize
-from homelab_ai.errors import SynthError
+from homelab_ai.base.errors import SynthError
+from homelab_ai.synth.dist import synthesize
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -72,7 +72,7 @@ def test_failed_construction_leaves_existing_dist_untouched(tmp_path):
 
 def test_a_write_that_fails_half_way_leaves_existing_dist_exactly_as_it_was(tmp_path):
     """Rendering succeeded but writing broke after some files: the staging folder is dropped, dist/ kept."""
-    from homelab_ai.dist import RenderedFile, render, write_atomically
+    from homelab_ai.synth.dist import RenderedFile, render, write_atomically
 
     out = tmp_path / "dist"
     synthesize(build, out)

@@ -18,7 +18,7 @@ from homelab_ai import (
     IdleUnload,
     SynthError,
 )
-from homelab_ai.docs import GENERATED_MARKER, render_docs, write_docs
+from homelab_ai.synth.docs import GENERATED_MARKER, render_docs, write_docs
 from tests.factories import app_props, charts, gpu, vram
 
 PAGE = "ai-namespace.md"

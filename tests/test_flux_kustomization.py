@@ -20,7 +20,7 @@ from homelab_ai import (
     SourceKind,
     SynthError,
 )
-from homelab_ai.dist import render
+from homelab_ai.synth.dist import render
 from tests.factories import write_encrypted_like_secret
 from tests.helpers import objects_by_key
 

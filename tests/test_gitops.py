@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from apps.homelab import FOLDERS, Homelab, build
-from homelab_ai.dist import synthesize
+from homelab_ai.synth.dist import synthesize
 
 KUBECTL = shutil.which("kubectl")
 

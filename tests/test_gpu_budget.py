@@ -18,9 +18,9 @@ from homelab_ai import (
     SynthError,
     VramEnvelope,
 )
-from homelab_ai.dist import collect_problems, collect_warnings, render, synthesize
-from homelab_ai.gpu_budget import BudgetApp, GpuBudget, budget_markdown, budget_rows, budget_text
-from homelab_ai.gpu_cards import KNOWN_CARDS, known_card
+from homelab_ai.gpu.budget import BudgetApp, GpuBudget, budget_markdown, budget_rows, budget_text
+from homelab_ai.gpu.cards import KNOWN_CARDS, known_card
+from homelab_ai.synth.dist import collect_problems, collect_warnings, render, synthesize
 from tests.factories import app_props, charts, vram
 
 UNLOAD = IdleUnload(mechanism="test unloader", timeout=timedelta(minutes=5))

@@ -14,9 +14,9 @@ from homelab_ai import (
     harden_container,
     harden_pod,
 )
-from homelab_ai.open_webui import STATIC_DIR
-from homelab_ai.plus import kplus
-from homelab_ai.pod_security import PodSecurityLevel, pod_spec, violations
+from homelab_ai.base.plus import kplus
+from homelab_ai.cluster.pod_security import PodSecurityLevel, pod_spec, violations
+from homelab_ai.services.open_webui.open_webui import STATIC_DIR
 from tests.factories import app_props, charts
 from tests.helpers import container, env_of, synth
 

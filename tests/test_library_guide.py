@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from examples.speech_to_text import build as build_example
-from homelab_ai.dist import render
+from homelab_ai.synth.dist import render
 from tests.helpers import container, objects_by_key
 
 GUIDE = "docs/library-guide.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab_ai import AppWorkload, HomelabConfigError, LbProvider, LoadBalancer, SynthError
-from homelab_ai.dist import render
+from homelab_ai.synth.dist import render
 from tests.factories import app_props, charts
 from tests.helpers import synth
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab_ai import AccessMode, HomelabConfigError, LonghornVolume, LonghornVolumeProps
-from homelab_ai.plus import kplus
+from homelab_ai.base.plus import kplus
 from tests.factories import charts
 from tests.helpers import synth
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from homelab_ai import HomelabConfigError, LlmBackend, LlmBackendProps, OllamaModelPull, OllamaModelPullProps
-from homelab_ai.scripts import script_text
+from homelab_ai.base.pod_scripts import script_text
 from tests.factories import charts, gpu, vram
 from tests.fake_servers import FakeOllama, run_script
 from tests.helpers import container, synth
@@ -66,7 +66,7 @@ def test_script_ships_in_a_configmap_mounted_into_the_job():
     objects = _backend_objects(models=["llama3.2"])
     (job,) = _jobs(objects)
     config_map = objects[("ConfigMap", "ollama-pull-models")]
-    assert config_map["data"] == {"ollama_pull.py": script_text("ollama_pull.py")}
+    assert config_map["data"] == {"ollama_pull.py": script_text("homelab_ai.services.ollama", "ollama_pull.py")}
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "script", "configMap": {"name": "ollama-pull-models", "defaultMode": 0o444}}]
     c = container(job)

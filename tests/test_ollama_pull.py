@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from homelab_ai.scripts.ollama_pull import Progress, normalize
+from homelab_ai.services.ollama.ollama_pull import Progress, normalize
 from tests.fake_servers import SCRIPT_TIMEOUT, SCRIPTS, FakeOllama, free_port, run_script
 
 GIB = 1024**3
@@ -67,7 +67,7 @@ def test_http_error_from_the_server_fails_naming_the_model():
 
 def test_server_that_is_not_up_yet_is_waited_for():
     port = free_port()
-    command = [sys.executable, "-I", str(SCRIPTS / "ollama_pull.py"), "--server", f"http://127.0.0.1:{port}",
+    command = [sys.executable, "-I", str(SCRIPTS["ollama_pull.py"]), "--server", f"http://127.0.0.1:{port}",
                "--wait-seconds", str(SCRIPT_TIMEOUT), "--poll-seconds", "0.1", "llama3.2"]  # fmt: skip
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
         first = process.stdout.readline()  # the script reports that it waits before anything listens
@@ -124,7 +124,7 @@ def test_progress_logs_status_changes_and_completion_but_throttles_repeats(capsy
 
 @pytest.mark.parametrize("script", ["ollama_pull.py", "sd_fetch_models.py"])
 def test_scripts_import_only_the_standard_library(script):
-    tree = ast.parse((SCRIPTS / script).read_text())
+    tree = ast.parse(SCRIPTS[script].read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert imported - {"__future__"} <= sys.stdlib_module_names

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from homelab_ai.sd_idle_unloader import SCRIPT
-from homelab_ai.sidecars.sd_idle_unloader import is_busy, job_mark
+from homelab_ai.services.stable_diffusion.idle_unloader import SCRIPT
+from homelab_ai.services.stable_diffusion.sd_idle_unloader import is_busy, job_mark
 from tests.fake_automatic1111 import FakeAutomatic1111, free_port
 from tests.helpers import container
 
@@ -344,7 +344,7 @@ def _pod(sd) -> dict:
 
 
 def test_sd_without_the_idle_unloader_on_a_shared_card_is_refused():
-    from homelab_ai.dist import collect_problems
+    from homelab_ai.synth.dist import collect_problems
 
     app, _ = _sd_chart(idle_unloader=False)
     problems = [p for p in collect_problems(app) if p.startswith("GPU budget")]

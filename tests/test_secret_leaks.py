@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from homelab_ai import sops
-from homelab_ai.age_key import recipients_of_key_file
+from homelab_ai.secrets import sops
+from homelab_ai.secrets.age_key import recipients_of_key_file
 from tests.sops_helpers import DEMO_AGE_KEY, DIST_SECRETS, decrypt_values, files_containing, files_under, git
 
 SECRETISH_ENV = re.compile(r"SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)

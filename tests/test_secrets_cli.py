@@ -13,7 +13,7 @@ import stat
 import pytest
 import yaml
 
-from homelab_ai import sops
+from homelab_ai.secrets import sops
 from tests.sops_helpers import (
     DEMO_AGE_KEY,
     DIST_SECRETS,

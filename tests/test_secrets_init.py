@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from apps.homelab import Homelab
-from homelab_ai import HomelabConfigError, SopsSecret, SopsSecretProps, sops, sops_secret
-from homelab_ai.commands.secrets import check_one_file_each, config_with_recipients, init_secrets, update_keys
-from homelab_ai.sops_secret import sops_secrets
+from homelab_ai import HomelabConfigError, SopsSecret, SopsSecretProps
+from homelab_ai.secrets import sops, sops_secret
+from homelab_ai.secrets.secret_files import check_one_file_each, config_with_recipients, init_secrets, update_keys
+from homelab_ai.secrets.sops_secret import sops_secrets
 from tests.factories import charts
 from tests.sops_helpers import SECRET_FILES, copy_repo, decrypt_values, files_containing, files_under, new_age_key
 

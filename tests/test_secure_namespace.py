@@ -14,8 +14,8 @@ from homelab_ai import (
     SecurityProfile,
     SynthError,
 )
-from homelab_ai.plus import k8s
-from homelab_ai.pod_security import violations
+from homelab_ai.base.plus import k8s
+from homelab_ai.cluster.pod_security import violations
 from tests.factories import app_props, charts
 from tests.helpers import synth
 

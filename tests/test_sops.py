@@ -8,7 +8,7 @@ import pyrage
 import pytest
 import yaml
 
-from homelab_ai import sops
+from homelab_ai.secrets import sops
 from tests.sops_helpers import DEMO_AGE_KEY, files_containing
 
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from homelab_ai import HomelabConfigError, SopsSecret, SopsSecretProps, SynthError
-from homelab_ai.dist import render
-from homelab_ai.plus import kplus
-from homelab_ai.sops import DEMO_AGE_RECIPIENT
-from homelab_ai.sops_secret import GENERATORS, check_sops_file
+from homelab_ai.base.plus import kplus
+from homelab_ai.secrets.sops import DEMO_AGE_RECIPIENT
+from homelab_ai.secrets.sops_secret import GENERATORS, check_sops_file
+from homelab_ai.synth.dist import render
 from tests.factories import charts, write_encrypted_like_secret
 
 

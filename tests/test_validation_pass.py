@@ -5,8 +5,8 @@ from __future__ import annotations
 import cdk8s
 import pytest
 
-import homelab_ai.app_workload as app_workload_module
-import homelab_ai.hardening as hardening_module
+import homelab_ai.cluster.app_workload as app_workload_module
+import homelab_ai.cluster.hardening as hardening_module
 from homelab_ai import (
     AppWorkload,
     LoadBalancer,
@@ -17,9 +17,9 @@ from homelab_ai import (
     RecurringTask,
     SynthError,
 )
-from homelab_ai.construct_validation import Validation
-from homelab_ai.dist import render
-from homelab_ai.plus import kplus
+from homelab_ai.base.construct_validation import Validation
+from homelab_ai.base.plus import kplus
+from homelab_ai.synth.dist import render
 from tests.factories import app_props, charts
 
 FOLDERS = {"infrastructure": "infra", "ai": "ai", "extra": "extra"}

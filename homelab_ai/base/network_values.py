@@ -1,0 +1,106 @@
+"""Typed pieces of NetworkPolicies: which pods, which port, which part of the internet, which DNS."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+import attrs
+
+from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.validators import cidr, dns1123_label, label_mapping, matches, port, ports
+
+# Private, shared, link-local and loopback ranges: "the internet" never includes the home LAN,
+# the cluster's own networks or a cloud metadata endpoint.
+NON_INTERNET = (
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+)
+
+
+def _labels(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class PodSelector:
+    """Pods picked by labels, in the policy's own namespace unless ``namespace`` names another."""
+
+    labels: dict[str, str] = attrs.field(converter=_labels, validator=label_mapping)
+    namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+
+    def peer(self) -> dict:
+        """The ``from``/``to`` entry of a NetworkPolicy rule."""
+        entry: dict = {"podSelector": {"matchLabels": dict(sorted(self.labels.items()))}}
+        if self.namespace is not None:
+            entry["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}}
+        return entry
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    """Pods and the port they listen on: what an egress rule opens. The port is the container's
+    port, not the Service's: policies see traffic after the Service has translated it."""
+
+    pods: PodSelector
+    port: int = attrs.field(validator=port)
+    protocol: str = attrs.field(default="TCP", validator=matches(r"TCP|UDP|SCTP", "use 'TCP', 'UDP' or 'SCTP'"))
+
+
+def _excepts_inside(instance: InternetEgress) -> None:
+    network = ipaddress.IPv4Network(instance.cidr)
+    for item in instance.except_cidrs:
+        cidr(instance, attrs.fields(InternetEgress).except_cidrs, item)
+        if not ipaddress.IPv4Network(item).subnet_of(network):
+            raise HomelabConfigError(
+                "InternetEgress.except_cidrs",
+                f"{item} is not inside {instance.cidr}",
+                "list only ranges inside cidr (a NetworkPolicy ipBlock refuses others)",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class InternetEgress:
+    """Outbound connections to the internet (model downloads), never to the LAN.
+
+    ``ports`` defaults to HTTPS only; ``except_cidrs`` keeps the home network, the cluster and
+    link-local addresses out of reach even though they are inside ``cidr``.
+    """
+
+    ports: tuple[int, ...] = attrs.field(default=(443,), converter=tuple, validator=ports)
+    cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
+    except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ports:
+            raise HomelabConfigError("InternetEgress.ports", "no ports given", "list the ports, e.g. (443,)")
+        _excepts_inside(self)
+
+    def rule(self) -> dict:
+        block: dict = {"cidr": self.cidr}
+        if self.except_cidrs:
+            block["except"] = list(self.except_cidrs)
+        return {"to": [{"ipBlock": block}], "ports": [{"port": p, "protocol": "TCP"} for p in self.ports]}
+
+
+@attrs.frozen(kw_only=True)
+class DnsServer:
+    """The cluster DNS that every pod must still reach: kube-dns in kube-system by default (CoreDNS
+    keeps the ``k8s-app: kube-dns`` label). Port 53 over UDP and TCP (large answers use TCP)."""
+
+    namespace: str = attrs.field(default="kube-system", validator=dns1123_label)
+    labels: dict[str, str] = attrs.field(
+        factory=lambda: {"k8s-app": "kube-dns"}, converter=_labels, validator=label_mapping
+    )
+    port: int = attrs.field(default=53, validator=port)
+
+    def rule(self) -> dict:
+        selector = PodSelector(labels=self.labels, namespace=self.namespace)
+        return {
+            "to": [selector.peer()],
+            "ports": [{"port": self.port, "protocol": "UDP"}, {"port": self.port, "protocol": "TCP"}],
+        }

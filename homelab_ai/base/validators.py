@@ -1,0 +1,295 @@
+"""attrs validators whose errors name the field and the fix.
+
+Every prop class in homelab-ai uses these, so a bad value is refused when the props object is
+built: long before anything is synthesized or written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import urllib.parse
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from homelab_ai.base.errors import HomelabConfigError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_PLAIN_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# [registry/][namespace/]model[:tag], e.g. llama3.2, qwen2.5:14b, library/x:tag, hf.co/user/repo:Q4_K_M.
+_OLLAMA_MODEL = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$"
+)
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def field_name(instance: Any, attribute: attrs.Attribute[Any]) -> str:
+    """`Props.field`, the way an error message names a field."""
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def dns1123_label(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Kubernetes object and port names: lower-case alphanumerics and '-', at most 63 characters."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a DNS-1123 label",
+            "use lower-case letters, digits and '-', start and end with a letter or digit, "
+            "at most 63 characters (e.g. 'open-webui')",
+        )
+
+
+def dns1123_subdomain(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Names that may contain dots (storage classes, runtime classes), at most 253 characters."""
+    if not isinstance(value, str) or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a DNS-1123 subdomain",
+            "use lower-case letters, digits, '-' and '.', at most 253 characters",
+        )
+
+
+def ipv4(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A single IPv4 address such as 10.10.2.25 (no CIDR, no host name)."""
+    try:
+        ipaddress.IPv4Address(value)
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an IPv4 address",
+            "give a dotted-quad address from your load-balancer pool, e.g. '10.10.2.25'",
+        ) from None
+
+
+def port(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A TCP port, 1..65535."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a TCP port",
+            "use an integer between 1 and 65535",
+        )
+
+
+def positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """Strictly greater than zero (sizes, counts, CPU)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a number greater than zero",
+            "give a positive number",
+        )
+
+
+def non_negative(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """Zero or more (idle VRAM may be zero)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a number of zero or more",
+            "give 0 or a positive number",
+        )
+
+
+def positive_duration(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+    """A timedelta longer than zero, whole seconds."""
+    if not isinstance(value, timedelta) or value <= timedelta(0) or value.microseconds:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} must be a positive datetime.timedelta of whole seconds",
+            "pass e.g. timedelta(minutes=5)",
+        )
+
+
+def env_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An environment variable name (C identifier)."""
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a valid environment variable name",
+            "use letters, digits and '_', not starting with a digit",
+        )
+
+
+def secret_key(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A key inside a Secret's data."""
+    if not isinstance(value, str) or not value or len(value) > 253 or not _SECRET_KEY.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a valid Secret key",
+            "use letters, digits, '-', '_' and '.'",
+        )
+
+
+def env_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A mapping whose keys are environment variable names."""
+    for key in value:
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{key!r} is not a valid environment variable name",
+                "use letters, digits and '_', not starting with a digit",
+            )
+
+
+def absolute_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An absolute path inside a container, without a trailing slash."""
+    if not isinstance(value, str) or not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an absolute path",
+            "start it with '/' and drop any trailing '/', e.g. '/app/backend/data'",
+        )
+
+
+def matches(pattern: str, fix: str) -> Validator:
+    """A string matching ``pattern`` in full; the error tells ``fix``."""
+    compiled = re.compile(pattern)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise HomelabConfigError(field_name(instance, attribute), f"{value!r} is not allowed here", fix)
+
+    return check
+
+
+def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An absolute http:// or https:// URL with a host (downloads, in-cluster services)."""
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an http(s) URL",
+            "give a full URL such as 'https://huggingface.co/<repo>/resolve/main/<file>'",
+        )
+
+
+def sha256_hex(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A sha256 digest as 64 hexadecimal characters (what `sha256sum` prints)."""
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a sha256 digest",
+            "give the file's 64 hex character sha256 (e.g. from `sha256sum FILE` or the download page)",
+        )
+
+
+def plain_file_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A file name without folders: no '/', no leading '.', no spaces, at most 200 characters."""
+    if not isinstance(value, str) or len(value) > 200 or not _PLAIN_FILE_NAME.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a plain file name",
+            "use letters, digits, '.', '_', '+' and '-', starting with a letter or digit and without "
+            "'/' (e.g. 'sd_xl_base_1.0.safetensors')",
+        )
+
+
+def ollama_model_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An Ollama model reference: ``[registry/][namespace/]model[:tag]``."""
+    if not isinstance(value, str) or len(value) > 250 or not _OLLAMA_MODEL.fullmatch(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an Ollama model name",
+            "use the name `ollama pull` takes, e.g. 'llama3.2', 'qwen2.5:14b' or 'library/llama3.2:3b'",
+        )
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_CRON_FIELD = re.compile(r"^(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def label_problem(key: object, value: object) -> str | None:
+    """Why ``key: value`` is not a valid Kubernetes label, or None when it is."""
+    if not isinstance(key, str) or not isinstance(value, str):
+        return f"{key!r}: {value!r} is not a pair of strings"
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return f"label key {key!r} has a prefix that is not a DNS-1123 subdomain"
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return f"label key {key!r} is not a valid label name"
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        return f"label value {value!r} (of {key!r}) is not a valid label value"
+    return None
+
+
+def label_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A non-empty mapping of Kubernetes labels (a selector that selects nothing in particular is refused)."""
+    if not value:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            "no labels given: an empty selector would select every pod",
+            "give the labels of the pods you mean, e.g. {'app.kubernetes.io/name': 'open-webui'}",
+        )
+    for key, label_value in value.items():
+        problem = label_problem(key, label_value)
+        if problem:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                problem,
+                "keys are [prefix/]name with name <= 63 of letters, digits, '-', '_', '.'; values likewise",
+            )
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> Validator:
+    """An int (not a bool, not a float) between ``minimum`` and ``maximum``."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        too_big = maximum is not None and isinstance(value, int) and value > maximum
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
+            span = f"between {minimum} and {maximum}" if maximum is not None else f"of {minimum} or more"
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is not a whole number {span}",
+                f"give an integer {span}",
+            )
+
+    return check
+
+
+def cron(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A five-field cron schedule (minute hour day-of-month month day-of-week), numbers only."""
+    fields = value.split() if isinstance(value, str) else []
+    ok = len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+    if ok:
+        for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+            numbers = [int(n) for n in re.findall(r"[0-9]+", text.split("/")[0])]
+            if any(not low <= n <= high for n in numbers):
+                ok = False
+    if not ok:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a five-field cron schedule",
+            "use 'minute hour day-of-month month day-of-week' with numbers, '*', ranges, lists and steps, "
+            "e.g. '0 3 * * *' for daily at 03:00",
+        )
+
+
+def cidr(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """An IPv4 network in CIDR form, e.g. 10.0.0.0/8."""
+    try:
+        ipaddress.IPv4Network(value)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an IPv4 network in CIDR form",
+            "give a network address with its prefix length, e.g. '10.0.0.0/8' (host bits zero)",
+        ) from None
+
+
+def ports(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A tuple of TCP ports, each 1..65535, no duplicates."""
+    for item in value:
+        port(instance, attribute, item)
+    if len(set(value)) != len(value):
+        raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a port twice", "list each once")

@@ -1,0 +1,43 @@
+"""`homelab-ai synth`: validate the chart and write dist/ atomically."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from homelab_ai.base.errors import HomelabConfigError, SynthError
+from homelab_ai.synth.dist import synthesize
+from homelab_ai.synth.project import BuildFn, app_spec, load_build, project_root
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "synth",
+        help="validate the chart and write its manifests",
+        description="Validate the chart, then replace OUTDIR with its manifests; "
+        "on any error OUTDIR is left as it was.",
+    )
+    parser.add_argument("outdir", nargs="?", default="dist", help="output folder (default: dist)")
+    parser.add_argument("--strict", action="store_true", help="treat warnings (e.g. VRAM over-booking) as errors")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_root()
+    build = load_build(root, app_spec(root, args.app))
+    outdir = Path(args.outdir)
+    if not outdir.is_absolute():
+        outdir = root / outdir
+    return synth_and_report(build, outdir, strict=args.strict)
+
+
+def synth_and_report(build: BuildFn, outdir: Path, *, strict: bool = False) -> int:
+    """Synthesize, print the result or the refusal; the exit code for a command line."""
+    try:
+        files = synthesize(build, outdir, strict=strict)
+    except (SynthError, HomelabConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(files)} files to {outdir}")
+    return 0

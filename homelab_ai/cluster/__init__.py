@@ -1,0 +1,1 @@
+"""Cluster building blocks: workloads, hardening, Pod Security, NetworkPolicies, load balancers, Flux."""

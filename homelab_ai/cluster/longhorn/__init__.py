@@ -1,0 +1,1 @@
+"""Longhorn storage: volumes, storage classes and recurring snapshot/backup jobs."""

@@ -1,1 +1,0 @@
-"""Subcommands of `homelab-ai`, one module each (see homelab_ai/cli.py)."""

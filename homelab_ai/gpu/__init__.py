@@ -1,0 +1,1 @@
+"""The shared GPU: time-slicing, the device plugin, the RuntimeClass, GPU apps and their VRAM budget."""

@@ -1,0 +1,292 @@
+"""The VRAM budget of one shared GPU: its table and its verdicts, in plain Python.
+
+Time-slicing gives every pod the whole card with no memory isolation, so the only guard against
+two apps OOM-ing each other is arithmetic done before anything is deployed. SharedGpu turns the
+errors into synth refusals and the warnings into synth warnings; ``homelab-ai budget`` and the
+docs print the same table from :func:`budget_rows` / :func:`budget_markdown`.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from homelab_ai.gpu.cards import known_card
+from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
+
+# Beyond this many apps the "must not be busy together" sets are not enumerated (2**n subsets).
+_MAX_APPS_FOR_COMBINATIONS = 16
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@attrs.frozen
+class Verdict:
+    """One finding about the budget; errors refuse the synth, warnings are printed (or refused with --strict)."""
+
+    severity: Severity
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class BudgetApp:
+    """What the budget needs to know about one app on the card."""
+
+    name: str
+    vram: VramEnvelope
+    idle_unload: IdleUnload | None = None
+    slices: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class BudgetRow:
+    """One line of the VRAM table, already formatted (GiB)."""
+
+    app: str
+    idle: str
+    active: str
+    unload: str
+
+
+def gib(value: float) -> str:
+    """16 -> '16', 12.5 -> '12.5'."""
+    return f"{value:g}"
+
+
+def _sum_expression(apps: Sequence[BudgetApp], attribute: str) -> str:
+    return " + ".join(f"{a.name} {gib(getattr(a.vram, attribute))}" for a in apps)
+
+
+def _names(apps: Sequence[BudgetApp]) -> str:
+    return " + ".join(a.name for a in apps)
+
+
+@attrs.frozen(kw_only=True)
+class GpuBudget:
+    """A card (name, VRAM, time-slicing replicas) and the apps that share it."""
+
+    card: str
+    vram_gib: float
+    replicas: int
+    apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=tuple)
+
+    # Totals -------------------------------------------------------------------------------------
+
+    @property
+    def total_idle_gib(self) -> float:
+        return sum(a.vram.idle_gib for a in self.apps)
+
+    @property
+    def total_active_min_gib(self) -> float:
+        return sum(a.vram.active_min_gib for a in self.apps)
+
+    @property
+    def total_active_max_gib(self) -> float:
+        return sum(a.vram.active_max_gib for a in self.apps)
+
+    @property
+    def slices_used(self) -> int:
+        return sum(a.slices for a in self.apps)
+
+    @property
+    def shared(self) -> bool:
+        return len(self.apps) > 1
+
+    # Verdicts -----------------------------------------------------------------------------------
+
+    def verdicts(self) -> list[Verdict]:
+        """Errors first, then warnings; each message carries the numbers it is about."""
+        return [
+            *(Verdict(Severity.ERROR, m) for m in self._errors()),
+            *(Verdict(Severity.WARNING, m) for m in self._warnings()),
+        ]
+
+    @property
+    def errors(self) -> list[str]:
+        return [v.message for v in self.verdicts() if v.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [v.message for v in self.verdicts() if v.severity is Severity.WARNING]
+
+    def _card(self) -> str:
+        return f"{self.card!r} ({gib(self.vram_gib)} GiB)"
+
+    def _errors(self) -> list[str]:
+        problems: list[str] = []
+        if self.slices_used > self.replicas:
+            problems.append(
+                f"{self.slices_used} GPU apps ({', '.join(a.name for a in self.apps)}) share {self._card()} but "
+                f"its time-slicing makes only {self.replicas} slice(s) (SharedGpuProps.replicas={self.replicas}): "
+                f"{self.slices_used - self.replicas} pod(s) would stay Pending. Fix: raise SharedGpuProps.replicas "
+                f"to at least {self.slices_used} or move an app to another SharedGpu"
+            )
+        for a in self.apps:
+            if a.slices > 1:
+                problems.append(
+                    f"{a.name} asks for {a.slices} slices of {self._card()}; time-slicing makes {self.replicas} "
+                    f"slices of the same whole card, so a second slice adds no VRAM and no compute. "
+                    f"Fix: use gpu_count=1"
+                )
+        for a in self.apps:
+            if a.vram.active_max_gib > self.vram_gib:
+                problems.append(
+                    f"{a.name}: max active VRAM {gib(a.vram.active_max_gib)} GiB exceeds the card {self._card()} "
+                    f"by {gib(a.vram.active_max_gib - self.vram_gib)} GiB, even with the card to itself. "
+                    f"Fix: use a smaller or more quantized model and lower VramEnvelope.active_max_gib to at most "
+                    f"{gib(self.vram_gib)}, or give it a bigger card"
+                )
+        if self.total_idle_gib > self.vram_gib:
+            problems.append(
+                f"idle VRAM of all apps together exceeds {self._card()}: {_sum_expression(self.apps, 'idle_gib')} "
+                f"= {gib(self.total_idle_gib)} GiB, {gib(self.total_idle_gib - self.vram_gib)} GiB over, before "
+                f"any app does any work. Fix: make the apps unload their models when idle (lower idle_gib) or "
+                f"move one to another SharedGpu"
+            )
+        if self.shared:
+            for a in self.apps:
+                if a.idle_unload is None and a.vram.idle_gib < a.vram.active_max_gib:
+                    others = ", ".join(o.name for o in self.apps if o is not a)
+                    problems.append(
+                        f"{a.name} shares {self._card()} with {others} but has no idle-unload policy: its idle "
+                        f"{gib(a.vram.idle_gib)} GiB is a promise nothing keeps, it holds up to "
+                        f"{gib(a.vram.active_max_gib)} GiB until restarted. Fix: give it "
+                        f"GpuTimeSlicedAppProps.idle_unload=IdleUnload(mechanism=..., timeout=...), or if it "
+                        f"never frees VRAM declare idle_gib = active_max_gib = {gib(a.vram.active_max_gib)}"
+                    )
+        return problems
+
+    def busy_together(self) -> list[tuple[BudgetApp, ...]]:
+        """Smallest sets of apps that overflow the card when busy at max (the others idle)."""
+        everyone = range(len(self.apps))
+        if len(self.apps) > _MAX_APPS_FOR_COMBINATIONS:
+            return [self.apps] if self._overflows(set(everyone)) else []
+        found: list[set[int]] = []
+        for size in range(1, len(self.apps) + 1):
+            for combo in itertools.combinations(everyone, size):
+                busy = set(combo)
+                if not any(smaller <= busy for smaller in found) and self._overflows(busy):
+                    found.append(busy)
+        return [tuple(self.apps[i] for i in sorted(group)) for group in found]
+
+    def _overflows(self, busy: set[int]) -> bool:
+        active = sum(a.vram.active_max_gib for i, a in enumerate(self.apps) if i in busy)
+        idle = sum(a.vram.idle_gib for i, a in enumerate(self.apps) if i not in busy)
+        return active + idle > self.vram_gib
+
+    def _warnings(self) -> list[str]:
+        warnings: list[str] = []
+        total = self.total_active_max_gib
+        if self.shared and total > self.vram_gib:
+            groups = "; ".join(_names(group) for group in self.busy_together())
+            warnings.append(
+                f"VRAM over-booked on {self._card()}: at max active, {_sum_expression(self.apps, 'active_max_gib')} "
+                f"= {gib(total)} GiB on a {gib(self.vram_gib)} GiB card, {gib(total - self.vram_gib)} GiB over. "
+                f"Must not be busy at max together: {groups}. Time-slicing has no memory isolation, so the last "
+                f"to load runs out of memory (and may take the others down); keep their heavy jobs apart, or lower "
+                f"active_max_gib (smaller models) until the sum fits"
+            )
+        card = known_card(self.card)
+        if card is not None and card.vram_gib != self.vram_gib:
+            warnings.append(
+                f"card {self.card!r} has {gib(card.vram_gib)} GiB of VRAM ({card.name}), but "
+                f"SharedGpuProps.vram_gib says {gib(self.vram_gib)} GiB: a mistyped VRAM defeats the budget. "
+                f"Fix: set vram_gib={gib(card.vram_gib)}, or name the card exactly if it is another model"
+            )
+        return warnings
+
+    # Table --------------------------------------------------------------------------------------
+
+    def rows(self) -> list[BudgetRow]:
+        """One row per app, then the total and the card."""
+        rows = [
+            BudgetRow(
+                app=a.name,
+                idle=f"{gib(a.vram.idle_gib)} GiB",
+                active=f"{gib(a.vram.active_min_gib)}-{gib(a.vram.active_max_gib)} GiB",
+                unload=a.idle_unload.describe() if a.idle_unload else "none",
+            )
+            for a in self.apps
+        ]
+        rows.append(
+            BudgetRow(
+                app="total",
+                idle=f"{gib(self.total_idle_gib)} GiB",
+                active=f"{gib(self.total_active_min_gib)}-{gib(self.total_active_max_gib)} GiB",
+                unload="",
+            )
+        )
+        rows.append(
+            BudgetRow(
+                app=f"card: {self.card}",
+                idle=f"{gib(self.vram_gib)} GiB",
+                active=f"{gib(self.vram_gib)} GiB",
+                unload=f"{self.slices_used} of {self.replicas} time-slicing slices used",
+            )
+        )
+        return rows
+
+
+class Budgeted(Protocol):
+    """Anything with a VRAM budget (a SharedGpu): the functions below take it or a GpuBudget."""
+
+    def budget(self) -> GpuBudget: ...
+
+
+def budget_rows(gpu: Budgeted | GpuBudget) -> list[BudgetRow]:
+    """The VRAM table of a card: per app idle, active range and unload policy; then total and card."""
+    return _budget(gpu).rows()
+
+
+def _budget(gpu: Budgeted | GpuBudget) -> GpuBudget:
+    return gpu if isinstance(gpu, GpuBudget) else gpu.budget()
+
+
+_HEADERS = ("App", "Idle", "Active", "Unloads when idle")
+
+
+def budget_markdown(gpu: Budgeted | GpuBudget) -> str:
+    """The VRAM table and its verdicts as Markdown, for the docs."""
+    budget = _budget(gpu)
+    lines = [
+        f"| {' | '.join(_HEADERS)} |",
+        f"|{'|'.join('---' for _ in _HEADERS)}|",
+    ]
+    for row in budget.rows():
+        app = row.app if row.app in {a.name for a in budget.apps} else f"**{row.app}**"
+        lines.append(f"| {app} | {row.idle} | {row.active} | {row.unload} |")
+    lines.append("")
+    lines.extend(_verdict_lines(budget, bullet="- ", bold=True))
+    return "\n".join(lines) + "\n"
+
+
+def budget_text(gpu: Budgeted | GpuBudget) -> str:
+    """The VRAM table and its verdicts as aligned plain text, for the terminal."""
+    budget = _budget(gpu)
+    table = [_HEADERS, *((r.app, r.idle, r.active, r.unload) for r in budget.rows())]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
+    lines = [f"GPU {budget.card}: {gib(budget.vram_gib)} GiB VRAM, {budget.replicas} time-slicing slices", ""]
+    for row in table:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    lines.append("")
+    lines.extend(_verdict_lines(budget, bullet="", bold=False))
+    return "\n".join(lines) + "\n"
+
+
+def _verdict_lines(budget: GpuBudget, *, bullet: str, bold: bool) -> list[str]:
+    verdicts = budget.verdicts()
+    if not verdicts:
+        ok = "fits: every app's max active fits the card at the same time"
+        return [f"{bullet}{'**OK**' if bold else 'ok'}: {ok}"]
+    lines = []
+    for v in verdicts:
+        label = v.severity.value
+        lines.append(f"{bullet}{f'**{label.capitalize()}**' if bold else label}: {v.message}")
+    return lines

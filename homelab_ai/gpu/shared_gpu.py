@@ -1,0 +1,129 @@
+"""SharedGpu: one physical GPU (or a pool of identical ones) shared by time-slicing.
+
+The NVIDIA device plugin's time-slicing ConfigMap is generated from this object, so the number of
+slices is written once, and every GpuApp on the card registers here. The card's VRAM
+budget (homelab_ai.gpu.budget) is checked at synth time: errors refuse, warnings are printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+import attrs
+import cdk8s
+import yaml
+from constructs import Construct
+
+from homelab_ai.base.construct_validation import Validation
+from homelab_ai.base.plus import kplus
+from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive
+from homelab_ai.gpu.budget import BudgetApp, GpuBudget
+from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
+
+
+class GpuApp(Protocol):
+    """What the card needs to know of an app that holds a slice (a GpuApp)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def vram(self) -> VramEnvelope: ...
+    @property
+    def idle_unload(self) -> IdleUnload | None: ...
+    @property
+    def slices(self) -> int: ...
+
+
+@attrs.frozen(kw_only=True)
+class SharedGpuProps:
+    """The card, its VRAM, and how many pods may hold a slice of it at once."""
+
+    card: str = attrs.field(validator=matches(r"\S.*", "name the card, e.g. 'NVIDIA RTX 4090'"))
+    vram_gib: float = attrs.field(validator=positive)
+    replicas: int = attrs.field(default=4, validator=[attrs.validators.instance_of(int), positive])
+    resource_name: str = attrs.field(
+        default="nvidia.com/gpu",
+        validator=matches(r"[a-z0-9.-]+/[a-z0-9.-]+", "use an extended resource name such as 'nvidia.com/gpu'"),
+    )
+    rename_by_default: bool = False
+    fail_requests_greater_than_one: bool = True
+    device_plugin_namespace: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)
+    config_map_name: str = attrs.field(default="nvidia-time-slicing", validator=dns1123_subdomain)
+    config_key: str = attrs.field(default="any", validator=dns1123_subdomain)
+    create_namespace: bool = True
+
+    @property
+    def scheduled_resource(self) -> str:
+        """The resource pods request: renamed to ``<name>.shared`` when ``rename_by_default`` is on."""
+        return f"{self.resource_name}.shared" if self.rename_by_default else self.resource_name
+
+
+class SharedGpu(Construct):
+    """Emits the time-slicing config into the device plugin's namespace; keep it in a chart with no namespace."""
+
+    def __init__(self, scope: Construct, id: str, props: SharedGpuProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self._apps: list[GpuApp] = []
+        if props.create_namespace:
+            kplus.Namespace(self, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=props.device_plugin_namespace))
+        self.config_map = kplus.ConfigMap(
+            self,
+            "TimeSlicing",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=props.config_map_name,
+                namespace=props.device_plugin_namespace,
+                labels={"app.kubernetes.io/managed-by": "homelab-ai"},
+            ),
+            data={props.config_key: self.device_plugin_config()},
+        )
+        self.node.add_validation(Validation(lambda: [f"GPU budget: {m}" for m in self.budget().errors]))
+
+    def device_plugin_config(self) -> str:
+        """The device plugin's config file (``version: v1``) with time-slicing for this card."""
+        config = {
+            "version": "v1",
+            "flags": {"migStrategy": "none"},
+            "sharing": {
+                "timeSlicing": {
+                    "renameByDefault": self.props.rename_by_default,
+                    "failRequestsGreaterThanOne": self.props.fail_requests_greater_than_one,
+                    "resources": [{"name": self.props.resource_name, "replicas": self.props.replicas}],
+                }
+            },
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+    @property
+    def config_checksum(self) -> str:
+        """sha256 of the ConfigMap's data: the device plugin's pods carry it, so a config change rolls them."""
+        data = f"{self.props.config_key}\n{self.device_plugin_config()}"
+        return hashlib.sha256(data.encode()).hexdigest()
+
+    def budget(self) -> GpuBudget:
+        """The card's VRAM table and verdicts, from the same numbers the ConfigMap is written from."""
+        return GpuBudget(
+            card=self.props.card,
+            vram_gib=self.props.vram_gib,
+            replicas=self.replicas,
+            apps=tuple(
+                BudgetApp(name=a.name, vram=a.vram, idle_unload=a.idle_unload, slices=a.slices) for a in self._apps
+            ),
+        )
+
+    def synth_warnings(self) -> list[str]:
+        """Over-booking and VRAM/card mismatches: printed by the synth, refused by ``synth --strict``."""
+        return [f"GPU budget: {m}" for m in self.budget().warnings]
+
+    def attach(self, app: GpuApp) -> None:
+        """Called by each GpuApp on this card."""
+        self._apps.append(app)
+
+    @property
+    def apps(self) -> tuple[GpuApp, ...]:
+        return tuple(self._apps)
+
+    @property
+    def replicas(self) -> int:
+        return self.props.replicas

@@ -1,0 +1,45 @@
+"""What a GPU app holds in VRAM (its envelope) and what frees it when idle: the budget's inputs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.validators import matches, non_negative, positive_duration
+from homelab_ai.base.values import go_duration
+
+
+@attrs.frozen(kw_only=True)
+class VramEnvelope:
+    """VRAM in GiB the app holds when idle and, when busy, somewhere between active_min and active_max."""
+
+    idle_gib: float = attrs.field(validator=non_negative)
+    active_min_gib: float = attrs.field(validator=non_negative)
+    active_max_gib: float = attrs.field(validator=non_negative)
+
+    def __attrs_post_init__(self) -> None:
+        if self.idle_gib > self.active_min_gib:
+            raise HomelabConfigError(
+                "VramEnvelope.idle_gib",
+                f"idle {self.idle_gib} GiB is more than active_min {self.active_min_gib} GiB",
+                "idle VRAM must not exceed active VRAM; lower idle_gib or raise active_min_gib",
+            )
+        if self.active_min_gib > self.active_max_gib:
+            raise HomelabConfigError(
+                "VramEnvelope.active_min_gib",
+                f"active_min {self.active_min_gib} GiB is more than active_max {self.active_max_gib} GiB",
+                "swap them: active_min_gib <= active_max_gib",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class IdleUnload:
+    """What gives an idle app's VRAM back, and after how long: the promise behind ``VramEnvelope.idle_gib``."""
+
+    mechanism: str = attrs.field(validator=matches(r"\S.*", "say what unloads the model, e.g. 'OLLAMA_KEEP_ALIVE'"))
+    timeout: timedelta = attrs.field(validator=positive_duration)
+
+    def describe(self) -> str:
+        return f"{self.mechanism}, after {go_duration(self.timeout)} idle"

@@ -1,0 +1,1 @@
+"""SOPS-encrypted secrets: the SopsSecret construct, the sops and age helpers, and secret files' setup."""

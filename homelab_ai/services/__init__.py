@@ -1,0 +1,1 @@
+"""The AI services of the stack, each with the in-pod programs it ships."""

@@ -1,0 +1,1 @@
+"""Ollama: the LLM backend and the Job that pulls its declared models."""

@@ -1,0 +1,179 @@
+"""LlmBackend: Ollama as a StatefulSet ``ollama`` (pod ``ollama-0``) behind a ClusterIP Service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from constructs import Construct
+
+from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.network_values import InternetEgress, PodSelector
+from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port, positive_duration, whole_number
+from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
+from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
+from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
+from homelab_ai.cluster.hardening import TMP, SecurityProfile
+from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.gpu.shared_gpu import SharedGpu
+from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
+from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
+from homelab_ai.services.ollama.model_pull import (
+    MAX_NAME_LENGTH,
+    OllamaModelPull,
+    OllamaModelPullProps,
+    model_names,
+    model_tuple,
+)
+
+OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
+
+
+@attrs.frozen(kw_only=True)
+class LlmBackendProps:
+    """Ollama on a shared GPU.
+
+    ``keep_alive`` unloads an idle model so the card's VRAM goes back to the other apps;
+    ``max_loaded_models`` defaults to 1 because on a shared card two resident models are how
+    the budget gets blown. ``models`` are pulled by a Job (see OllamaModelPull) so a rebuilt
+    cluster gets them back by itself; none by default.
+
+    Runs as UID 10001 with a read-only root filesystem: the server needs only its models folder
+    (the volume at ``models_path``) and a writable ``$HOME`` for its key pair (``/tmp``, an
+    emptyDir). Only Open WebUI (which wires itself) and ``allow_from`` pods may connect;
+    ``model_downloads`` opens outbound HTTPS for ``ollama pull``.
+    """
+
+    gpu: SharedGpu
+    vram: VramEnvelope
+    models_volume: LonghornVolumeProps = LonghornVolumeProps(name="ollama-models", size_gib=100, purpose="LLM models")
+    name: str = attrs.field(default="ollama", validator=dns1123_label)
+    port: int = attrs.field(default=11434, validator=port)
+    image: ContainerImage = OLLAMA_IMAGE
+    keep_alive: timedelta = attrs.field(default=timedelta(minutes=5), validator=positive_duration)
+    max_loaded_models: int = attrs.field(default=1, validator=whole_number(1))
+    num_parallel: int = attrs.field(default=1, validator=whole_number(1))
+    # Not the image's /root/.ollama: /root is mode 700, so a non-root server could not reach a mount under it.
+    models_path: str = attrs.field(default="/models", validator=absolute_path)
+    # A 13B-30B model spills to system RAM when it does not fit the card: give it room.
+    resources: ComputeResources = ComputeResources(
+        cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=32
+    )
+    health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
+    extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    models: tuple[str, ...] = attrs.field(default=(), converter=model_tuple, validator=model_names)
+
+    def __attrs_post_init__(self) -> None:
+        suffix = len("-pull-models")
+        if self.models and len(self.name) + suffix > MAX_NAME_LENGTH:
+            raise HomelabConfigError(
+                "LlmBackendProps.name",
+                f"{self.name!r} is too long to name the model-pull Job '{self.name}-pull-models-<hash>'",
+                f"use at most {MAX_NAME_LENGTH - suffix} characters when models are listed",
+            )
+
+    @extra_env.validator
+    def _no_budget_settings(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        # The VRAM budget reads keep_alive and max_loaded_models; an env override would make it lie.
+        typed = {"OLLAMA_KEEP_ALIVE": "keep_alive", "OLLAMA_MAX_LOADED_MODELS": "max_loaded_models"}
+        for env, prop in typed.items():
+            if env in value:
+                raise HomelabConfigError(
+                    "LlmBackendProps.extra_env",
+                    f"sets {env}, which the GPU budget takes from LlmBackendProps.{prop}",
+                    f"remove it from extra_env and set {prop} instead",
+                )
+
+    purpose: str = "LLM inference backend"
+    security: SecurityProfile = SecurityProfile()
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
+
+
+class LlmBackend(Construct):
+    """Ollama; frontends read :attr:`url`. Never exposed outside the cluster: no LoadBalancer option."""
+
+    def __init__(self, scope: Construct, id: str, props: LlmBackendProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.models_volume = LonghornVolume(self, "Models", props.models_volume)
+        env = {
+            "OLLAMA_HOST": f"0.0.0.0:{props.port}",
+            "OLLAMA_MODELS": f"{props.models_path}/models",
+            "OLLAMA_KEEP_ALIVE": go_duration(props.keep_alive),
+            "OLLAMA_MAX_LOADED_MODELS": str(props.max_loaded_models),
+            "OLLAMA_NUM_PARALLEL": str(props.num_parallel),
+            # The server writes its key pair under $HOME/.ollama; the image's HOME (/root) is not writable.
+            "HOME": TMP.path,
+            **props.extra_env,
+        }
+        self.gpu_app = GpuTimeSlicedApp(
+            self,
+            "Ollama",
+            GpuTimeSlicedAppProps(
+                app=AppWorkloadProps(
+                    name=props.name,
+                    kind=WorkloadKind.STATEFUL_SET,
+                    image=props.image,
+                    container_port=props.port,
+                    resources=props.resources,
+                    health=props.health,
+                    env=env,
+                    mounts=(VolumeMount(volume=self.models_volume, path=props.models_path),),
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
+                    purpose=props.purpose,
+                ),
+                gpu=props.gpu,
+                vram=props.vram,
+                idle_unload=IdleUnload(
+                    mechanism="OLLAMA_KEEP_ALIVE (Ollama unloads the model)", timeout=props.keep_alive
+                ),
+            ),
+        )
+
+        self.model_pull: OllamaModelPull | None = None
+        if props.models:
+            self.model_pull = OllamaModelPull(
+                self,
+                "ModelPull",
+                OllamaModelPullProps(models=props.models, server_url=self.url, name=f"{props.name}-pull-models"),
+            )
+            # The namespace denies by default: the Job may reach Ollama (and DNS), nothing else; the
+            # download itself runs inside Ollama, so the Job needs no internet.
+            pull_policy = AppNetworkPolicy(
+                self,
+                "ModelPullNetwork",
+                AppNetworkPolicyProps(
+                    name=self.model_pull.props.name, pods=PodSelector(labels=self.model_pull.pod_labels)
+                ),
+            )
+            self.allow_client(pull_policy)
+
+    @property
+    def url(self) -> str:
+        """``http://ollama.<ns>.svc.cluster.local:11434``: what Open WebUI's OLLAMA_BASE_URL takes."""
+        return self.gpu_app.url
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The declared models, in the order given (what the docs list)."""
+        return self.props.models
+
+    @property
+    def name(self) -> str:
+        return self.props.name
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        """Ollama's NetworkPolicy; ``allow_client`` adds clients to it."""
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach Ollama's API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)

@@ -1,0 +1,1 @@
+"""Open WebUI: the chat front end wired to Ollama and Stable Diffusion."""

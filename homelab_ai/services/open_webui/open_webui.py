@@ -1,0 +1,138 @@
+"""OpenWebUI: the chat UI, talking to Ollama and, for pictures, to Stable Diffusion."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from constructs import Construct
+
+from homelab_ai.base.network_values import InternetEgress, PodSelector
+from homelab_ai.base.plus import container_resources, kplus
+from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
+from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck
+from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
+from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
+from homelab_ai.cluster.hardening import TMP, ScratchDir, SecurityProfile, harden_container
+from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.secrets.sops_secret import SopsSecret
+from homelab_ai.services.ollama.llm_backend import LlmBackend
+from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
+
+OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
+DATA_DIR = "/app/backend/data"
+# At every start Open WebUI copies its frontend's static files into this package folder (and may
+# create sub-folders there): the one place outside DATA_DIR it writes. It is an emptyDir, seeded
+# from the image by an init container, so the root filesystem can stay read-only.
+STATIC_DIR = "/app/backend/open_webui/static"
+STATIC_SEED = "/seed"
+SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
+
+
+@attrs.frozen(kw_only=True)
+class OpenWebUIProps:
+    """Open WebUI wired to an LlmBackend, optionally to StableDiffusion; its session key from a SopsSecret.
+
+    Runs as UID 10001 with a read-only root filesystem: it writes its database, uploads and
+    model caches under DATA_DIR (the volume; the image points HF_HOME and the other caches
+    there), temporary files and ``$HOME`` under ``/tmp``, and static files into STATIC_DIR (both
+    emptyDirs). Installing Python packages for tools at run time is therefore not possible.
+    ``internet`` opens outbound HTTPS (the RAG embedding model is downloaded on first start,
+    web search); ``allow_from`` admits client pods when the UI is not exposed.
+    """
+
+    backend: LlmBackend
+    secret: SopsSecret
+    expose: LoadBalancer | None = None
+    image_generation: StableDiffusion | None = None
+    secret_key_key: str = attrs.field(default="WEBUI_SECRET_KEY", validator=secret_key)
+    data_volume: LonghornVolumeProps = LonghornVolumeProps(
+        name="open-webui-data", size_gib=10, purpose="User data, conversations"
+    )
+    name: str = attrs.field(default="open-webui", validator=dns1123_label)
+    port: int = attrs.field(default=8080, validator=port)
+    image: ContainerImage = OPEN_WEBUI_IMAGE
+    resources: ComputeResources = ComputeResources(
+        cpu_request=0.5, cpu_limit=2, memory_request_gib=1, memory_limit_gib=4
+    )
+    # The first start migrates its database and loads the embedding model.
+    health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
+    extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    purpose: str = "LLM chat interface"
+    security: SecurityProfile = SecurityProfile()
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    internet: InternetEgress | None = None
+    seed_resources: ComputeResources = ComputeResources(
+        cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
+    )
+
+
+class OpenWebUI(Construct):
+    """The chat UI; its data directory lives on a LonghornVolume so chats survive restarts."""
+
+    def __init__(self, scope: Construct, id: str, props: OpenWebUIProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.data = LonghornVolume(self, "Data", props.data_volume)
+        secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
+        # HOME: the image's is /root, which UID 10001 cannot write.
+        env = {"OLLAMA_BASE_URL": props.backend.url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
+        sd = props.image_generation
+        if sd is not None:
+            user, password = sd.api_auth()
+            secret_env[SD_PASSWORD_ENV] = password
+            env.update(
+                {
+                    "ENABLE_IMAGE_GENERATION": "true",
+                    "IMAGE_GENERATION_ENGINE": "automatic1111",
+                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
+                    "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
+                }
+            )
+        env.update(props.extra_env)
+        self.app = AppWorkload(
+            self,
+            "App",
+            AppWorkloadProps(
+                name=props.name,
+                image=props.image,
+                container_port=props.port,
+                resources=props.resources,
+                health=props.health,
+                env=env,
+                secret_env=secret_env,
+                mounts=(VolumeMount(volume=self.data, path=DATA_DIR),),
+                expose=props.expose,
+                security=props.security,
+                scratch=(TMP, ScratchDir(name="static", path=STATIC_DIR)),
+                allow_from=props.allow_from,
+                internet=props.internet,
+                purpose=props.purpose,
+            ),
+        )
+        self._seed_static_dir(props)
+        props.backend.allow_client(self.app)
+        if sd is not None:
+            sd.allow_client(self.app)
+
+    def _seed_static_dir(self, props: OpenWebUIProps) -> None:
+        """Copy the image's static folder into the emptyDir that replaces it in the app container."""
+        res = props.seed_resources
+        seed = self.app.workload.add_init_container(
+            name="seed-static",
+            image=props.image.reference,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["sh", "-c", f"cp -R {STATIC_DIR}/. {STATIC_SEED}/"],
+            resources=container_resources(res),
+        )
+        harden_container(self.app.workload, seed, scratch=(ScratchDir(name="static", path=STATIC_SEED),))
+
+    @property
+    def url(self) -> str:
+        return self.app.url
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        return self.app.network_policy

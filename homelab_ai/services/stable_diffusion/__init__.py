@@ -1,0 +1,1 @@
+"""AUTOMATIC1111 Stable Diffusion: the web UI, its checkpoint download and its idle unloader."""

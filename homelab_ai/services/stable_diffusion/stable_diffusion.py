@@ -1,0 +1,222 @@
+"""StableDiffusion: the AUTOMATIC1111 web UI and API on a shared GPU."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from constructs import Construct
+
+from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.network_values import InternetEgress, PodSelector
+from homelab_ai.base.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
+from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
+from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
+from homelab_ai.cluster.hardening import SecurityProfile
+from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
+from homelab_ai.gpu.shared_gpu import SharedGpu
+from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
+from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
+from homelab_ai.secrets.sops_secret import SecretKeyRef, SopsSecret
+from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
+    Checkpoint,
+    CheckpointFetch,
+    CheckpointFetchProps,
+    checkpoint_list,
+    checkpoint_tuple,
+)
+from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
+
+# Maintained AUTOMATIC1111 image; its web UI lives in /app/stable-diffusion-webui.
+SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
+PASSWORD_ENV = "SD_WEBUI_PASSWORD"
+
+# The image runs as its own user sduser (UID/GID 1000), who owns /app; webui.sh refuses to run as
+# root. Any other UID could not write the web UI's folder, and it must be writable: at start the
+# web UI writes config.json, ui-config.json, cache.json and params.txt there and may update its
+# venv and repositories/. So: non-root, no capabilities, but UID 1000 (below checkov's 10000) and
+# a writable root filesystem. Both exceptions are in .checkov.yaml (CKV_K8S_40, CKV_K8S_22).
+SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
+
+
+@attrs.frozen(kw_only=True)
+class StableDiffusionProps:
+    """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
+
+    ``root_path`` is where the image keeps the web UI; models and outputs under it live on the
+    data volume, so a new pod keeps every checkpoint, LoRA and generated image. AUTOMATIC1111
+    never frees VRAM by itself: ``idle_unloader`` adds a sidecar that unloads the checkpoint after
+    ``idle_timeout`` without a job (it needs the API, so ``enable_api`` must stay on).
+    ``security`` is the image's own non-root user (see SD_SECURITY). ``model_downloads`` opens
+    outbound HTTPS (checkpoint downloads, the web UI's update check); ``allow_from`` admits client
+    pods when it is not exposed (Open WebUI wires itself).
+    """
+
+    gpu: SharedGpu
+    vram: VramEnvelope
+    secret: SopsSecret
+    expose: LoadBalancer | None = None
+    data_volume: LonghornVolumeProps = LonghornVolumeProps(
+        name="sd-data", size_gib=150, purpose="Checkpoints, LoRAs, outputs"
+    )
+    name: str = attrs.field(default="stable-diffusion", validator=dns1123_label)
+    port: int = attrs.field(default=7860, validator=port)
+    image: ContainerImage = SD_IMAGE
+    root_path: str = attrs.field(default="/app/stable-diffusion-webui", validator=absolute_path)
+    username: str = attrs.field(
+        default="admin",
+        validator=matches(r"[A-Za-z0-9_.-]+", "use letters, digits, '_', '.' and '-' (it is part of user:password)"),
+    )
+    password_key: str = attrs.field(default="password", validator=secret_key)
+    enable_api: bool = True
+    idle_timeout: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    idle_unloader: bool = True
+    idle_poll_interval: timedelta = attrs.field(default=timedelta(seconds=15), validator=positive_duration)
+    idle_unloader_image: ContainerImage = SCRIPT_IMAGE
+    resources: ComputeResources = ComputeResources(
+        cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
+    )
+    # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
+    health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # Files an init container fetches into models/ before the web UI starts. None by default:
+    # license and size are the user's choice.
+    checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
+    fetch_image: ContainerImage = SCRIPT_IMAGE
+
+    def __attrs_post_init__(self) -> None:
+        if self.idle_unloader and not self.enable_api:
+            raise HomelabConfigError(
+                "StableDiffusionProps.idle_unloader",
+                "the idle unloader calls the web UI's API, but enable_api is False",
+                "keep enable_api=True, or set idle_unloader=False (the GPU budget then refuses a shared card "
+                "unless the VRAM envelope says idle_gib = active_max_gib)",
+            )
+
+    purpose: str = "Image generation UI"
+    security: SecurityProfile = SD_SECURITY
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    model_downloads: InternetEgress | None = None
+
+    @property
+    def models_path(self) -> str:
+        """Checkpoints folder, the one the spec tells operators to download into."""
+        return f"{self.root_path}/models/Stable-diffusion"
+
+
+class StableDiffusion(Construct):
+    """AUTOMATIC1111; other apps use :attr:`url` and authenticate with :meth:`api_auth`."""
+
+    def __init__(self, scope: Construct, id: str, props: StableDiffusionProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.password_ref = props.secret.key_ref(props.password_key)
+        self.data = LonghornVolume(self, "Data", props.data_volume)
+        credentials = f"{props.username}:$({PASSWORD_ENV})"
+        args = ["--listen", "--port", str(props.port), "--gradio-auth", credentials]
+        if props.enable_api:
+            args += ["--api", "--api-auth", credentials]
+        args += list(props.extra_args)
+        self.gpu_app = GpuTimeSlicedApp(
+            self,
+            "WebUI",
+            GpuTimeSlicedAppProps(
+                app=AppWorkloadProps(
+                    name=props.name,
+                    image=props.image,
+                    container_port=props.port,
+                    resources=props.resources,
+                    health=props.health,
+                    args=tuple(args),
+                    secret_env={PASSWORD_ENV: self.password_ref},
+                    mounts=(
+                        VolumeMount(volume=self.data, path=f"{props.root_path}/models", sub_path="models"),
+                        VolumeMount(volume=self.data, path=f"{props.root_path}/outputs", sub_path="outputs"),
+                    ),
+                    expose=props.expose,
+                    security=props.security,
+                    allow_from=props.allow_from,
+                    internet=props.model_downloads,
+                    purpose=props.purpose,
+                ),
+                gpu=props.gpu,
+                vram=props.vram,
+                idle_unload=IdleUnload(
+                    mechanism="sd-idle-unloader sidecar (POST /sdapi/v1/unload-checkpoint)",
+                    timeout=props.idle_timeout,
+                )
+                if props.idle_unloader
+                else None,
+            ),
+        )
+        self.idle_unloader: SdIdleUnloader | None = None
+        if props.idle_unloader:
+            self.idle_unloader = SdIdleUnloader(
+                self,
+                "IdleUnloader",
+                SdIdleUnloaderProps(
+                    workload=self.gpu_app.app,
+                    name=f"{props.name}-idle-unloader",
+                    web_ui_port=props.port,
+                    idle_timeout=props.idle_timeout,
+                    poll_interval=props.idle_poll_interval,
+                    username=props.username,
+                    password=self.password_ref,
+                    image=props.idle_unloader_image,
+                ),
+            )
+
+        self.checkpoint_fetch: CheckpointFetch | None = None
+        if props.checkpoints:
+            # An init container, so the web UI finds the files when it scans models/ at start:
+            # no refresh-checkpoints API call needed.
+            self.checkpoint_fetch = CheckpointFetch(
+                self,
+                "CheckpointFetch",
+                CheckpointFetchProps(
+                    workload=self.gpu_app.app.workload,
+                    volume=self.data,
+                    models_path=f"{props.root_path}/models",
+                    sub_path="models",
+                    checkpoints=props.checkpoints,
+                    name=f"{props.name}-fetch-models",
+                    image=props.fetch_image,
+                    security=attrs.evolve(props.security, read_only_root_filesystem=True),
+                ),
+            )
+
+    @property
+    def url(self) -> str:
+        return self.gpu_app.url
+
+    @property
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """The declared files (what the docs list)."""
+        return self.props.checkpoints
+
+    @property
+    def name(self) -> str:
+        return self.props.name
+
+    @property
+    def api_docs_path(self) -> str | None:
+        """Where the web UI serves its API's Swagger page (only with the API on); read by `homelab-ai docs`."""
+        return "/docs" if self.props.enable_api else None
+
+    @property
+    def app(self) -> AppWorkload:
+        return self.gpu_app.app
+
+    @property
+    def network_policy(self) -> AppNetworkPolicy | None:
+        return self.app.network_policy
+
+    def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
+        """Let ``client`` reach the web UI and API (a client given as its policy also gets the egress rule)."""
+        self.app.allow_client(client)
+
+    def api_auth(self) -> tuple[str, SecretKeyRef]:
+        """The API user name and a reference to its password, for clients such as Open WebUI."""
+        return self.props.username, self.password_ref

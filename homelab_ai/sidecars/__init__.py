@@ -1,1 +1,0 @@
-"""Small programs that homelab-ai ships into pods through ConfigMaps (standard library only)."""

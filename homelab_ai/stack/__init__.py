@@ -1,0 +1,1 @@
+"""Whole stacks: every service of a namespace composed from one props class of site facts."""

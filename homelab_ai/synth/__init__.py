@@ -1,0 +1,1 @@
+"""Output: dist/ written all or nothing, the generated docs, and finding the user's chart app."""

@@ -1,0 +1,226 @@
+"""Synthesize a cdk8s App into a GitOps folder tree, all or nothing.
+
+Validation runs first and refuses with every problem at once. Manifests are rendered to a
+temporary folder beside the target and swapped in only when complete, so a failed synth leaves
+an existing ``dist/`` exactly as it was. SOPS files are copied byte for byte.
+
+Output is deterministic: one file per object named ``<kind>-<name>.yaml``, files and
+kustomization resources in sorted order, no timestamps. Constructs that check the output itself
+(e.g. a Flux Kustomization whose folder must exist) define ``output_problems(files) -> list[str]``
+over the ``{path: content}`` about to be written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import attrs
+import cdk8s
+import yaml
+
+from homelab_ai.base.construct_validation import collecting_checks
+from homelab_ai.base.errors import SynthError
+from homelab_ai.secrets.sops_secret import SopsSecret, plaintext_secret_problems
+
+
+@attrs.frozen
+class RenderedFile:
+    """One file of the output tree, relative to the output root."""
+
+    path: str
+    content: bytes
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, multi-line strings as literal blocks, no anchors."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(obj: object) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1_000_000)
+
+
+def collect_warnings(app: cdk8s.App) -> list[str]:
+    """Warnings from every construct that has a ``synth_warnings() -> list[str]`` method."""
+    warnings: list[str] = []
+    for construct in app.node.find_all():
+        method = getattr(construct, "synth_warnings", None)
+        if callable(method):
+            warnings.extend(method())
+    return warnings
+
+
+def collect_problems(app: cdk8s.App) -> list[str]:
+    """Every validation error in the construct tree, with the path of the construct that raised it."""
+    problems: list[str] = []
+    for construct in app.node.find_all():
+        for message in construct.node.validate():
+            problems.append(message)
+    return problems
+
+
+_NODE_VALIDATION_FAILED = "Validation failed with the following errors:"
+
+
+def _render_charts(app: cdk8s.App) -> tuple[list[tuple[str, list]], list[str]]:
+    """Each chart's id and manifests, or every validation problem.
+
+    The validation is the pass cdk8s runs inside ``Chart.to_json()`` (see collecting_checks):
+    walking the tree from Python (:func:`collect_problems`) costs two jsii round trips per
+    construct: 30 ms of the ``ai`` namespace's 175 ms synth (bench/README.md). Problems from
+    checks written in JavaScript keep cdk8s's construct path prefix (``[ai/Web/Hpa] message``).
+    """
+    charts = app.charts
+    if not charts:
+        return [], collect_problems(app)
+    problems: list[str] = []
+    rendered: list[tuple[str, list]] = []
+    with collecting_checks() as checks:
+        try:
+            for chart in charts:
+                rendered.append((chart.node.id, chart.to_json()))
+        except RuntimeError as exc:
+            message = str(exc).removeprefix("Error: ")
+            if message.startswith(_NODE_VALIDATION_FAILED):
+                problems = [line.strip() for line in message.removeprefix(_NODE_VALIDATION_FAILED).split("\n  ")]
+                problems = [p for p in problems if p]
+            elif not checks.problems:
+                raise
+            else:  # likely a consequence of the problems the checks found: report them all
+                problems = [f"cdk8s could not render the charts: {message}"]
+    return rendered, checks.problems + problems
+
+
+def _file_name(manifest: Mapping) -> str:
+    kind = str(manifest.get("kind", "object")).lower()
+    name = manifest.get("metadata", {}).get("name", "unnamed")
+    return f"{kind}-{name}.yaml"
+
+
+def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
+    """Render each chart into its folder: one file per object, a kustomization.yaml per folder.
+
+    ``folders`` maps a chart's id to the folder it goes to; several charts may share a folder
+    (a folder's cluster-scoped objects live in a chart without a namespace).
+    """
+    charts, problems = _render_charts(app)
+    # Asking every object its kind costs a jsii round trip each (119 ms of a 100-app synth,
+    # bench/README.md): look at the rendered manifests, and walk the tree for the messages (with
+    # construct paths) only when there is a Secret, or when validation failed and nothing rendered.
+    if problems or any(m.get("kind") == "Secret" for _, manifests in charts for m in manifests):
+        problems += plaintext_secret_problems(app)
+    if problems:
+        raise SynthError(problems)
+    tree = app.node.find_all()  # one walk (each hands every construct across jsii) for both loops below
+    files: dict[str, bytes] = {}
+    owners: dict[str, str] = {}
+
+    def add(path: str, content: bytes, owner: str, what: str = "file") -> None:
+        if path in files:
+            problems.append(
+                f"duplicate object: {what} is written twice to {path} (by {owner} and {owners[path]}); "
+                "rename one of them"
+            )
+            return
+        files[path] = content
+        owners[path] = owner
+
+    for chart_id, manifests in charts:
+        if chart_id not in folders:
+            problems.append(f"chart {chart_id!r} has no output folder; add it to the folder map")
+            continue
+        folder = folders[chart_id]
+        for manifest in manifests:
+            what = f"{manifest.get('kind')} metadata.name {manifest.get('metadata', {}).get('name')!r}"
+            add(f"{folder}/{_file_name(manifest)}", to_yaml(manifest).encode(), f"chart {chart_id}", what)
+    for construct in tree:
+        if isinstance(construct, SopsSecret):
+            folder = folders.get(cdk8s.Chart.of(construct).node.id)
+            if folder is not None and construct.file.is_file():
+                add(f"{folder}/{construct.output_name}", construct.file.read_bytes(), construct.node.path)
+    if problems:
+        raise SynthError(problems)
+    for construct in tree:
+        check = getattr(construct, "output_problems", None)
+        if callable(check):
+            problems.extend(check(files))
+    if problems:
+        raise SynthError(problems)
+    for folder in sorted(set(folders.values())):
+        resources = sorted(Path(p).name for p in files if Path(p).parent == Path(folder))
+        if resources:
+            kustomization = {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }
+            files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization).encode()
+    return [RenderedFile(path, content) for path, content in sorted(files.items())]
+
+
+def write_atomically(files: list[RenderedFile], outdir: Path) -> None:
+    """Write ``files`` as the whole content of ``outdir``, replacing it only once all are written."""
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    try:
+        for item in files:
+            target = staging / item.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.content)
+        os.chmod(staging, 0o755)
+        if outdir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+            os.rename(outdir, old / outdir.name)
+            try:
+                os.rename(staging, outdir)
+            except OSError:
+                os.rename(old / outdir.name, outdir)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, outdir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def synthesize(
+    build: Callable[[], tuple[cdk8s.App, Mapping[str, str]]],
+    outdir: Path,
+    *,
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> list[RenderedFile]:
+    """Build the app, validate and render it, then replace ``outdir`` with the result.
+
+    Warnings go to ``warn`` (stderr by default); ``strict`` refuses on any warning instead.
+    """
+    app, folders = build()
+    warnings = collect_warnings(app)
+    if strict and warnings:
+        raise SynthError([f"(strict) {w}" for w in warnings])
+    files = render(app, folders)
+    for message in warnings:
+        (warn or _stderr_warning)(message)
+    write_atomically(files, outdir)
+    return files
+
+
+def _stderr_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

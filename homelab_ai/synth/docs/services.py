@@ -1,0 +1,75 @@
+"""Overview, Services and API endpoints: what runs in the namespace and where to reach it."""
+
+from __future__ import annotations
+
+from homelab_ai.synth.docs.page import (
+    Page,
+    _node_id,
+    gib,
+    lan_url,
+    owner_attribute,
+    service_type,
+    table,
+)
+
+
+def overview_section(page: Page) -> str:
+    """What runs here, and a Mermaid diagram of services, volumes and the shared GPU."""
+    lines = ["flowchart LR", '  lan(["LAN clients"])', f'  subgraph ns["namespace {page.namespace}"]']
+    for workload in page.workloads:
+        expose = workload.props.expose
+        where = f"{expose.ip}:{expose.port}" if expose else f"ClusterIP :{workload.port}"
+        lines.append(
+            f'    {_node_id("svc", workload.name)}["{workload.name}<br/>{workload.props.kind.value} · {where}"]'
+        )
+    for volume in page.volumes:
+        lines.append(f'    {_node_id("pvc", volume.claim_name)}[("{volume.claim_name}<br/>{volume.props.size_gib}Gi")]')
+    lines.append("  end")
+    for index, gpu in enumerate(page.gpus):
+        card = f"{gpu.props.card}<br/>{gib(gpu.props.vram_gib)} · {gpu.replicas} slices"
+        lines.append(f'  gpu{index}{{{{"{card}"}}}}')
+    for workload in page.workloads:
+        node = _node_id("svc", workload.name)
+        if workload.props.expose:
+            lines.append(f"  lan --> {node}")
+        for consumer in page.model.consumers_of(workload):
+            lines.append(f"  {_node_id('svc', consumer.name)} --> {node}")
+        for mount in workload.props.mounts:
+            edge = f"  {node} --- {_node_id('pvc', mount.volume.claim_name)}"
+            if edge not in lines:
+                lines.append(edge)
+        gpu_app = page.model.gpu_app_of(workload)
+        if gpu_app is not None and gpu_app.props.gpu in page.gpus:
+            vram = gpu_app.vram
+            label = f"{vram.active_min_gib:g}-{vram.active_max_gib:g} GiB"
+            lines.append(f'  {node} -.->|"{label}"| gpu{page.gpus.index(gpu_app.props.gpu)}')
+    names = ", ".join(w.name for w in page.workloads)
+    return f"## Overview\n\nServices in `{page.namespace}`: {names}.\n\n```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+def services_section(page: Page) -> str:
+    rows = [
+        (
+            w.name,
+            w.props.kind.value,
+            service_type(w),
+            w.props.expose.ip if w.props.expose else "cluster-internal",
+            str(w.port),
+            w.props.purpose or "-",
+        )
+        for w in page.workloads
+    ]
+    return "## Services\n\n" + table(("Service", "Workload", "Type", "IP", "Port", "Purpose"), rows)
+
+
+def api_endpoints_section(page: Page) -> str:
+    rows = []
+    for workload in page.workloads:
+        url = lan_url(workload)
+        if url is None:
+            via = [f"{lan_url(c)} (via {c.name})" for c in page.model.consumers_of(workload) if lan_url(c)]
+            url = ", ".join(via) or "cluster-internal only"
+        docs_path = owner_attribute(workload, "api_docs_path")
+        api_docs = f"{lan_url(workload) or workload.url}{docs_path}" if docs_path else "-"
+        rows.append((workload.name, url, workload.url, api_docs))
+    return "## API endpoints\n\n" + table(("Service", "From the LAN", "In the cluster", "API docs"), rows)
