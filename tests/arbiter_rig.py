@@ -144,6 +144,13 @@ class ArbiterProcess:
                 return float(match.group(3))
         return 0.0
 
+    def wait_exit(self) -> int:
+        """Wait for the process to end by itself; its exit code."""
+        assert self.proc is not None and self.proc.stderr is not None
+        code = self.proc.wait(timeout=DEADLINE)
+        self.stderr = self.proc.stderr.read()
+        return code
+
     def kill(self) -> None:
         """SIGKILL: the pod's container dies without any chance to clean up."""
         if self.proc is not None and self.proc.poll() is None:

@@ -1064,6 +1064,8 @@ class Arbiter:
         return None
 
     def release(self, ticket: Ticket) -> None:
+        """End a request's reservation, after reading what its app now holds (a model it loaded stays)."""
+        self.refresh(ticket.app)
         with self.cond:
             state = self.apps[ticket.app]
             state.inflight.pop(ticket.number, None)
@@ -1376,6 +1378,12 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_host = parsed.hostname or "127.0.0.1"
         self.upstream_port = parsed.port or 80
         self.upstream_timeout = upstream_timeout
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is routine (a closed browser tab); anything else is logged, not printed."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError | TimeoutError):
+            log("proxy_error", app=self.app.name, error=f"{type(error).__name__}: {error}")
 
 
 class ClientGone(Exception):
