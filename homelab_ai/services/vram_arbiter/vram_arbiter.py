@@ -993,21 +993,22 @@ class Arbiter:
                 while True:
                     now = self.clock()
                     waited = now - start
-                    views = [s.view() for s in self.apps.values()]
+                    # First come, first served across apps: a request never overtakes an earlier one for
+                    # another app, so a stream of images cannot starve a chat (or the other way round).
                     ahead = self._earlier_waiter_for_another_app(number, name)
-                    request = Request(name, need_gib, waited_s=waited, max_wait_s=app.max_wait_s)
-                    if ahead is not None:
-                        decision: Decision = Wait((ahead,), f"an earlier request for {ahead} is waiting")
-                        if waited >= app.max_wait_s:
-                            decision = decide(self.config.card_gib, views, request, now)
-                            if not isinstance(decision, Refuse):
-                                decision = Refuse(
-                                    f"the GPU is busy: an earlier request for {ahead} is still waiting for the card; "
-                                    f"{name} waited {waited:.0f} s (limit {app.max_wait_s:g} s). Try again shortly.",
-                                    holder=ahead,
-                                )
+                    decision: Decision
+                    if ahead is not None and waited < app.max_wait_s:
+                        decision = Wait((ahead,), f"queued behind an earlier request for {ahead}")
                     else:
+                        views = [s.view() for s in self.apps.values()]
+                        request = Request(name, need_gib, waited_s=waited, max_wait_s=app.max_wait_s)
                         decision = decide(self.config.card_gib, views, request, now)
+                        if ahead is not None and not isinstance(decision, Refuse):
+                            decision = Refuse(
+                                f"the GPU is busy: an earlier request for {ahead} is still waiting for the card; "
+                                f"{name} waited {waited:.0f} s (limit {app.max_wait_s:g} s). Try again shortly.",
+                                holder=ahead,
+                            )
                     if isinstance(decision, Admit):
                         ticket = Ticket(number, name, need_gib, waited)
                         state = self.apps[name]
@@ -1047,8 +1048,9 @@ class Arbiter:
                         waited_logged = True
                         self.counters.add("waits", app=name)
                         log("wait", app=name, request=label, holders=list(decision.holders), reason=decision.reason)
+                    # Every change of state notifies: sleep until one comes, or the wait runs out.
                     remaining = app.max_wait_s - waited
-                    self.cond.wait(timeout=max(0.001, min(remaining, self.config.poll_interval_s)))
+                    self.cond.wait(timeout=max(0.001, min(remaining, 5.0)))
             finally:
                 self.waiters = [(n, a) for n, a in self.waiters if n != number]
                 if waited_logged:
