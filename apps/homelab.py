@@ -39,6 +39,8 @@ from homelab_ai import (
     SopsSecretProps,
     StableDiffusion,
     StableDiffusionProps,
+    VramArbiter,
+    VramArbiterProps,
     VramEnvelope,
 )
 
@@ -158,6 +160,14 @@ class Homelab:
                 # checkpoints=[Checkpoint(url="https://...", file_name="x.safetensors", sha256="<64 hex>")]
             ),
         )
+        # The spec's envelopes over-book the card (16 + 12 GiB on 24): the arbiter admits each chat and
+        # image only when it fits, unloading idle models first and making the rest wait, instead of
+        # letting the last one to allocate run out of memory. Open WebUI reaches both through it.
+        self.vram_arbiter = VramArbiter(
+            ai,
+            "VramArbiter",
+            VramArbiterProps(gpu=self.gpu, ollama=self.ollama, stable_diffusion=self.stable_diffusion),
+        )
         self.open_webui = OpenWebUI(
             ai,
             "OpenWebUI",
@@ -165,6 +175,7 @@ class Homelab:
                 backend=self.ollama,
                 secret=self.webui_secret,
                 image_generation=self.stable_diffusion,
+                vram_arbiter=self.vram_arbiter,
                 expose=LoadBalancer(ip="10.10.2.25", port=80, provider=LbProvider.METALLB),
                 data_volume=LonghornVolumeProps(
                     name="open-webui-data",

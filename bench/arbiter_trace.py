@@ -239,6 +239,7 @@ def report(runs: list[dict[str, Any]], lat: dict[str, Any], n: int, seed: int) -
         "completed",
         "failed: OOM",
         "refused (503)",
+        "failed: checkpoint off the GPU",
         "other errors",
         "simulated OOMs on the card",
         "OOMs on the admitted path",
@@ -253,6 +254,7 @@ def report(runs: list[dict[str, Any]], lat: dict[str, Any], n: int, seed: int) -
         completed = outcomes.pop("completed", 0)
         oom = outcomes.pop("oom", 0)
         refused = outcomes.pop("refused", 0)
+        off_gpu = outcomes.pop("checkpoint off the GPU", 0)
         other = sum(outcomes.values())
         admitted = "-" if not run["arbiter"] else str(run["ooms_on_admitted_path"])
         waiting = (
@@ -267,6 +269,7 @@ def report(runs: list[dict[str, Any]], lat: dict[str, Any], n: int, seed: int) -
                 completed,
                 oom,
                 refused,
+                off_gpu,
                 other,
                 run["card_ooms"],
                 admitted,

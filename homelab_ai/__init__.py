@@ -43,6 +43,8 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
 )
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoring, VramArbiterMonitoringProps
 
 __all__ = [
     "AccessMode",
@@ -109,6 +111,10 @@ __all__ = [
     "StableDiffusionProps",
     "SynthError",
     "VolumeMount",
+    "VramArbiter",
+    "VramArbiterMonitoring",
+    "VramArbiterMonitoringProps",
+    "VramArbiterProps",
     "VramEnvelope",
     "WorkloadKind",
     "budget_markdown",

@@ -7,6 +7,7 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
@@ -19,6 +20,7 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumePro
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
 OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
 DATA_DIR = "/app/backend/data"
@@ -66,6 +68,26 @@ class OpenWebUIProps:
     seed_resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
+    #: Reach Ollama and Stable Diffusion through this VRAM arbiter instead of directly; default None (direct).
+    vram_arbiter: VramArbiter | None = None
+
+    def __attrs_post_init__(self) -> None:
+        arbiter = self.vram_arbiter
+        if arbiter is None:
+            return
+        if arbiter.props.ollama is not self.backend:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"arbitrates {arbiter.props.ollama.gpu_app.name}, not this backend {self.backend.gpu_app.name}",
+                "give VramArbiterProps(ollama=...) the same LlmBackend as OpenWebUIProps.backend",
+            )
+        sd = self.image_generation
+        if sd is not None and arbiter.props.stable_diffusion is not sd:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"does not arbitrate the Stable Diffusion {sd.gpu_app.name} that makes this UI's images",
+                "give VramArbiterProps(stable_diffusion=...) the same StableDiffusion as image_generation",
+            )
 
 
 class OpenWebUI(Construct):
@@ -77,7 +99,10 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
-        env = {"OLLAMA_BASE_URL": props.backend.url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
+        arbiter = props.vram_arbiter
+        # Through the arbiter, when there is one: it admits each chat and image only when it fits the card.
+        ollama_url = arbiter.ollama_url if arbiter is not None else props.backend.url
+        env = {"OLLAMA_BASE_URL": ollama_url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
         sd = props.image_generation
         if sd is not None:
             user, password = sd.api_auth()
@@ -86,7 +111,7 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None) or sd.url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
@@ -113,9 +138,12 @@ class OpenWebUI(Construct):
             ),
         )
         self._seed_static_dir(props)
-        props.backend.allow_client(self.app)
-        if sd is not None:
-            sd.allow_client(self.app)
+        if arbiter is not None:
+            arbiter.allow_client(self.app)
+        else:
+            props.backend.allow_client(self.app)
+            if sd is not None:
+                sd.allow_client(self.app)
 
     def _seed_static_dir(self, props: OpenWebUIProps) -> None:
         """Copy the image's static folder into the emptyDir that replaces it in the app container."""
