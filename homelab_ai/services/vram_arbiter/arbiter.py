@@ -64,32 +64,32 @@ def _wait(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> N
 class VramArbiterProps:
     """The card, the apps it arbitrates, and how long a request may wait for the card."""
 
-    #: The shared card; its VRAM (SharedGpuProps.vram_gib, GiB) is the budget. Required.
     gpu: SharedGpu
-    #: Ollama on that card; envelope, port, keep_alive and max_loaded_models are read from it. Required.
+    """The shared card; its VRAM (SharedGpuProps.vram_gib, GiB) is the budget. Required."""
     ollama: LlmBackend
-    #: AUTOMATIC1111 on that card (envelope, port, API credentials read from it); default None: Ollama only.
+    """Ollama on that card; envelope, port, keep_alive and max_loaded_models are read from it. Required."""
     stable_diffusion: StableDiffusion | None = None
-    #: Name of the Deployment, Service, ConfigMap and NetworkPolicy; default "vram-arbiter".
+    """AUTOMATIC1111 on that card (envelope, port, API credentials read from it); default None: Ollama only."""
     name: str = attrs.field(default="vram-arbiter", validator=dns1123_label)
-    #: Longest wait of a chat for the card before a 503 naming the holder; default 2 minutes (0 s-1 h).
+    """Name of the Deployment, Service, ConfigMap and NetworkPolicy; default "vram-arbiter"."""
     chat_max_wait: timedelta = attrs.field(default=timedelta(minutes=2), validator=_wait)
-    #: Longest wait of an image job for the card before a 503 naming the holder; default 5 minutes (0 s-1 h).
+    """Longest wait of a chat for the card before a 503 naming the holder; default 2 minutes (0 s-1 h)."""
     image_max_wait: timedelta = attrs.field(default=timedelta(minutes=5), validator=_wait)
-    #: How often the apps' APIs are read (Ollama /api/ps, A1111 /sdapi/v1/progress and memory); default 2 s.
+    """Longest wait of an image job for the card before a 503 naming the holder; default 5 minutes (0 s-1 h)."""
     poll_interval: timedelta = attrs.field(default=timedelta(seconds=2), validator=_finite_duration)
-    #: Longest wait for an unloaded app's VRAM to show as freed before trying again; default 60 s.
+    """How often the apps' APIs are read (Ollama /api/ps, A1111 /sdapi/v1/progress and memory); default 2 s."""
     unload_timeout: timedelta = attrs.field(default=timedelta(seconds=60), validator=_finite_duration)
-    #: Port of /healthz, /status and /metrics (TCP); default 9400.
+    """Longest wait for an unloaded app's VRAM to show as freed before trying again; default 60 s."""
     status_port: int = attrs.field(default=9400, validator=port)
-    #: The pinned Python image that runs the script; default SCRIPT_IMAGE (python, alpine).
+    """Port of /healthz, /status and /metrics (TCP); default 9400."""
     image: ContainerImage = SCRIPT_IMAGE
-    #: CPU (cores) and memory (GiB) of the proxy; default 0.05-0.5 cores, 64-256 MiB.
+    """The pinned Python image that runs the script; default SCRIPT_IMAGE (python, alpine)."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
-    #: Prometheus ServiceMonitor, PrometheusRule and Grafana dashboard; default None (no monitoring objects).
+    """CPU (cores) and memory (GiB) of the proxy; default 0.05-0.5 cores, 64-256 MiB."""
     monitoring: VramArbiterMonitoringProps | None = None
+    """Prometheus ServiceMonitor, PrometheusRule and Grafana dashboard; default None (no monitoring objects)."""
 
     def __attrs_post_init__(self) -> None:
         for field, app in (("ollama", self.ollama), ("stable_diffusion", self.stable_diffusion)):

@@ -45,28 +45,28 @@ def _minutes_to_days(instance: Any, attribute: attrs.Attribute[Any], value: time
 class VramArbiterMonitoringProps:
     """Which monitoring objects to make, and how kube-prometheus-stack finds them."""
 
-    #: Make a ServiceMonitor for /metrics (and open the metrics port to ``prometheus``); default True.
     service_monitor: bool = True
-    #: Make the PrometheusRule (envelope exceeded, repeated overlaps, refusals, arbiter down); default True.
+    """Make a ServiceMonitor for /metrics (and open the metrics port to ``prometheus``); default True."""
     rules: bool = True
-    #: Make the Grafana dashboard ConfigMap (label grafana_dashboard: "1"); default True.
+    """Make the PrometheusRule (envelope exceeded, repeated overlaps, refusals, arbiter down); default True."""
     dashboard: bool = True
-    #: Labels Prometheus selects ServiceMonitors and rules by; default {"release": "kube-prometheus-stack"}.
+    """Make the Grafana dashboard ConfigMap (label grafana_dashboard: "1"); default True."""
     labels: dict[str, str] = attrs.field(
         factory=lambda: {"release": "kube-prometheus-stack"}, converter=_labels, validator=label_mapping
     )
-    #: The Prometheus pods let in on the metrics port; default app.kubernetes.io/name=prometheus in "monitoring".
+    """Labels Prometheus selects ServiceMonitors and rules by; default {"release": "kube-prometheus-stack"}."""
     prometheus: PodSelector = PodSelector(labels={"app.kubernetes.io/name": "prometheus"}, namespace="monitoring")
-    #: Scrape interval of the ServiceMonitor; default 30 s.
+    """The Prometheus pods let in on the metrics port; default app.kubernetes.io/name=prometheus in "monitoring"."""
     scrape_interval: timedelta = attrs.field(default=timedelta(seconds=30), validator=_minutes_to_days)
-    #: How long observed VRAM must stay above an app's active_max before the alert fires; default 10 minutes.
+    """Scrape interval of the ServiceMonitor; default 30 s."""
     envelope_exceeded_for: timedelta = attrs.field(default=timedelta(minutes=10), validator=_minutes_to_days)
-    #: Overlaps (jobs that bypassed the arbiter on an over-booked card) per window that alert; default 3.
+    """How long observed VRAM must stay above an app's active_max before the alert fires; default 10 minutes."""
     overlaps: int = attrs.field(default=3, validator=whole_number(1, 10_000))
-    #: The window those overlaps are counted in; default 1 hour.
+    """Overlaps (jobs that bypassed the arbiter on an over-booked card) per window that alert; default 3."""
     overlaps_window: timedelta = attrs.field(default=timedelta(hours=1), validator=_minutes_to_days)
-    #: Namespace of the dashboard ConfigMap; default None: the arbiter's (the sidecar must search it).
+    """The window those overlaps are counted in; default 1 hour."""
     dashboard_namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the dashboard ConfigMap; default None: the arbiter's (the sidecar must search it)."""
 
     def __attrs_post_init__(self) -> None:
         if not (self.service_monitor or self.rules or self.dashboard):
