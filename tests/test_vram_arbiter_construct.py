@@ -376,3 +376,29 @@ def test_open_webui_through_an_arbiter_that_does_not_front_its_stable_diffusion_
             secret=_secret(ai, tmp_path, "ui", ["WEBUI_SECRET_KEY"]),
         )
     assert str(error.value).startswith("OpenWebUIProps.vram_arbiter: does not arbitrate the Stable Diffusion")
+
+
+# The stack's switch ---------------------------------------------------------------------------------------------
+
+
+def test_a_stack_without_the_arbiter_wires_open_webui_straight_to_the_apps():
+    import attrs
+    import cdk8s
+
+    from apps.homelab import site
+    from homelab_ai import AiStack
+
+    stack = AiStack(cdk8s.App(), "Site", attrs.evolve(site(REPO_ROOT), vram_arbiter=False))
+    objects = synth(stack.app, stack.folders)
+    assert stack.vram_arbiter is None
+    assert ("Deployment", "vram-arbiter") not in objects
+    assert env_of(objects[("Deployment", "open-webui")])["OLLAMA_BASE_URL"]["value"] == stack.ollama.url
+
+
+def test_stack_monitoring_without_the_arbiter_is_refused():
+    import attrs
+
+    from apps.homelab import site
+
+    with pytest.raises(HomelabConfigError, match=r"AiStackProps.vram_arbiter_monitoring: monitors a VRAM arbiter"):
+        attrs.evolve(site(REPO_ROOT), vram_arbiter=False, vram_arbiter_monitoring=VramArbiterMonitoringProps())
