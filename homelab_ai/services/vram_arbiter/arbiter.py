@@ -73,15 +73,15 @@ class VramArbiterProps:
     name: str = attrs.field(default="vram-arbiter", validator=dns1123_label)
     """Name of the Deployment, Service, ConfigMap and NetworkPolicy; default "vram-arbiter"."""
     chat_max_wait: timedelta = attrs.field(default=timedelta(minutes=2), validator=_wait)
-    """Longest wait of a chat for the card before a 503 naming the holder; default 2 minutes (0 s-1 h)."""
+    """Longest wait of a chat for the card before a 503 naming the holder; default 2 minutes (0 to 1 hour)."""
     image_max_wait: timedelta = attrs.field(default=timedelta(minutes=5), validator=_wait)
-    """Longest wait of an image job for the card before a 503 naming the holder; default 5 minutes (0 s-1 h)."""
+    """Longest wait of an image job for the card before a 503 naming the holder; default 5 minutes (0 to 1 hour)."""
     poll_interval: timedelta = attrs.field(default=timedelta(seconds=2), validator=_finite_duration)
-    """How often the apps' APIs are read (Ollama /api/ps, A1111 /sdapi/v1/progress and memory); default 2 s."""
+    """How often the apps' APIs are read (Ollama /api/ps, A1111 progress and memory); default 2 seconds."""
     unload_timeout: timedelta = attrs.field(default=timedelta(seconds=60), validator=_finite_duration)
-    """Longest wait for an unloaded app's VRAM to show as freed before trying again; default 60 s."""
+    """Longest wait for an unloaded app's VRAM to show as freed before trying again; default 60 seconds."""
     status_port: int = attrs.field(default=9400, validator=port)
-    """Port of /healthz, /status and /metrics (TCP); default 9400."""
+    """TCP port of /healthz, /status and /metrics; default 9400."""
     image: ContainerImage = SCRIPT_IMAGE
     """The pinned Python image that runs the script; default SCRIPT_IMAGE (python, alpine)."""
     resources: ComputeResources = ComputeResources(

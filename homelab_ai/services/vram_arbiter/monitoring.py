@@ -58,11 +58,11 @@ class VramArbiterMonitoringProps:
     prometheus: PodSelector = PodSelector(labels={"app.kubernetes.io/name": "prometheus"}, namespace="monitoring")
     """The Prometheus pods let in on the metrics port; default app.kubernetes.io/name=prometheus in "monitoring"."""
     scrape_interval: timedelta = attrs.field(default=timedelta(seconds=30), validator=_minutes_to_days)
-    """Scrape interval of the ServiceMonitor; default 30 s."""
+    """Scrape interval of the ServiceMonitor; default 30 seconds."""
     envelope_exceeded_for: timedelta = attrs.field(default=timedelta(minutes=10), validator=_minutes_to_days)
     """How long observed VRAM must stay above an app's active_max before the alert fires; default 10 minutes."""
     overlaps: int = attrs.field(default=3, validator=whole_number(1, 10_000))
-    """Overlaps (jobs that bypassed the arbiter on an over-booked card) per window that alert; default 3."""
+    """Count of overlaps (jobs that bypassed the arbiter on an over-booked card) per window that alerts; default 3."""
     overlaps_window: timedelta = attrs.field(default=timedelta(hours=1), validator=_minutes_to_days)
     """The window those overlaps are counted in; default 1 hour."""
     dashboard_namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
