@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.arbiter_rig import Answer, ArbiterProcess, app_config, call, wait_until
-from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard, free_port
+from tests.arbiter_rig import Answer, ArbiterProcess, call, rig_config, wait_until
+from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard
 
 SEED = 14
 REQUESTS = 1000
@@ -75,27 +75,9 @@ class Setup:
         self.sd = FakeAutomatic1111(self.card, job_s=JOB_S, peak_at_s=PEAK_AT_S).start()
         self.arbiter: ArbiterProcess | None = None
         if with_arbiter:
-            config = {
-                "card": {"name": "simulated", "vram_gib": 24},
-                "status_port": free_port(),
-                "listen_host": "127.0.0.1",
-                "poll_interval_seconds": 0.05,
-                "request_timeout_seconds": 5,
-                "unload_timeout_seconds": 5,
-                "apps": [
-                    app_config(
-                        "ollama",
-                        "ollama",
-                        self.ollama.url,
-                        envelope=(0, 8, 16),
-                        max_wait_s=max_wait_s,
-                        keep_alive_cap_seconds=300,
-                    ),
-                    app_config(
-                        "stable-diffusion", "automatic1111", self.sd.url, envelope=(0, 8, 12), max_wait_s=max_wait_s
-                    ),
-                ],
-            }
+            config = rig_config(
+                self.ollama.url, self.sd.url, poll_interval_s=0.05, ollama_wait_s=max_wait_s, sd_wait_s=max_wait_s
+            )
             self.arbiter = ArbiterProcess(config).start()
 
     def ports(self) -> tuple[int, int]:

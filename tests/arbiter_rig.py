@@ -74,6 +74,39 @@ def app_config(
     }
 
 
+def rig_config(
+    ollama_url: str,
+    sd_url: str,
+    *,
+    poll_interval_s: float,
+    ollama_wait_s: float,
+    sd_wait_s: float,
+    **sd_extra: Any,
+) -> dict[str, Any]:
+    """The arbiter's config for the two fakes, with the spec's envelopes: 24 GiB card, Ollama 0/8-16, SD 0/8-12."""
+    return {
+        "card": {"name": "simulated 24 GiB", "vram_gib": 24},
+        "status_port": free_port(),
+        "listen_host": "127.0.0.1",
+        "poll_interval_seconds": poll_interval_s,
+        "request_timeout_seconds": 5,
+        "unload_timeout_seconds": 5,
+        "apps": [
+            app_config(
+                "ollama",
+                "ollama",
+                ollama_url,
+                envelope=(0, 8, 16),
+                max_wait_s=ollama_wait_s,
+                keep_alive_cap_seconds=300,
+            ),
+            app_config(
+                "stable-diffusion", "automatic1111", sd_url, envelope=(0, 8, 12), max_wait_s=sd_wait_s, **sd_extra
+            ),
+        ],
+    }
+
+
 class ArbiterProcess:
     """``python -I vram_arbiter.py --config FILE`` with its stdout parsed line by line."""
 

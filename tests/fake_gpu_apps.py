@@ -91,6 +91,7 @@ class _FakeServer:
         self.generation = 0
         self._server: ThreadingHTTPServer | None = None
         self.requests: list[tuple[str, str, Any]] = []
+        self._gate: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -132,6 +133,27 @@ class _FakeServer:
     def record(self, method: str, path: str, payload: Any) -> None:
         with self.lock:
             self.requests.append((method, path, payload))
+
+    def pause(self) -> None:
+        """Hold every stream (Ollama: after its first line) or job (A1111: while sampling) until resume()."""
+        with self.lock:
+            self._gate = threading.Event()
+
+    def resume(self) -> None:
+        with self.lock:
+            gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
+
+    def wait_for(self, condition: Callable[[], bool], what: str, deadline: float = DEFAULT_DEADLINE) -> None:
+        """Wait (with a deadline) until ``condition``, read under the fake's lock, holds."""
+        end = time.monotonic() + deadline
+        with self.lock:
+            while not condition():
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
+                self.lock.wait(min(left, 0.05))
 
     def posts_to(self, path: str) -> list[Any]:
         with self.lock:
@@ -243,7 +265,6 @@ class FakeOllama(_FakeServer):
         self.completed = 0
         self.failed_loads = 0
         self.keep_alives: list[Any] = []
-        self._gate: threading.Event | None = None
         self._reaper: threading.Thread | None = None
 
     @staticmethod
@@ -285,24 +306,8 @@ class FakeOllama(_FakeServer):
 
     # -- what tests do --------------------------------------------------------------------------------
 
-    def pause_streams(self) -> None:
-        with self.lock:
-            self._gate = threading.Event()
-
-    def resume_streams(self) -> None:
-        with self.lock:
-            gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
-
-    def wait_for(self, condition: Callable[[], bool], what: str, deadline: float = DEFAULT_DEADLINE) -> None:
-        end = time.monotonic() + deadline
-        with self.lock:
-            while not condition():
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
-                self.lock.wait(min(left, 0.05))
+    pause_streams = _FakeServer.pause
+    resume_streams = _FakeServer.resume
 
     def loaded_names(self) -> list[str]:
         with self.lock:
@@ -567,7 +572,6 @@ class FakeAutomatic1111(_FakeServer):
         self.unloads_during_job = 0
         self.queue_lock = threading.Lock()
         self.peak_reserved = 0
-        self._gate: threading.Event | None = None
 
     @staticmethod
     def basic(user: str, password: str) -> str:
@@ -596,24 +600,8 @@ class FakeAutomatic1111(_FakeServer):
 
     # -- what tests do --------------------------------------------------------------------------------
 
-    def pause_jobs(self) -> None:
-        with self.lock:
-            self._gate = threading.Event()
-
-    def resume_jobs(self) -> None:
-        with self.lock:
-            gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
-
-    def wait_for(self, condition: Callable[[], bool], what: str, deadline: float = DEFAULT_DEADLINE) -> None:
-        end = time.monotonic() + deadline
-        with self.lock:
-            while not condition():
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out after {deadline}s waiting for {what}")
-                self.lock.wait(min(left, 0.05))
+    pause_jobs = _FakeServer.pause
+    resume_jobs = _FakeServer.resume
 
     @property
     def busy(self) -> bool:

@@ -15,12 +15,12 @@ import pytest
 
 from tests.arbiter_rig import (
     ArbiterProcess,
-    app_config,
     call,
     call_in_background,
+    rig_config,
     wait_until,
 )
-from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard, free_port
+from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard
 
 SD = "stable-diffusion"
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}]}
@@ -35,32 +35,14 @@ class Rig:
         self.sd = FakeAutomatic1111(self.card, **sd_kwargs).start()
         env = arbiter_kwargs.pop("env", {})
         sd_extra = arbiter_kwargs.pop("sd_extra", {})
-        config = {
-            "card": {"name": "simulated 24 GiB", "vram_gib": 24},
-            "status_port": free_port(),
-            "listen_host": "127.0.0.1",
-            "poll_interval_seconds": 0.05,
-            "request_timeout_seconds": 2,
-            "unload_timeout_seconds": 5,
-            "apps": [
-                app_config(
-                    "ollama",
-                    "ollama",
-                    self.ollama.url,
-                    envelope=(0, 8, 16),
-                    keep_alive_cap_seconds=300,
-                    max_wait_s=arbiter_kwargs.pop("ollama_wait", 10),
-                ),
-                app_config(
-                    SD,
-                    "automatic1111",
-                    self.sd.url,
-                    envelope=(0, 8, 12),
-                    max_wait_s=arbiter_kwargs.pop("sd_wait", 10),
-                    **sd_extra,
-                ),
-            ],
-        }
+        config = rig_config(
+            self.ollama.url,
+            self.sd.url,
+            poll_interval_s=0.05,
+            ollama_wait_s=arbiter_kwargs.pop("ollama_wait", 10),
+            sd_wait_s=arbiter_kwargs.pop("sd_wait", 10),
+            **sd_extra,
+        )
         self.arbiter = ArbiterProcess(config, env=env)
 
     def chat(self, **payload) -> object:

@@ -331,10 +331,10 @@ def test_a_status_port_that_clashes_with_an_api_port_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("field", "value", "problem"),
     [
-        ("chat_max_wait", timedelta(hours=2), "is not a wait between 0 and 1 hour"),
-        ("image_max_wait", timedelta(seconds=-1), "is not a wait between 0 and 1 hour"),
-        ("poll_interval", timedelta(0), "must be"),
-        ("unload_timeout", timedelta(days=2), "is longer than a day"),
+        ("chat_max_wait", timedelta(hours=2), "from 0:00:00 to 1:00:00"),
+        ("image_max_wait", timedelta(seconds=-1), "from 0:00:00 to 1:00:00"),
+        ("poll_interval", timedelta(0), "from 0:00:01 to 1 day"),
+        ("unload_timeout", timedelta(days=2), "from 0:00:01 to 1 day"),
         ("name", "Vram_Arbiter", ""),
     ],
 )

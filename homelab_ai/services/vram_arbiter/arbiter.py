@@ -24,7 +24,7 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import PodSelector
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.pod_scripts import script_text
-from homelab_ai.base.validators import dns1123_label, field_name, port, positive_duration
+from homelab_ai.base.validators import dns1123_label, duration_between, port
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload
@@ -43,21 +43,9 @@ SD_USER_ENV, SD_PASSWORD_ENV = "SD_API_USER", "SD_API_PASSWORD"
 OLLAMA_APP, SD_APP = "ollama", "stable-diffusion"
 
 
-def _finite_duration(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
-    positive_duration(instance, attribute, value)
-    if value > timedelta(days=1):
-        raise HomelabConfigError(
-            field_name(instance, attribute), f"{value} is longer than a day", "use a duration of at most a day"
-        )
-
-
-def _wait(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
-    if not isinstance(value, timedelta) or value < timedelta(0) or value > timedelta(hours=1):
-        raise HomelabConfigError(
-            field_name(instance, attribute),
-            f"{value!r} is not a wait between 0 and 1 hour",
-            "give a timedelta such as timedelta(minutes=2); 0 refuses at once instead of waiting",
-        )
+# Waits may be 0 (refuse at once); the timers must tick.
+_WAIT = duration_between(timedelta(0), timedelta(hours=1))
+_TIMER = duration_between(timedelta(seconds=1), timedelta(days=1))
 
 
 @attrs.frozen(kw_only=True)
@@ -72,13 +60,13 @@ class VramArbiterProps:
     """AUTOMATIC1111 on that card (envelope, port, API credentials read from it); default None: Ollama only."""
     name: str = attrs.field(default="vram-arbiter", validator=dns1123_label)
     """Name of the Deployment, Service, ConfigMap and NetworkPolicy; default "vram-arbiter"."""
-    chat_max_wait: timedelta = attrs.field(default=timedelta(minutes=2), validator=_wait)
+    chat_max_wait: timedelta = attrs.field(default=timedelta(minutes=2), validator=_WAIT)
     """Longest wait of a chat for the card before a 503 naming the holder; default 2 minutes (0 to 1 hour)."""
-    image_max_wait: timedelta = attrs.field(default=timedelta(minutes=5), validator=_wait)
+    image_max_wait: timedelta = attrs.field(default=timedelta(minutes=5), validator=_WAIT)
     """Longest wait of an image job for the card before a 503 naming the holder; default 5 minutes (0 to 1 hour)."""
-    poll_interval: timedelta = attrs.field(default=timedelta(seconds=2), validator=_finite_duration)
+    poll_interval: timedelta = attrs.field(default=timedelta(seconds=2), validator=_TIMER)
     """How often the apps' APIs are read (Ollama /api/ps, A1111 progress and memory); default 2 seconds."""
-    unload_timeout: timedelta = attrs.field(default=timedelta(seconds=60), validator=_finite_duration)
+    unload_timeout: timedelta = attrs.field(default=timedelta(seconds=60), validator=_TIMER)
     """Longest wait for an unloaded app's VRAM to show as freed before trying again; default 60 seconds."""
     status_port: int = attrs.field(default=9400, validator=port)
     """TCP port of /healthz, /status and /metrics; default 9400."""

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import PodSelector
-from homelab_ai.base.validators import dns1123_label, field_name, label_mapping, positive_duration, whole_number
+from homelab_ai.base.validators import dns1123_label, duration_between, label_mapping, whole_number
 from homelab_ai.base.values import go_duration
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import NAME_LABEL
@@ -31,14 +31,7 @@ def _labels(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def _minutes_to_days(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
-    positive_duration(instance, attribute, value)
-    if value.total_seconds() % 1 or value > timedelta(days=7):
-        raise HomelabConfigError(
-            field_name(instance, attribute),
-            f"{value} is not whole seconds up to 7 days",
-            "use e.g. timedelta(minutes=10)",
-        )
+_WINDOW = duration_between(timedelta(seconds=1), timedelta(days=7))
 
 
 @attrs.frozen(kw_only=True)
@@ -57,13 +50,13 @@ class VramArbiterMonitoringProps:
     """Labels Prometheus selects ServiceMonitors and rules by; default {"release": "kube-prometheus-stack"}."""
     prometheus: PodSelector = PodSelector(labels={"app.kubernetes.io/name": "prometheus"}, namespace="monitoring")
     """The Prometheus pods let in on the metrics port; default app.kubernetes.io/name=prometheus in "monitoring"."""
-    scrape_interval: timedelta = attrs.field(default=timedelta(seconds=30), validator=_minutes_to_days)
+    scrape_interval: timedelta = attrs.field(default=timedelta(seconds=30), validator=_WINDOW)
     """Scrape interval of the ServiceMonitor; default 30 seconds."""
-    envelope_exceeded_for: timedelta = attrs.field(default=timedelta(minutes=10), validator=_minutes_to_days)
+    envelope_exceeded_for: timedelta = attrs.field(default=timedelta(minutes=10), validator=_WINDOW)
     """How long observed VRAM must stay above an app's active_max before the alert fires; default 10 minutes."""
     overlaps: int = attrs.field(default=3, validator=whole_number(1, 10_000))
     """Count of overlaps (jobs that bypassed the arbiter on an over-booked card) per window that alerts; default 3."""
-    overlaps_window: timedelta = attrs.field(default=timedelta(hours=1), validator=_minutes_to_days)
+    overlaps_window: timedelta = attrs.field(default=timedelta(hours=1), validator=_WINDOW)
     """The window those overlaps are counted in; default 1 hour."""
     dashboard_namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
     """Namespace of the dashboard ConfigMap; default None: the arbiter's (the sidecar must search it)."""
