@@ -27,7 +27,7 @@ from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import dns1123_label, duration_between, port
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
-from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload
+from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload, secret_checksum_key
 from homelab_ai.cluster.hardening import SecurityProfile, harden_pod
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.gpu.vram import VramEnvelope
@@ -154,6 +154,11 @@ class VramArbiter(Construct):
             secret = kplus.Secret.from_secret_name(self, "SdSecret", password.secret_name)
             env[SD_USER_ENV] = kplus.EnvValue.from_value(user)
             env[SD_PASSWORD_ENV] = kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=secret, key=password.key))
+            if password.checksum is not None:
+                # A rotated password restarts the arbiter too: env from a Secret is read only at start.
+                self.deployment.pod_metadata.add_annotation(
+                    secret_checksum_key(password.secret_name), password.checksum
+                )
         self.container = self.deployment.add_container(
             name="arbiter",
             image=props.image.reference,
