@@ -56,6 +56,8 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them; at run time t
     )
     from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
     from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+    from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+    from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoring, VramArbiterMonitoringProps
     from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 
 # Public name -> module that defines it. Loaded on first use (PEP 562), so importing one module
@@ -134,6 +136,10 @@ _EXPORTS: dict[str, str] = {
     "SynthError": "homelab_ai.base.errors",
     "Verdict": "homelab_ai.gpu.budget",
     "VolumeMount": "homelab_ai.cluster.app_workload",
+    "VramArbiter": "homelab_ai.services.vram_arbiter.arbiter",
+    "VramArbiterMonitoring": "homelab_ai.services.vram_arbiter.monitoring",
+    "VramArbiterMonitoringProps": "homelab_ai.services.vram_arbiter.monitoring",
+    "VramArbiterProps": "homelab_ai.services.vram_arbiter.arbiter",
     "VramEnvelope": "homelab_ai.gpu.vram",
     "WorkloadKind": "homelab_ai.base.values",
     "budget_markdown": "homelab_ai.gpu.budget",
@@ -216,6 +222,10 @@ __all__ = [
     "SynthError",
     "Verdict",
     "VolumeMount",
+    "VramArbiter",
+    "VramArbiterMonitoring",
+    "VramArbiterMonitoringProps",
+    "VramArbiterProps",
     "VramEnvelope",
     "WorkloadKind",
     "budget_markdown",

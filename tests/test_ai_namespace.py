@@ -134,9 +134,9 @@ def test_ollama_idle_unload_and_concurrency_settings(homelab_objects):
     assert env["OLLAMA_NUM_PARALLEL"]["value"] == "1"
 
 
-def test_open_webui_talks_to_ollama_by_cluster_url(homelab_objects):
+def test_open_webui_talks_to_ollama_through_the_vram_arbiter_by_cluster_url(homelab_objects):
     env = env_of(homelab_objects[("Deployment", "open-webui")])
-    assert env["OLLAMA_BASE_URL"]["value"] == "http://ollama.ai.svc.cluster.local:11434"
+    assert env["OLLAMA_BASE_URL"]["value"] == "http://vram-arbiter.ai.svc.cluster.local:11434"
 
 
 def test_open_webui_secret_key_comes_from_sops_secret(homelab_objects):
@@ -147,12 +147,13 @@ def test_open_webui_secret_key_comes_from_sops_secret(homelab_objects):
     }
 
 
-def test_open_webui_generates_images_through_stable_diffusion_with_its_auth(homelab_objects):
+def test_open_webui_generates_images_through_the_vram_arbiter_with_stable_diffusions_auth(homelab_objects):
     env = env_of(homelab_objects[("Deployment", "open-webui")])
     assert env["ENABLE_IMAGE_GENERATION"]["value"] == "true"
     assert env["IMAGE_GENERATION_ENGINE"]["value"] == "automatic1111"
-    # Through the idle unloader's API gate, which reloads an idle-unloaded checkpoint first.
-    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://stable-diffusion.ai.svc.cluster.local:7861"
+    # Through the VRAM arbiter, which reloads an unloaded checkpoint before it forwards a generation
+    # (without an arbiter, through the idle unloader's gate: tests/test_sd_idle_unloader_wiring.py).
+    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://vram-arbiter.ai.svc.cluster.local:7860"
     assert env["AUTOMATIC1111_API_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "stable-diffusion-secret",
         "key": "password",
