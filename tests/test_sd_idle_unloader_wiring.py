@@ -70,11 +70,17 @@ def test_the_sidecar_serves_the_api_gate_on_the_service_and_past_the_network_pol
     assert {"name": "api-gate", "port": 7861, "targetPort": 7861} in service["spec"]["ports"]
     policy = homelab_objects[("NetworkPolicy", "stable-diffusion")]
     assert {"port": 7861, "protocol": "TCP"} in policy["spec"]["ingress"][0]["ports"]
-    webui_egress = homelab_objects[("NetworkPolicy", "open-webui")]["spec"]["egress"]
+    # The web UI's API client here is the VRAM arbiter; it may reach the gate like any SD port.
+    arbiter_egress = homelab_objects[("NetworkPolicy", "vram-arbiter")]["spec"]["egress"]
     assert {
         "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "stable-diffusion"}}}],
         "ports": [{"port": 7861, "protocol": "TCP"}],
-    } in webui_egress
+    } in arbiter_egress
+
+
+def test_api_clients_use_the_gate_when_there_is_an_idle_unloader():
+    _, sd = _sd_chart()
+    assert sd.api_url == "http://stable-diffusion.ai.svc.cluster.local:7861"
 
 
 def test_without_the_idle_unloader_clients_call_the_web_ui_itself():
