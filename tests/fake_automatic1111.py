@@ -98,6 +98,10 @@ class FakeAutomatic1111:
 
             def _answer(self, code: int, payload: object, headers: dict[str, str] | None = None) -> None:
                 body = json.dumps(payload).encode()
+                # Recorded before the answer goes out: a client that has its answer finds its call here.
+                path, auth = self.path.split("?")[0], self.headers.get("Authorization")
+                with fake.lock:
+                    fake.calls.append(Call(self.command, path, auth, code, time.monotonic()))
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -105,16 +109,6 @@ class FakeAutomatic1111:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
-                with fake.lock:
-                    fake.calls.append(
-                        Call(
-                            self.command,
-                            self.path.split("?")[0],
-                            self.headers.get("Authorization"),
-                            code,
-                            time.monotonic(),
-                        )
-                    )
 
             def _route(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
