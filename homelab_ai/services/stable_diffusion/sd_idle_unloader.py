@@ -11,7 +11,9 @@ through process_images -> reload_model_weights(), which returns early for the se
 and fails mixing CPU weights with CUDA tensors). So the sidecar puts it back
 (``POST /sdapi/v1/reload-checkpoint`` -> send_model_to_device): before forwarding a generation that
 comes through its API gate (``SD_GATE_PORT``: clients such as Open WebUI call the web UI's API
-there), and, for jobs that did not come through the gate, as soon as it sees one.
+there), and, for a job that did not come through the gate (the web page on the LAN), as soon as it
+sees one: that first job fails on the CPU weights, the next one works. In this homelab Open WebUI goes
+through the VRAM arbiter, which reloads the same way before it forwards.
 
 Standard library only: it runs as ``python sd_idle_unloader.py`` in a stock Python image.
 Configuration, from the environment:
