@@ -210,3 +210,42 @@ def test_scripts_import_only_the_standard_library(script):
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def _help(capsys, monkeypatch, main) -> str:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_names_every_option_with_its_default(capsys, monkeypatch):
+    text = _help(capsys, monkeypatch, ollama_pull.main)
+    for part in [
+        "Pull the declared Ollama models through the server's HTTP API, skipping those already present.",
+        "models model names, e.g. llama3.2 qwen2.5:14b",
+        "--server SERVER Ollama base URL, e.g. http://ollama:11434",
+        "--wait-seconds WAIT_SECONDS how long to wait for the server (default: 1200 s)",
+        "--poll-seconds POLL_SECONDS pause between two server checks (default: 5 s)",
+        "--timeout-seconds TIMEOUT_SECONDS socket timeout of one request (default: 600 s)",
+        "--progress-seconds PROGRESS_SECONDS at most one progress line per interval (default: 10 s)",
+    ]:
+        assert part in text
+
+
+def test_the_server_and_a_model_are_required(capsys):
+    for argv in (["llama3.2"], ["--server", "http://x"]):
+        with pytest.raises(SystemExit) as done:
+            ollama_pull.main(argv)
+        assert done.value.code == 2
+    assert "the following arguments are required: " in capsys.readouterr().err
+
+
+def test_seconds_are_read_as_numbers():
+    with FakeOllama(present=["llama3.2:latest"]) as ollama:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = ollama_pull.main(["--server", ollama.url, "--timeout-seconds", "5", "--wait-seconds", "2.5",
+                                     "--poll-seconds", "0.5", "--progress-seconds", "1", "llama3.2"])  # fmt: skip
+    assert code == 0, out.getvalue()

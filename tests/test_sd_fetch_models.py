@@ -218,3 +218,48 @@ def test_a_failure_is_summed_up_with_every_file_that_failed(tmp_path):
     assert result.stdout.splitlines()[-1] == (
         "sd-fetch: FAILED: 2 of 3 file(s) not in place: Stable-diffusion/gone, Stable-diffusion/bad"
     )
+
+
+def test_help_names_every_option_with_its_default(capsys, monkeypatch):
+    from tests.test_ollama_pull import _help
+
+    text = _help(capsys, monkeypatch, sd_fetch_models.main)
+    for part in [
+        "Download the declared Stable Diffusion files into models/, verified by sha256, before the web UI starts.",
+        "--models-dir MODELS_DIR the web UI's models/ folder",
+        "--checkpoints CHECKPOINTS JSON list of files (default: the SD_CHECKPOINTS variable)",
+        "--timeout-seconds TIMEOUT_SECONDS socket timeout of one read (default: 300 s)",
+        "--progress-seconds PROGRESS_SECONDS at most one progress line per interval (default: 15 s)",
+    ]:
+        assert part in text
+
+
+def test_the_models_folder_is_required(capsys):
+    with pytest.raises(SystemExit) as done:
+        sd_fetch_models.main([])
+    assert done.value.code == 2
+    assert "the following arguments are required: --models-dir" in capsys.readouterr().err
+
+
+def _main(*argv: str) -> Run:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = sd_fetch_models.main(list(argv))
+    return Run(code, out.getvalue())
+
+
+def test_the_list_comes_from_sd_checkpoints_when_no_option_gives_it(tmp_path, monkeypatch):
+    with FileServer({"/m": GOOD}) as server:
+        monkeypatch.setenv("SD_CHECKPOINTS", json.dumps([_entry(server, "/m", GOOD_SHA)]))
+        result = _main("--models-dir", str(tmp_path), "--timeout-seconds", "5", "--progress-seconds", "1")
+    assert result.returncode == 0, result.stdout
+    assert _files(tmp_path) == ["Stable-diffusion/model.safetensors"]
+
+
+def test_the_option_wins_over_the_variable_and_no_list_at_all_is_an_empty_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SD_CHECKPOINTS", "not json")
+    assert _main("--models-dir", str(tmp_path), "--checkpoints", "[]").stdout == (
+        "sd-fetch: all 0 declared file(s) present\n"
+    )
+    monkeypatch.delenv("SD_CHECKPOINTS")
+    assert _main("--models-dir", str(tmp_path)).returncode == 0

@@ -520,3 +520,41 @@ def test_the_process_refuses_a_bad_setting_before_polling():
     assert result.stderr == (
         "sd-idle-unloader: configuration error: SD_POLL_INTERVAL_SECONDS='0' must be greater than zero\n"
     )
+
+
+def test_main_watches_serves_its_ports_and_stops_on_sigterm(servers, monkeypatch, capsys):
+    server = serve(servers)
+    handlers: dict[int, Callable] = {}
+    monkeypatch.setattr(sidecar.signal, "signal", lambda number, handler: handlers.__setitem__(number, handler))
+    health, gate = free_port(), free_port()
+    env = {"SD_URL": server.url, "SD_IDLE_TIMEOUT_SECONDS": "0.2", "SD_POLL_INTERVAL_SECONDS": "0.05",
+           "SD_HEALTH_PORT": str(health), "SD_GATE_PORT": str(gate)}  # fmt: skip
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(sidecar.main(env)), daemon=True)
+    runner.start()
+    wait_until(lambda: len(server.unloads) == 1, "the unload")
+    assert status_of_health(health) == 200
+    assert _post(f"http://127.0.0.1:{gate}", "/sdapi/v1/txt2img")[0] == 200
+    assert set(handlers) == {signal.SIGTERM, signal.SIGINT}
+    handlers[signal.SIGTERM](signal.SIGTERM, None)
+    runner.join(timeout=DEADLINE)
+    assert result == [0]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(
+        f"sd-idle-unloader: watching {server.url} without auth: unload after 0.2s idle, poll every 0.05s, "
+        "retry backoff up to 120s"
+    )
+    assert lines[-1].endswith("sd-idle-unloader: stopping")
+    assert all(len(line.split(" ", 1)[0]) == len("2026-01-01T00:00:00Z") for line in lines)
+
+
+def test_main_refuses_a_bad_setting_with_exit_code_2(capsys):
+    assert sidecar.main({"SD_IDLE_TIMEOUT_SECONDS": "soon"}) == 2
+    assert capsys.readouterr().err == (
+        "sd-idle-unloader: configuration error: SD_IDLE_TIMEOUT_SECONDS='soon' is not a number of seconds\n"
+    )
+
+
+def status_of_health(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=DEADLINE) as response:
+        return response.status
