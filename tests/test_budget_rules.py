@@ -301,3 +301,55 @@ def test_text_says_ok_when_everything_fits():
 
 def test_text_labels_errors():
     assert budget_text(card(app("big", 0, 8, 30))).splitlines()[-1].startswith("error: big: max active VRAM 30 GiB")
+
+
+# With a VRAM arbiter ---------------------------------------------------------------------------
+
+
+def arbitrated(*apps: BudgetApp, names: tuple[str, ...] | None = None, vram_gib: float = 24) -> GpuBudget:
+    return GpuBudget(
+        card="Test GPU",
+        vram_gib=vram_gib,
+        replicas=4,
+        apps=apps,
+        arbiter="vram-arbiter",
+        arbitrated=names if names is not None else {a.name for a in apps},
+    )
+
+
+def test_an_over_booking_the_arbiter_serializes_is_a_note_not_a_warning():
+    budget = arbitrated(app("ollama", 0, 8, 16), app("sd", 0, 8, 12))
+    assert [[a.name for a in group] for group in budget.serialized_groups()] == [["ollama", "sd"]]
+    assert budget.warnings == []
+    assert [(v.severity, v.message) for v in budget.verdicts()] == [
+        (
+            Severity.NOTE,
+            "VRAM over-booked on 'Test GPU' (24 GiB): at max active, ollama 16 + sd 12 = 28 GiB on a 24 GiB card, "
+            "and the VRAM arbiter 'vram-arbiter' serializes ollama + sd: a request that would not fit first unloads "
+            "idle apps, then waits for the busy one (and is refused with the holder's name when the wait runs out), "
+            "never running the card out of memory. Work that bypasses the arbiter (e.g. the Stable Diffusion web "
+            "page) is seen only once it runs: the arbiter then unloads the idle models and counts the overlap",
+        )
+    ]
+
+
+def test_a_group_with_an_app_the_arbiter_does_not_admit_stays_a_warning():
+    budget = arbitrated(app("ollama", 0, 8, 16), app("sd", 0, 8, 12), names=("ollama",))
+    assert budget.serialized_groups() == []
+    assert [v.severity for v in budget.verdicts()] == [Severity.WARNING]
+
+
+def test_an_app_too_big_alone_is_never_serialized():
+    budget = arbitrated(app("huge", 0, 8, 30), app("sd", 0, 1, 2))
+    assert budget.serialized_groups() == []
+    assert [v.severity for v in budget.verdicts()] == [Severity.ERROR, Severity.WARNING]
+
+
+def test_without_an_arbiter_nothing_is_serialized_and_nothing_is_a_note():
+    budget = card(app("ollama", 0, 8, 16), app("sd", 0, 8, 12))
+    assert budget.serialized_groups() == []
+    assert [v.severity for v in budget.verdicts()] == [Severity.WARNING]
+
+
+def test_a_budget_that_fits_has_no_note_even_with_an_arbiter():
+    assert arbitrated(app("a", 0, 8, 12), app("b", 0, 8, 12)).verdicts() == []

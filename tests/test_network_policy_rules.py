@@ -230,3 +230,9 @@ def test_props_that_contradict_themselves_are_refused(changes, message):
     with pytest.raises(HomelabConfigError) as caught:
         AppNetworkPolicyProps(name="api", pods=API, **changes)
     assert str(caught.value) == message
+
+
+def test_isolation_keeps_its_props():
+    _app, _infra, ai = charts()
+    props = NamespaceIsolationProps(deny_name="closed")
+    assert NamespaceIsolation(ai, "Isolation", props).props is props

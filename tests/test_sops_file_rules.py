@@ -224,3 +224,40 @@ def test_a_file_that_is_not_a_mapping_has_no_demo_key_warning(tmp_path):
     path.write_text("[1, 2]\n")
     secret = SopsSecret(ai, "S", SopsSecretProps(name="web", file=path, keys=["a"]))
     assert secret.synth_warnings() == []
+
+
+def test_a_key_reference_carries_the_checksum_of_the_encrypted_file(tmp_path):
+    import hashlib
+
+    _app, _infra, ai = charts()
+    path = write_encrypted_like_secret(tmp_path / "w.sops.yaml", "web", ["a"])
+    secret = SopsSecret(ai, "S", SopsSecretProps(name="web", file=path, keys=["a"]))
+    assert secret.key_ref("a").checksum == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_construct_checks_the_namespace_of_its_chart(tmp_path):
+    _app, _infra, ai = charts()
+    path = write_encrypted_like_secret(tmp_path / "w.sops.yaml", "web", ["a"], namespace="other")
+    secret = SopsSecret(ai, "S", SopsSecretProps(name="web", file=path, keys=["a"]))
+    assert [p for p in secret.problems() if "metadata.namespace" in p] == [
+        f"SopsSecret 'web' ({path}): metadata.namespace is 'other' but the construct declares 'ai'; "
+        "run `homelab-ai secrets init --rotate web`"
+    ]
+
+
+def test_the_demo_key_warning_names_the_secret_and_the_command(tmp_path):
+    from homelab_ai.secrets.sops import DEMO_AGE_RECIPIENT
+
+    _app, _infra, ai = charts()
+    path = write_encrypted_like_secret(tmp_path / "w.sops.yaml", "web", ["a"])
+    path.write_text(path.read_text().replace("age1xyz", DEMO_AGE_RECIPIENT))
+    secret = SopsSecret(ai, "S", SopsSecretProps(name="web", file=path, keys=["a"]))
+    assert secret.synth_warnings() == [
+        f"SopsSecret 'web' ({path}): encrypted to the public DEMO age key, so anyone can read it; before you "
+        "deploy real secrets run `homelab-ai secrets new-key` (see README, Secrets)"
+    ]
+
+
+def test_a_placeholder_key_name_deeper_down_is_named_by_its_whole_path():
+    doc = changed(Xtra={"REPLACE_WITH_NAME": ENC})
+    assert problems(doc) == [f"{WHERE}: key name Xtra.REPLACE_WITH_NAME looks like a placeholder; {ROTATE}"]
