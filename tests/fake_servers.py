@@ -38,21 +38,24 @@ def free_port() -> int:
 
 
 class _Server:
-    """A ThreadingHTTPServer in a daemon thread; records (method, path, body) of every request."""
+    """A ThreadingHTTPServer in a daemon thread; records (method, path, body) and the headers of every request."""
 
     def __init__(self, port: int = 0) -> None:
         owner = self
         self.requests: list[tuple[str, str, bytes]] = []
+        self.headers: list[dict[str, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                owner.headers.append(dict(self.headers))
                 owner.requests.append(("GET", self.path, b""))
                 owner.handle(self)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                owner.headers.append(dict(self.headers))
                 owner.requests.append((self.command, self.path, body))
                 owner.handle(self, body)
 
@@ -226,3 +229,17 @@ class FileServer(_Server):
             _send(request, 404, b"no such file", "text/plain")
         else:
             _send(request, 200, content, "application/octet-stream")
+
+
+class SilentServer:
+    """Accepts TCP connections (the kernel does) and never answers: a hung server, for timeouts."""
+
+    def __enter__(self) -> SilentServer:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()

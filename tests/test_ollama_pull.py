@@ -11,6 +11,7 @@ import contextlib
 import io
 import subprocess
 import sys
+import time
 
 import attrs
 import pytest
@@ -249,3 +250,42 @@ def test_seconds_are_read_as_numbers():
             code = ollama_pull.main(["--server", ollama.url, "--timeout-seconds", "5", "--wait-seconds", "2.5",
                                      "--poll-seconds", "0.5", "--progress-seconds", "1", "llama3.2"])  # fmt: skip
     assert code == 0, out.getvalue()
+
+
+def test_a_server_that_accepts_but_never_answers_is_given_up_on_after_the_bound():
+    from tests.fake_servers import SilentServer
+
+    with SilentServer() as silent:
+        result = _pull(silent.url, "llama3.2", wait="0.3")
+    assert result.returncode == 1
+    assert "did not answer within 0.3s (last error: " in result.stdout
+
+
+def _slow(ollama: FakeOllama, path: str) -> None:
+    """Make ``path`` hang longer than the script's timeout; everything else as usual."""
+    handle = ollama.handle
+
+    def slow(request, body=b""):
+        if request.path == path:
+            time.sleep(1)
+        handle(request, body)
+
+    ollama.handle = slow
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/api/tags", "ERROR: could not list the models of"),
+        ("/api/pull", "could not pull model 'llama3.2': the request failed: "),
+    ],
+)
+def test_a_request_that_hangs_fails_after_the_timeout(path, message):
+    with FakeOllama(pullable={"llama3.2": [GIB]}) as ollama:
+        _slow(ollama, path)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = ollama_pull.main(["--server", ollama.url, "--timeout-seconds", "0.2", "llama3.2"])
+    assert code == 1
+    assert message in out.getvalue()
+    assert "timed out" in out.getvalue()

@@ -263,3 +263,20 @@ def test_the_option_wins_over_the_variable_and_no_list_at_all_is_an_empty_one(tm
     )
     monkeypatch.delenv("SD_CHECKPOINTS")
     assert _main("--models-dir", str(tmp_path)).returncode == 0
+
+
+def test_the_download_says_who_it_is(tmp_path):
+    with FileServer({"/m": GOOD}) as server:
+        _fetch(tmp_path, _entry(server, "/m", GOOD_SHA))
+    assert server.headers[0]["User-Agent"] == "homelab-ai-sd-fetch/1"
+
+
+def test_a_server_that_never_answers_fails_after_the_timeout(tmp_path):
+    from tests.fake_servers import SilentServer
+
+    with SilentServer() as silent:
+        entry = {"url": f"{silent.url}/m", "folder": "Lora", "file_name": "m", "sha256": GOOD_SHA}
+        result = _main("--models-dir", str(tmp_path), "--checkpoints", json.dumps([entry]), "--timeout-seconds", "0.2")
+    assert result.returncode == 1
+    assert "download of Lora/m from" in result.stdout and "timed out" in result.stdout
+    assert _files(tmp_path) == []

@@ -558,3 +558,13 @@ def test_main_refuses_a_bad_setting_with_exit_code_2(capsys):
 def status_of_health(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=DEADLINE) as response:
         return response.status
+
+
+def test_a_web_ui_that_never_answers_is_a_failed_poll_after_the_request_timeout():
+    from tests.fake_servers import SilentServer
+
+    with SilentServer() as silent:
+        clock = Clock()
+        unloader = unloader_for(silent.url, clock, SD_REQUEST_TIMEOUT_SECONDS="0.2")
+        assert unloader.step() == 15
+    assert unloader.failures == 1
