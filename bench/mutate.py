@@ -73,6 +73,9 @@ def _mutmut_settings(group: Mapping) -> str:
             f"pytest_add_cli_args = {toml_list(PYTEST_ARGS + deselected)}",
             f'process_isolation = "{group["isolation"]}"',
             'forkserver_warmup = "none"',
+            # A mutant that hangs (a timeout dropped, a loop that never ends) is stopped after this many
+            # times the tests' own duration plus a second; mutmut's default of 15 cost minutes per hang.
+            f"timeout_multiplier = {group.get('timeout_multiplier', 4)}",
             "use_git_change_detection = false",
             "",
         ]

@@ -353,3 +353,13 @@ def test_without_an_arbiter_nothing_is_serialized_and_nothing_is_a_note():
 
 def test_a_budget_that_fits_has_no_note_even_with_an_arbiter():
     assert arbitrated(app("a", 0, 8, 12), app("b", 0, 8, 12)).verdicts() == []
+
+
+def test_a_note_lists_each_serialized_group():
+    budget = arbitrated(app("a", 0, 1, 13), app("b", 0, 1, 12), app("c", 0, 1, 12.5))
+    assert "serializes a + b; a + c; b + c: a request" in budget.verdicts()[0].message
+
+
+def test_an_arbitrated_card_filled_exactly_at_max_is_neither_warned_nor_noted():
+    budget = arbitrated(app("a", 0, 1, 12), app("b", 0, 1, 12))
+    assert budget.verdicts() == []

@@ -568,3 +568,220 @@ def test_a_web_ui_that_never_answers_is_a_failed_poll_after_the_request_timeout(
         unloader = unloader_for(silent.url, clock, SD_REQUEST_TIMEOUT_SECONDS="0.2")
         assert unloader.step() == 15
     assert unloader.failures == 1
+
+
+def _messages(capsys) -> list[str]:
+    """The log lines of the steps so far, without their time stamps."""
+    return [line.split(" ", 1)[1] for line in capsys.readouterr().out.splitlines()]
+
+
+def test_each_decision_is_logged_in_words(servers, capsys):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+    poll_until(unloader, clock, 615)
+    server.start_job()
+    clock.now += 15
+    unloader.step()
+    assert _messages(capsys) == [
+        "sd-idle-unloader: web UI reachable; idle timer running",
+        "sd-idle-unloader: idle for 600s (timeout 600s): unloading the checkpoint",
+        "sd-idle-unloader: checkpoint unloaded; it is reloaded before the next generation",
+        "sd-idle-unloader: a job started after the unload: checkpoint reloaded; idle timer restarted",
+    ]
+
+
+def test_failures_are_logged_with_the_reason_and_counted_afresh_after_a_recovery(servers, capsys):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+    server.authorization = AUTH  # the sidecar has no credentials: refused
+    assert [unloader.step(), unloader.step()] == [15, 30]
+    server.authorization = None
+    unloader.step()
+    server.authorization = AUTH
+    assert unloader.step() == 15  # the backoff starts over
+    assert _messages(capsys) == [
+        "sd-idle-unloader: cannot read progress (HTTP 401 Unauthorized (check SD_API_USER/SD_API_PASSWORD against "
+        "the web UI's --api-auth)); retry 1 in 15s",
+        "sd-idle-unloader: cannot read progress (HTTP 401 Unauthorized (check SD_API_USER/SD_API_PASSWORD against "
+        "the web UI's --api-auth)); retry 2 in 30s",
+        "sd-idle-unloader: web UI answers again after 2 failed poll(s); counting that as activity",
+        "sd-idle-unloader: cannot read progress (HTTP 401 Unauthorized (check SD_API_USER/SD_API_PASSWORD against "
+        "the web UI's --api-auth)); retry 1 in 15s",
+    ]
+
+
+def test_failed_unloads_and_reloads_are_logged_with_the_reason(servers, capsys):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+
+    def refused() -> None:
+        raise OSError("connection reset")
+
+    unloader.web_ui.unload = refused
+    poll_until(unloader, clock, 600)
+    unloader.step()
+    del unloader.web_ui.unload
+    clock.now += 15
+    unloader.step()
+    unloader.web_ui.reload = refused
+    unloader.before_generation()
+    assert _messages(capsys)[-4:] == [
+        "sd-idle-unloader: unload failed (OSError: connection reset); trying again at the next poll",
+        "sd-idle-unloader: idle for 615s (timeout 600s): unloading the checkpoint",
+        "sd-idle-unloader: checkpoint unloaded; it is reloaded before the next generation",
+        "sd-idle-unloader: generation request through the gate, but reloading the checkpoint failed (OSError: "
+        "connection reset); trying again",
+    ]
+
+
+def test_two_generations_in_flight_hold_the_timer_until_both_end(servers):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+    unloader.before_generation()
+    unloader.before_generation()
+    unloader.after_generation()
+    poll_until(unloader, clock, 1200)
+    assert server.unloads == []
+    unloader.after_generation()
+    poll_until(unloader, clock, 615)
+    assert len(server.unloads) == 1
+
+
+@pytest.mark.parametrize("raw", ["1", "65535"])
+def test_every_port_from_1_to_65535_is_taken(raw):
+    assert Config({"SD_GATE_PORT": raw}).gate_port == int(raw)
+
+
+def test_a_url_keeps_its_last_letter_and_loses_its_slashes():
+    assert Config({"SD_URL": "http://sdX//"}).url == "http://sdX"
+
+
+def test_another_http_error_is_described_by_its_code_and_reason_alone(servers):
+    server = serve(servers)
+    server.handle = lambda path: (500, {"detail": "boom"})
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        WebUI(Config({"SD_URL": server.url})).progress()
+    assert describe_error(failed.value) == "HTTP 500 Internal Server Error"
+
+
+def test_main_reads_the_process_environment_by_default(monkeypatch, capsys):
+    monkeypatch.setenv("SD_POLL_INTERVAL_SECONDS", "never")
+    assert sidecar.main() == 2
+    assert "SD_POLL_INTERVAL_SECONDS='never' is not a number of seconds" in capsys.readouterr().err
+
+
+def test_the_start_line_names_the_user_it_authenticates_as(servers, capsys):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock, SD_API_USER="admin", SD_API_PASSWORD="s3cret-pass")
+    unloader.stop.set()
+    unloader.run()
+    assert _messages(capsys) == [
+        f"sd-idle-unloader: watching {server.url} as 'admin': unload after 600s idle, poll every 15s, retry "
+        "backoff up to 120s",
+        "sd-idle-unloader: stopping",
+    ]
+
+
+def _gate(unloader: IdleUnloader):
+    port = free_port()
+    return port, serve_gate(unloader, port)
+
+
+def _raw(url: str, method: str, body: bytes | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=DEADLINE) as response:
+            return response.status, response.getheaders(), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, list(exc.headers.items()), exc.read()
+
+
+def test_the_gate_answers_with_the_web_uis_status_type_and_one_length(servers):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+    port, gate = _gate(unloader)
+    try:
+        status, headers, body = _raw(f"http://127.0.0.1:{port}/sdapi/v1/txt2img?x=1", "POST", b"{}")
+    finally:
+        gate.shutdown()
+        gate.server_close()
+    assert status == 200
+    names = [name.lower() for name, _ in headers]
+    assert names.count("content-length") == 1
+    assert dict((k.lower(), v) for k, v in headers)["content-type"] == "application/json"
+    assert int(dict((k.lower(), v) for k, v in headers)["content-length"]) == len(body)
+
+
+def test_only_a_post_to_a_generation_path_reloads_even_with_a_query_string(servers):
+    server, clock = serve(servers), Clock()
+    unloader = unloader_for(server.url, clock)
+    poll_until(unloader, clock, 615)
+    port, gate = _gate(unloader)
+    try:
+        _raw(f"http://127.0.0.1:{port}/sdapi/v1/progress?skip_current_image=true", "GET")
+        _raw(f"http://127.0.0.1:{port}/sdapi/v1/txt2img", "GET")
+        assert server.reloads == []
+        status = _raw(f"http://127.0.0.1:{port}/sdapi/v1/txt2img?extra=1", "POST", b"{}")[0]
+    finally:
+        gate.shutdown()
+        gate.server_close()
+    assert status == 200
+    assert len(server.reloads) == 1
+
+
+def test_a_502_from_the_gate_is_json():
+    clock = Clock()
+    unloader = unloader_for(f"http://127.0.0.1:{free_port()}", clock)
+    port, gate = _gate(unloader)
+    try:
+        status, headers, body = _raw(f"http://127.0.0.1:{port}/sdapi/v1/txt2img", "POST", b"{}")
+    finally:
+        gate.shutdown()
+        gate.server_close()
+    assert status == 502
+    assert dict((k.lower(), v) for k, v in headers)["content-type"] == "application/json"
+    assert int(dict((k.lower(), v) for k, v in headers)["content-length"]) == len(body)
+
+
+def test_health_answers_in_plain_text_with_its_length():
+    clock = Clock()
+    unloader = unloader_for(f"http://127.0.0.1:{free_port()}", clock)
+    port = free_port()
+    server = serve_health(unloader, port)
+    try:
+        status, headers, body = _raw(f"http://127.0.0.1:{port}/healthz", "GET")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (status, body) == (200, b"ok\n")
+    assert dict((k.lower(), v) for k, v in headers)["content-type"] == "text/plain"
+    assert dict((k.lower(), v) for k, v in headers)["content-length"] == "3"
+
+
+def test_log_lines_are_stamped_in_utc_whatever_the_local_zone(monkeypatch, capsys):
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        sidecar.log("hello")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = capsys.readouterr().out.split(" ", 1)[0]
+    seen = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - seen).total_seconds()) < 60
+
+
+def test_a_gate_whose_web_ui_hangs_answers_502_after_its_timeout():
+    from tests.fake_servers import SilentServer
+
+    with SilentServer() as silent:
+        unloader = unloader_for(silent.url, Clock(), SD_GATE_TIMEOUT_SECONDS="0.2")
+        port, gate = _gate(unloader)
+        try:
+            status = _raw(f"http://127.0.0.1:{port}/sdapi/v1/txt2img", "POST", b"{}")[0]
+        finally:
+            gate.shutdown()
+            gate.server_close()
+    assert status == 502

@@ -246,3 +246,14 @@ def test_field_name_is_class_dot_attribute():
         size: int
 
     assert v.field_name(Props(1), attrs.fields(Props).size) == "Props.size"
+
+
+def test_duration_between_takes_both_edges_and_refuses_past_them():
+    from datetime import timedelta as td
+
+    rule = v.duration_between(td(seconds=10), td(minutes=2))
+    assert [check(rule, d).knob for d in (td(seconds=10), td(minutes=2))] == [td(seconds=10), td(minutes=2)]
+    for bad in (td(seconds=9), td(seconds=121), td(seconds=30.5), 30):
+        error = refused(rule, bad)
+        assert error.problem == f"{bad!r} is not a timedelta of whole seconds from 0:00:10 to 0:02:00"
+        assert error.fix == "pass e.g. timedelta(minutes=2), at least 0:00:10 and at most 0:02:00"
