@@ -120,7 +120,7 @@ class AppWorkloadProps:
     internet: InternetEgress | None = None
     """Outbound internet access (HTTPS by default), e.g. model downloads. Default None: no internet."""
     extra_ports: dict[str, int] = attrs.field(factory=dict, converter=dict)
-    """More named ports of the pod (a sidecar's), on the Service and in the NetworkPolicy; default none."""
+    """Name -> port number of more ports of the pod (a sidecar's), on its Service and NetworkPolicy. Default: none."""
 
     @extra_ports.validator
     def _named_ports(self, attribute: attrs.Attribute[dict], value: dict[str, int]) -> None:
