@@ -137,23 +137,23 @@ def test_model_names_ollama_accepts_are_accepted(name):
 @pytest.mark.parametrize("name", ["", "llama 3", "-x", "a:b:c", "x/", "a/b/c/d", ":tag", "x:", "llama3.2\n"])
 def test_malformed_model_name_is_refused_naming_the_field(name):
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .* is not an Ollama model name"):
-        LlmBackendProps(gpu=None, vram=vram(), models=[name])
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=[name])
 
 
 def test_a_bare_string_is_refused_rather_than_split_into_letters():
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 'llama3.2' is not a list"):
-        LlmBackendProps(gpu=None, vram=vram(), models="llama3.2")
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models="llama3.2")
 
 
 def test_the_same_model_twice_is_refused():
     with pytest.raises(HomelabConfigError, match=re.escape("'llama3.2:latest' and 'llama3.2' are the same model")):
-        LlmBackendProps(gpu=None, vram=vram(), models=["llama3.2", "llama3.2:latest"])
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["llama3.2", "llama3.2:latest"])
 
 
 def test_backend_name_too_long_for_the_job_is_refused_when_models_are_listed():
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.name: .* too long"):
-        LlmBackendProps(gpu=None, vram=vram(), name="o" * 43, models=["llama3.2"])
-    assert LlmBackendProps(gpu=None, vram=vram(), name="o" * 43).models == ()
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), name="o" * 43, models=["llama3.2"])
+    assert LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), name="o" * 43).models == ()
 
 
 def test_pull_job_without_models_is_refused():

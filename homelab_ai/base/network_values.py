@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 
 import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import cidr, dns1123_label, label_mapping, matches, port, ports
+from homelab_ai.base.validators import (
+    as_dict,
+    as_tuple,
+    cidr,
+    dns1123_label,
+    label_mapping,
+    matches,
+    port,
+    ports,
+    typed_fields,
+)
 
 # Private, shared, link-local and loopback ranges: "the internet" never includes the home LAN,
 # the cluster's own networks or a cloud metadata endpoint.
@@ -22,15 +31,11 @@ NON_INTERNET = (
 )
 
 
-def _labels(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class PodSelector:
     """Pods picked by labels, in the policy's own namespace unless ``namespace`` names another."""
 
-    labels: dict[str, str] = attrs.field(converter=_labels, validator=label_mapping)
+    labels: dict[str, str] = attrs.field(converter=as_dict, validator=label_mapping)
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
 
     def peer(self) -> dict:
@@ -41,7 +46,7 @@ class PodSelector:
         return entry
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Endpoint:
     """Pods and the port they listen on: what an egress rule opens. The port is the container's
     port, not the Service's: policies see traffic after the Service has translated it."""
@@ -63,7 +68,7 @@ def _excepts_inside(instance: InternetEgress) -> None:
             )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class InternetEgress:
     """Outbound connections to the internet (model downloads), never to the LAN.
 
@@ -71,9 +76,9 @@ class InternetEgress:
     link-local addresses out of reach even though they are inside ``cidr``.
     """
 
-    ports: tuple[int, ...] = attrs.field(default=(443,), converter=tuple, validator=ports)
+    ports: tuple[int, ...] = attrs.field(default=(443,), converter=as_tuple, validator=ports)
     cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
-    except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=tuple)
+    except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=as_tuple)
 
     def __attrs_post_init__(self) -> None:
         if not self.ports:
@@ -87,14 +92,14 @@ class InternetEgress:
         return {"to": [{"ipBlock": block}], "ports": [{"port": p, "protocol": "TCP"} for p in self.ports]}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class DnsServer:
     """The cluster DNS that every pod must still reach: kube-dns in kube-system by default (CoreDNS
     keeps the ``k8s-app: kube-dns`` label). Port 53 over UDP and TCP (large answers use TCP)."""
 
     namespace: str = attrs.field(default="kube-system", validator=dns1123_label)
     labels: dict[str, str] = attrs.field(
-        factory=lambda: {"k8s-app": "kube-dns"}, converter=_labels, validator=label_mapping
+        factory=lambda: {"k8s-app": "kube-dns"}, converter=as_dict, validator=label_mapping
     )
     port: int = attrs.field(default=53, validator=port)
 

@@ -14,10 +14,10 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
-from homelab_ai.base.validators import dns1123_label, ports
+from homelab_ai.base.validators import as_tuple, dns1123_label, ports, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppNetworkPolicyProps:
     """Whose traffic (``pods``), on which ports it serves, who may connect, where it may go.
 
@@ -27,10 +27,10 @@ class AppNetworkPolicyProps:
 
     name: str = attrs.field(validator=dns1123_label)
     pods: PodSelector
-    ports: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=ports)
+    ports: tuple[int, ...] = attrs.field(default=(), converter=as_tuple, validator=ports)
     from_anywhere: bool = False
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
-    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
+    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=as_tuple)
     internet: InternetEgress | None = None
     dns: DnsServer = DnsServer()
 

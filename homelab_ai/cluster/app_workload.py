@@ -10,8 +10,6 @@ accept traffic only on their port, from anywhere when exposed, else from the cli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import attrs
 import cdk8s
 from constructs import Construct
@@ -20,7 +18,7 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port
+from homelab_ai.base.validators import absolute_path, as_dict, as_tuple, dns1123_label, env_mapping, port, typed_fields
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.hardening import TMP, ScratchDir, SecurityProfile, harden_pod
@@ -31,7 +29,7 @@ from homelab_ai.secrets.sops_secret import SecretKeyRef
 NAME_LABEL = "app.kubernetes.io/name"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class VolumeMount:
     """Mount ``volume`` (or its ``sub_path`` folder) at ``path``."""
 
@@ -41,11 +39,7 @@ class VolumeMount:
     read_only: bool = False
 
 
-def _env_dict(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppWorkloadProps:
     """Everything that describes one app's pod, Service and network access.
 
@@ -62,11 +56,11 @@ class AppWorkloadProps:
     health: HealthCheck
     kind: WorkloadKind = WorkloadKind.DEPLOYMENT
     service_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
-    command: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    env: dict[str, str] = attrs.field(factory=dict, converter=_env_dict, validator=env_mapping)
-    secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=dict, validator=env_mapping)
-    mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=tuple)
+    command: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    args: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    env: dict[str, str] = attrs.field(factory=dict, converter=as_dict, validator=env_mapping)
+    secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=as_dict, validator=env_mapping)
+    mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=as_tuple)
     expose: LoadBalancer | None = None
     working_dir: str | None = None
     # One line for the operator docs' services table (`homelab-ai docs`); never rendered into objects.
@@ -74,9 +68,9 @@ class AppWorkloadProps:
     security: SecurityProfile = attrs.field(
         default=SecurityProfile(), validator=attrs.validators.instance_of(SecurityProfile)
     )
-    scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=tuple)
+    scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=as_tuple)
     network_policy: bool = True
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     internet: InternetEgress | None = None
 
     def __attrs_post_init__(self) -> None:

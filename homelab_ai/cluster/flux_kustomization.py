@@ -17,7 +17,15 @@ from constructs import Construct
 
 from homelab_ai._crds.io.fluxcd.toolkit import kustomize
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, matches, positive_duration
+from homelab_ai.base.validators import (
+    as_tuple,
+    dns1123_label,
+    dns1123_subdomain,
+    field_name,
+    matches,
+    positive_duration,
+    typed_fields,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.secrets.sops_secret import SopsSecret
 
@@ -41,7 +49,7 @@ _SOURCE_KIND = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class FluxSource:
     """The source Flux pulls ``dist/`` from: by default the repo Flux was bootstrapped with."""
 
@@ -55,10 +63,6 @@ class FluxSource:
     def reference(self) -> str:
         """``Kind/name`` as the flux CLI writes it (``--source=GitRepository/flux-system``)."""
         return f"{self.kind.value}/{self.name}"
-
-
-def _charts_tuple(value: object) -> tuple[cdk8s.Chart, ...]:
-    return tuple(value)  # type: ignore[arg-type]
 
 
 def _charts(instance: object, attribute: attrs.Attribute, value: tuple) -> None:
@@ -77,7 +81,7 @@ def _flux_kustomizations(instance: object, attribute: attrs.Attribute, value: tu
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class FluxKustomizationProps:
     """One ``dist/`` folder as a Flux Kustomization.
 
@@ -89,8 +93,10 @@ class FluxKustomizationProps:
 
     name: str = attrs.field(validator=dns1123_label)
     folder: str = attrs.field(validator=matches(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "name a folder of dist/"))
-    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=_charts_tuple, validator=_charts)
-    depends_on: tuple[FluxKustomization, ...] = attrs.field(default=(), converter=tuple, validator=_flux_kustomizations)
+    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=as_tuple, validator=_charts)
+    depends_on: tuple[FluxKustomization, ...] = attrs.field(
+        default=(), converter=as_tuple, validator=_flux_kustomizations
+    )
     source: FluxSource = FluxSource()
     # Where the synth writes, relative to the root of the source (the repo).
     root: str = attrs.field(default="./dist", validator=matches(r"\./[A-Za-z0-9._/-]*[^/]|\.", "e.g. './dist'"))

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import attrs
 
+from homelab_ai.base.validators import as_tuple, typed_fields
 from homelab_ai.gpu.cards import known_card
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
@@ -27,7 +28,7 @@ class Severity(enum.Enum):
     WARNING = "warning"
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class Verdict:
     """One finding about the budget; errors refuse the synth, warnings are printed (or refused with --strict)."""
 
@@ -35,7 +36,7 @@ class Verdict:
     message: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class BudgetApp:
     """What the budget needs to know about one app on the card."""
 
@@ -45,7 +46,7 @@ class BudgetApp:
     slices: int = 1
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class BudgetRow:
     """One line of the VRAM table, already formatted (GiB)."""
 
@@ -68,14 +69,14 @@ def _names(apps: Sequence[BudgetApp]) -> str:
     return " + ".join(a.name for a in apps)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class GpuBudget:
     """A card (name, VRAM, time-slicing replicas) and the apps that share it."""
 
     card: str
     vram_gib: float
     replicas: int
-    apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=tuple)
+    apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=as_tuple)
 
     # Totals -------------------------------------------------------------------------------------
 

@@ -16,7 +16,14 @@ from constructs import Construct
 
 from homelab_ai._crds.io.fluxcd.toolkit import helm
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive_duration
+from homelab_ai.base.validators import (
+    as_dict,
+    dns1123_label,
+    dns1123_subdomain,
+    matches,
+    positive_duration,
+    typed_fields,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.gpu.shared_gpu import SharedGpu
 
@@ -25,7 +32,7 @@ CHECKSUM_ANNOTATION = "checksum/config"
 _OWNED_VALUES = ("config", "podAnnotations")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class NvidiaDevicePluginProps:
     """Which card's config to load, and which pinned chart release to install from where.
 
@@ -48,8 +55,8 @@ class NvidiaDevicePluginProps:
     repository_name: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_subdomain)
     interval: timedelta = attrs.field(default=timedelta(hours=1), validator=positive_duration)
     runtime_class_name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
-    node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
-    extra_values: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    node_selector: dict[str, str] = attrs.field(factory=dict, converter=as_dict)
+    extra_values: dict[str, Any] = attrs.field(factory=dict, converter=as_dict)
 
     @extra_values.validator
     def _not_owned(self, attribute: attrs.Attribute[dict[str, Any]], value: dict[str, Any]) -> None:

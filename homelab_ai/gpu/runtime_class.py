@@ -13,16 +13,16 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain
+from homelab_ai.base.validators import as_dict, dns1123_label, dns1123_subdomain, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class NvidiaRuntimeClassProps:
     """The class name pods use and the containerd handler it maps to (both ``nvidia`` by convention)."""
 
     name: str = attrs.field(default="nvidia", validator=dns1123_subdomain)
     handler: str = attrs.field(default="nvidia", validator=dns1123_label)
-    node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    node_selector: dict[str, str] = attrs.field(factory=dict, converter=as_dict)
 
 
 class NvidiaRuntimeClass(Construct):

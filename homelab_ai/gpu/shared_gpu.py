@@ -17,7 +17,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.plus import kplus
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive
+from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive, typed_fields, whole_number
 from homelab_ai.gpu.budget import BudgetApp, GpuBudget
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
@@ -35,13 +35,13 @@ class GpuApp(Protocol):
     def slices(self) -> int: ...
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SharedGpuProps:
     """The card, its VRAM, and how many pods may hold a slice of it at once."""
 
     card: str = attrs.field(validator=matches(r"\S.*", "name the card, e.g. 'NVIDIA RTX 4090'"))
     vram_gib: float = attrs.field(validator=positive)
-    replicas: int = attrs.field(default=4, validator=[attrs.validators.instance_of(int), positive])
+    replicas: int = attrs.field(default=4, validator=whole_number(1))
     resource_name: str = attrs.field(
         default="nvidia.com/gpu",
         validator=matches(r"[a-z0-9.-]+/[a-z0-9.-]+", "use an extended resource name such as 'nvidia.com/gpu'"),

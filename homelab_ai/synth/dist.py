@@ -25,10 +25,11 @@ import yaml
 
 from homelab_ai.base.construct_validation import collecting_checks
 from homelab_ai.base.errors import SynthError
+from homelab_ai.base.validators import typed_fields
 from homelab_ai.secrets.sops_secret import SopsSecret, plaintext_secret_problems
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class RenderedFile:
     """One file of the output tree, relative to the output root."""
 

@@ -9,7 +9,16 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
-from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port, positive_duration, whole_number
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    env_mapping,
+    port,
+    positive_duration,
+    typed_fields,
+    whole_number,
+)
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -29,7 +38,7 @@ from homelab_ai.services.ollama.model_pull import (
 OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LlmBackendProps:
     """Ollama on a shared GPU.
 
@@ -86,7 +95,7 @@ class LlmBackendProps:
 
     purpose: str = "LLM inference backend"
     security: SecurityProfile = SecurityProfile()
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     model_downloads: InternetEgress | None = None
 
 

@@ -17,12 +17,14 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
 from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import (
+    as_tuple,
     dns1123_label,
     field_name,
     http_url,
     ollama_model_name,
-    positive,
     positive_duration,
+    typed_fields,
+    whole_number,
 )
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.services.ollama.ollama_pull import normalize
@@ -37,7 +39,7 @@ NOBODY = 65534
 
 def model_tuple(value: Any) -> Any:
     """Lists become tuples; a lone string is left alone so the validator can refuse it by name."""
-    return value if isinstance(value, str) else tuple(value)
+    return value if isinstance(value, str) else as_tuple(value)
 
 
 def model_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -83,7 +85,7 @@ def _short_enough(instance: Any, attribute: attrs.Attribute[Any], value: str) ->
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OllamaModelPullProps:
     """Which models, which server, and the Job's bounds.
 
@@ -97,7 +99,7 @@ class OllamaModelPullProps:
     image: ContainerImage = SCRIPT_IMAGE
     server_wait: timedelta = attrs.field(default=timedelta(minutes=20), validator=positive_duration)
     deadline: timedelta = attrs.field(default=timedelta(hours=6), validator=positive_duration)
-    backoff_limit: int = attrs.field(default=3, validator=[attrs.validators.instance_of(int), positive])
+    backoff_limit: int = attrs.field(default=3, validator=whole_number(1))
     # It only streams JSON lines; Ollama itself downloads the model.
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
+from homelab_ai.base.validators import as_tuple, dns1123_label, env_mapping, port, secret_key, typed_fields
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -30,7 +30,7 @@ STATIC_SEED = "/seed"
 SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OpenWebUIProps:
     """Open WebUI wired to an LlmBackend, optionally to StableDiffusion; its session key from a SopsSecret.
 
@@ -61,7 +61,7 @@ class OpenWebUIProps:
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
     purpose: str = "LLM chat interface"
     security: SecurityProfile = SecurityProfile()
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     internet: InternetEgress | None = None
     seed_resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25

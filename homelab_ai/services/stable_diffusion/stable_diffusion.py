@@ -9,7 +9,16 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
-from homelab_ai.base.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    matches,
+    port,
+    positive_duration,
+    secret_key,
+    typed_fields,
+)
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -41,7 +50,7 @@ PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
 
@@ -80,7 +89,7 @@ class StableDiffusionProps:
     )
     # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
-    extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     # Files an init container fetches into models/ before the web UI starts. None by default:
     # license and size are the user's choice.
     checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
@@ -97,7 +106,7 @@ class StableDiffusionProps:
 
     purpose: str = "Image generation UI"
     security: SecurityProfile = SD_SECURITY
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     model_downloads: InternetEgress | None = None
 
     @property

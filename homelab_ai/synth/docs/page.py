@@ -9,6 +9,7 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.base.validators import typed_fields
 from homelab_ai.base.values import WorkloadKind
 from homelab_ai.cluster.app_workload import AppWorkload
 from homelab_ai.cluster.flux_kustomization import FluxKustomization
@@ -25,7 +26,7 @@ EXAMPLE_OLLAMA_MODEL = "llama3.2"
 _GENERATORS = {"hex32": "64 hex characters (32 random bytes)", "password": "long random password"}
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class DocsModel:
     """What the docs need from a built chart app, found by walking its construct tree once."""
 
@@ -79,7 +80,7 @@ class DocsModel:
         ]
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class Page:
     """One generated page: the namespace's workloads, volumes and secrets, and the cards they share."""
 
