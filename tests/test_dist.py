@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from apps.homelab import build
-from homelab_ai.base.errors import SynthError
+from homelab_ai.base.errors import OutputError, SynthError
 from homelab_ai.synth.dist import synthesize
 
 
@@ -81,7 +81,7 @@ def test_a_write_that_fails_half_way_leaves_existing_dist_exactly_as_it_was(tmp_
     files = render(app, folders)
     # A file where the next one needs a folder: the write fails after the first files are on disk.
     broken = [*files, RenderedFile("zz/clash", b"x"), RenderedFile("zz/clash/inside.yaml", b"y")]
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="nothing was changed"):
         write_atomically(broken, out)
     assert _tree(out) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dist.")]
