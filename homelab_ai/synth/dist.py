@@ -25,7 +25,7 @@ from homelab_ai.base.construct_validation import collecting_checks
 from homelab_ai.base.errors import SynthError
 from homelab_ai.base.validators import typed_fields
 from homelab_ai.secrets.sops_secret import SopsSecret, plaintext_secret_problems
-from homelab_ai.synth.dist_writer import write_tree
+from homelab_ai.synth.dist_writer import recover_output, write_tree
 
 
 @attrs.frozen(field_transformer=typed_fields)
@@ -195,6 +195,7 @@ def synthesize(
     Warnings go to ``warn`` (stderr by default); ``strict`` refuses on any warning instead.
     ``overwrite`` replaces an ``outdir`` the synth did not write (see write_atomically).
     """
+    recover_output(outdir)
     app, folders = build()
     warnings = collect_warnings(app)
     if strict and warnings:

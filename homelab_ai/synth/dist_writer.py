@@ -80,10 +80,15 @@ class FileLike(Protocol):
 
 
 def _fault(step: str) -> None:
-    """The fault-injection hook: stop (``os._exit``) or fail (``OSError``) at ``step`` when asked."""
+    """The fault-injection hook: at ``step``, stop (``os._exit``), fail (``<step>:ENOSPC`` raises that
+    OSError), or pause (``<step>:pause`` says so on stderr and waits for its stdin to close)."""
     wanted = os.environ.get(FAULT_ENV, "")
     name, _, error = wanted.partition(":")
     if name != step:
+        return
+    if error == "pause":
+        print(f"paused at {step}", file=sys.stderr, flush=True)
+        sys.stdin.read()
         return
     if error:
         code = getattr(errno, error)
@@ -166,6 +171,25 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=retry_writable)  # onerror: Python 3.11 has no onexc
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def _target(outdir: Path) -> Path:
+    """The absolute output path; a symlink is followed, so the tree replaced is the one it points to."""
+    outdir = Path(os.path.abspath(outdir))
+    return outdir.resolve() if outdir.is_symlink() else outdir
+
+
+def recover_output(outdir: Path) -> None:
+    """Under the lock, undo what a crashed run left beside ``outdir``; a synth does it before anything
+    else, so a refused synth too puts back an old tree that a crash had moved away."""
+    outdir = _target(outdir)
+    if not outdir.parent.is_dir():
+        return
+    try:
+        with _locked(outdir.parent, outdir):
+            recover(outdir)
+    except OSError as exc:
+        raise _output_error(exc, outdir) from None
 
 
 def recover(outdir: Path) -> None:
@@ -298,9 +322,7 @@ def _output_error(exc: OSError, outdir: Path) -> OutputError:
 def write_tree(files: Iterable[FileLike], outdir: Path, *, overwrite: bool = False) -> None:
     """Make ``files`` (plus the marker) the whole content of ``outdir``, atomically; see the module doc."""
     files = list(files)
-    outdir = Path(os.path.abspath(outdir))
-    if outdir.is_symlink():
-        outdir = outdir.resolve()
+    outdir = _target(outdir)
     staging: Path | None = None
     old: Path | None = None
     swapped = False
