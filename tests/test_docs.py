@@ -185,16 +185,24 @@ def test_first_time_setup_shows_a_checkpoint_example_where_sd_reads_models(page)
 
 
 def test_declared_checkpoints_are_listed_with_their_folder(repo_root, tmp_path):
-    from homelab_ai import Checkpoint, SopsSecret, SopsSecretProps, StableDiffusion, StableDiffusionProps
+    from homelab_ai import (
+        Checkpoint,
+        InternetEgress,
+        SopsSecret,
+        SopsSecretProps,
+        StableDiffusion,
+        StableDiffusionProps,
+    )
     from tests.factories import write_encrypted_like_secret
 
     app, infra, ai = charts()
     secret_file = write_encrypted_like_secret(tmp_path / "sd.sops.yaml", "sd", ["password"])
     secret = SopsSecret(ai, "S", SopsSecretProps(name="sd", file=secret_file, keys=["password"]))
     lora = Checkpoint(url="https://example.org/a.safetensors", file_name="a.safetensors", sha256="ab" * 32, kind="lora")
-    StableDiffusion(
-        ai, "SD", StableDiffusionProps(gpu=gpu(infra), vram=vram(0, 8, 12), secret=secret, checkpoints=[lora])
+    props = StableDiffusionProps(
+        gpu=gpu(infra), vram=vram(0, 8, 12), secret=secret, checkpoints=[lora], model_downloads=InternetEgress()
     )
+    StableDiffusion(ai, "SD", props)
     text = _docs(app, {"infrastructure": "infrastructure", "ai": "ai"}, repo_root)[PAGE]
     assert "| a.safetensors | lora | `Lora/a.safetensors` |" in text
 

@@ -26,6 +26,7 @@ from homelab_ai.base.errors import SynthError
 from homelab_ai.base.validators import typed_fields
 from homelab_ai.secrets.sops_secret import SopsSecret, plaintext_secret_problems
 from homelab_ai.synth.dist_writer import recover_output, write_tree
+from homelab_ai.synth.reachability import DeclaredSecret, reachability_problems
 
 
 @attrs.frozen(field_transformer=typed_fields)
@@ -159,6 +160,12 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
         check = getattr(construct, "output_problems", None)
         if callable(check):
             problems.extend(check(files))
+    declared = [
+        DeclaredSecret(namespace=c.namespace or "default", name=c.name, keys=c.keys)
+        for c in tree
+        if isinstance(c, SopsSecret)
+    ]
+    problems.extend(reachability_problems([m for _, manifests in charts for m in manifests], declared))
     if problems:
         raise SynthError(problems)
     for folder in sorted(set(folders.values())):

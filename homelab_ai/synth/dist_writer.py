@@ -43,9 +43,10 @@ from homelab_ai.base.errors import OutputError
 
 # Written into the root of every tree the synth writes; a folder without it is not the synth's to replace.
 MARKER = ".homelab-ai-dist"
+# Comment lines only: a tool that reads every file of the tree as YAML finds an empty document.
 MARKER_TEXT = (
-    b"Written by `homelab-ai synth`: this folder is replaced as a whole on every synth.\n"
-    b"Edit the chart (apps/), not these files.\n"
+    b"# Written by `homelab-ai synth`: this folder is replaced as a whole on every synth.\n"
+    b"# Edit the chart (apps/), not these files.\n"
 )
 FAULT_ENV = "HOMELAB_AI_FAULT"
 # `rename` forces the two-rename fallback (to test it where the exchange works).

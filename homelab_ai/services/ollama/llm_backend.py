@@ -73,6 +73,13 @@ class LlmBackendProps:
     models: tuple[str, ...] = attrs.field(default=(), converter=model_tuple, validator=model_names)
 
     def __attrs_post_init__(self) -> None:
+        if self.models and (self.model_downloads is None or 443 not in self.model_downloads.ports):
+            raise HomelabConfigError(
+                "LlmBackendProps.models",
+                f"{len(self.models)} model(s) are pulled from the Ollama registry over HTTPS, but model_downloads "
+                "does not let Ollama reach the internet on 443, so the pull Job can never finish",
+                "set model_downloads=InternetEgress() (HTTPS only, never the LAN), or list no models",
+            )
         suffix = len("-pull-models")
         if self.models and len(self.name) + suffix > MAX_NAME_LENGTH:
             raise HomelabConfigError(

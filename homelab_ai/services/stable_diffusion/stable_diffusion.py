@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import timedelta
 
 import attrs
@@ -50,6 +51,28 @@ PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
 
 
+def _checkpoints_reachable(props: StableDiffusionProps) -> None:
+    """Each checkpoint's download must get through the pod's NetworkPolicy, or the init container
+    retries forever and the web UI never starts. Refused, not opened: which ports the pod may use
+    on the internet is the user's decision (HTTPS only by default)."""
+    if not props.checkpoints:
+        return
+    open_ports = props.model_downloads.ports if props.model_downloads else ()
+    for index, checkpoint in enumerate(props.checkpoints):
+        parts = urllib.parse.urlsplit(checkpoint.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if port not in open_ports:
+            allowed = f"on port(s) {', '.join(map(str, open_ports))} only" if open_ports else "not at all"
+            raise HomelabConfigError(
+                "StableDiffusionProps.checkpoints",
+                f"checkpoints[{index}] is downloaded from {checkpoint.url} (port {port}), but model_downloads lets "
+                f"the pod reach the internet {allowed}, so the init container can never fetch it and the pod "
+                "never starts",
+                "use the file's https:// URL with model_downloads=InternetEgress() (HTTPS), or add the port: "
+                f"model_downloads=InternetEgress(ports=({', '.join(map(str, (*open_ports, port)))},))",
+            )
+
+
 @attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
@@ -96,6 +119,7 @@ class StableDiffusionProps:
     fetch_image: ContainerImage = SCRIPT_IMAGE
 
     def __attrs_post_init__(self) -> None:
+        _checkpoints_reachable(self)
         if self.idle_unloader and not self.enable_api:
             raise HomelabConfigError(
                 "StableDiffusionProps.idle_unloader",
