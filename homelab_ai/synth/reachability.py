@@ -336,13 +336,14 @@ def _admits(policies: list[Mapping], direction: str, peer_matches, number: int, 
     return False
 
 
-def _open_ports(policies: list[Mapping], direction: str) -> list[int]:
-    key = "ingress" if direction == "Ingress" else "egress"
+def _internet_ports(policies: list[Mapping]) -> list[int]:
+    """The ports egress rules open to destinations outside the cluster (an ipBlock, or no peer at all)."""
     return sorted(
         {
             e["port"]
             for p in policies
-            for r in (p.get("spec") or {}).get(key) or []
+            for r in (p.get("spec") or {}).get("egress") or []
+            if not r.get("to") or any("ipBlock" in peer for peer in r["to"])
             for e in r.get("ports") or []
             if isinstance(e.get("port"), int)
         }
@@ -399,10 +400,12 @@ def _one_call_problem(
         if _admits(egress, "Egress", lambda peer, _policy: "ipBlock" in peer, call.port, None):
             return None
         names = ", ".join(_name(p) for p in egress)
+        ports = _internet_ports(egress)
+        reach = f"only on port(s) {', '.join(map(str, ports))}" if ports else "on no port at all"
         return (
-            f"NetworkPolicy {names} lets the pod reach outside the cluster only on "
-            f"{_open_ports(egress, 'Egress') or 'no port'}, so the call can never connect. Fix: use https:// "
-            "(port 443), or add the port to the app's InternetEgress(ports=...)"
+            f"NetworkPolicy {names} lets the pod reach outside the cluster {reach}, so the call can never "
+            "connect. Fix: give the app internet egress (InternetEgress(), HTTPS), use https://, or add the "
+            "port to InternetEgress(ports=...)"
         )
     service = services.get(target)
     if service is None:

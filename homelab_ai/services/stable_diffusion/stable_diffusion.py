@@ -62,12 +62,15 @@ def _checkpoints_reachable(props: StableDiffusionProps) -> None:
         parts = urllib.parse.urlsplit(checkpoint.url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         if port not in open_ports:
-            allowed = f"on port(s) {', '.join(map(str, open_ports))} only" if open_ports else "not at all"
+            allowed = (
+                f"lets the pod reach the internet on port(s) {', '.join(map(str, open_ports))} only"
+                if open_ports
+                else "is None, so the pod may not reach the internet at all"
+            )
             raise HomelabConfigError(
                 "StableDiffusionProps.checkpoints",
-                f"checkpoints[{index}] is downloaded from {checkpoint.url} (port {port}), but model_downloads lets "
-                f"the pod reach the internet {allowed}, so the init container can never fetch it and the pod "
-                "never starts",
+                f"checkpoints[{index}] is downloaded from {checkpoint.url} (port {port}), but model_downloads "
+                f"{allowed}: the init container can never fetch it and the pod never starts",
                 "use the file's https:// URL with model_downloads=InternetEgress() (HTTPS), or add the port: "
                 f"model_downloads=InternetEgress(ports=({', '.join(map(str, (*open_ports, port)))},))",
             )
