@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth docs test venv node lint cdk8s-synth imports clean bench
+.PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,15 @@ synth: venv
 docs: venv
 	$(BIN)/homelab-ai docs docs
 
-## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
+## Every test: lint, unit, snapshot, schema, checkov, and the end-to-end processes (the CLI, sops,
+## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup
+
+## The unit tier for the edit loop: every test not marked `slow` (no processes, no waiting), in parallel.
+test-fast: venv
+	$(BIN)/pytest -n auto --dist loadgroup -m "not slow" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

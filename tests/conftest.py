@@ -1,4 +1,11 @@
-"""Shared fixtures: the homelab's chart, built once per test session, and its rendered objects."""
+"""Shared fixtures: the homelab's chart, built once per test session, and its rendered objects.
+
+`make test` runs the tests in parallel (pytest-xdist, one session per worker), so a session
+fixture is built at most once per worker: put expensive, read-only things here (the rendered
+chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
+real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
+everything else.
+"""
 
 from __future__ import annotations
 
@@ -36,3 +43,16 @@ def homelab_objects(homelab_files):
     from tests.helpers import objects_by_key
 
     return objects_by_key(homelab_files)
+
+
+@pytest.fixture(scope="session")
+def homelab_dist(homelab_files, tmp_path_factory) -> Path:
+    """The spec's chart written as `make synth` writes it (dist/ with its marker), once per session.
+
+    Read-only for the tests: copy it before changing anything in it.
+    """
+    from homelab_ai.synth.dist import write_atomically
+
+    out = tmp_path_factory.mktemp("homelab") / "dist"
+    write_atomically(homelab_files, out)
+    return out

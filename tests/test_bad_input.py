@@ -777,11 +777,11 @@ def _run(argv: list[str], case: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("case", "field"),
     [
         ("nan-vram", "SharedGpuProps.vram_gib: nan must be a finite number"),
-        ("replicas-as-text", "SharedGpuProps.replicas: '4' is not a whole number"),
         ("probe-on-an-undeclared-port", "readinessProbe.httpGet.port: the probe checks port 9000"),
     ],
 )
@@ -797,6 +797,7 @@ def test_homelab_ai_synth_as_its_own_process_refuses_with_one_line(existing_dist
     assert _beside(existing_dist) == []
 
 
+@pytest.mark.slow
 def test_python_m_apps_main_refuses_a_wrong_type_with_one_line(existing_dist):
     """The path `cdk8s synth` runs (apps/main.py), with the chart swapped for one with slices as text."""
     before = _tree(existing_dist)

@@ -92,6 +92,7 @@ def test_compare_names_objects_only_one_side_renders():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["lib-scale", "base-scale"])
 def test_measure_reports_phases_and_peak_memory_of_python_and_node(repo_root, case):
     done = subprocess.run(

@@ -128,6 +128,7 @@ def test_deployment_and_configmap_with_checkpoints_are_valid_kubernetes(tmp_path
         kubernetes_validate.validate(objects[key], "1.27", strict=True)
 
 
+@pytest.mark.slow
 def test_the_init_containers_own_command_fetches_the_declared_file(tmp_path):
     """What the init container runs, run here: its env and args, the models folder swapped for a temp one."""
     content = b"weights" * 100

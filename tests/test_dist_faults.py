@@ -1,15 +1,18 @@
 """The dist/ swap under faults: a synth killed at any step of the write, two synths at once, and
 file-system errors leave the old tree or the new one, complete, and nothing beside it.
 
-Each killed synth is a real `homelab-ai synth` process stopped by the writer's fault hook
-(HOMELAB_AI_FAULT=<step>, homelab_ai.synth.dist_writer) with ``os._exit``: no cleanup code runs,
-as after a power cut or a SIGKILL. The chart is tests/small_chart.py: two variants write two
-different trees ("old" and "new").
+Each killed write is a real process stopped by the writer's fault hook (HOMELAB_AI_FAULT=<step>,
+homelab_ai.synth.dist_writer) with ``os._exit``: no cleanup code runs, as after a power cut or a
+SIGKILL. Every step is killed in a process that runs the writer alone on a rendered tree
+(tests/dist_writer_process.py: no jsii start, a tenth of the cost); a kill before and one after
+the swap, two synths at once and a real permission error run whole `homelab-ai synth` processes.
+The chart is tests/small_chart.py: two variants write two different trees ("old" and "new").
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import select
 import shutil
@@ -27,6 +30,9 @@ from homelab_ai.base.errors import OutputError
 from homelab_ai.cli import main
 from homelab_ai.synth import dist_writer
 from homelab_ai.synth.dist_writer import FAULT_ENV, FAULT_EXIT_CODE, MARKER, SWAP_ENV
+
+# The slow tier (`make test-fast` leaves it out): kills and races `homelab-ai synth` processes.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dist-faults")]  # one trees fixture
 
 REPO = Path(__file__).resolve().parent.parent
 APP = "tests.small_chart:build"
@@ -73,16 +79,24 @@ def _synth_in_process(out: Path, variant: str, monkeypatch: pytest.MonkeyPatch, 
 
 @pytest.fixture(scope="module")
 def trees(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """The complete old and new trees, as a clean synth writes them."""
+    """The complete old and new trees, as a clean synth writes them, and the new one's files as JSON."""
     result = {}
     with pytest.MonkeyPatch.context() as monkeypatch:
         for variant in ("old", "new"):
             out = tmp_path_factory.mktemp(variant) / "dist"
             assert _synth_in_process(out, variant, monkeypatch) == 0
             result[variant] = _tree(out)
+            files = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file() and p.name != MARKER}
+            (out.parent / "files.json").write_text(json.dumps(files))
+            result[f"{variant}-json"] = str(out.parent / "files.json")
     assert result["old"] != result["new"]
     assert MARKER in result["old"]
     return result
+
+
+def _writer_process(out: Path, files_json: str, **extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "tests.dist_writer_process", str(out), files_json]
+    return subprocess.run(argv, cwd=REPO, env=_env("new", **extra), capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -93,9 +107,16 @@ def old_dist(tmp_path, trees, monkeypatch) -> Path:
     return out
 
 
+def test_the_writer_process_writes_what_the_synth_writes(tmp_path, trees):
+    """The stand-in the step tests kill is the synth's own writer: unharmed, it writes the same tree."""
+    out = tmp_path / "dist"
+    assert _writer_process(out, trees["new-json"]).returncode == 0
+    assert _tree(out) == trees["new"]
+
+
 @pytest.mark.parametrize("step", BEFORE_SWAP + AFTER_SWAP)
-def test_a_synth_killed_at_any_step_leaves_the_old_or_the_new_tree(old_dist, trees, monkeypatch, step):
-    killed = _synth_process(old_dist, "new", **{FAULT_ENV: step})
+def test_a_write_killed_at_any_step_leaves_the_old_or_the_new_tree(old_dist, trees, monkeypatch, step):
+    killed = _writer_process(old_dist, trees["new-json"], **{FAULT_ENV: step})
     assert killed.returncode == FAULT_EXIT_CODE, killed.stderr
     assert _tree(old_dist) == (trees["old"] if step in BEFORE_SWAP else trees["new"])
     # The next run, even one that is refused, removes what the killed run left beside dist/.
@@ -105,11 +126,21 @@ def test_a_synth_killed_at_any_step_leaves_the_old_or_the_new_tree(old_dist, tre
     assert _tree(old_dist) == (trees["old"] if step in BEFORE_SWAP else trees["new"])
 
 
+@pytest.mark.parametrize("step", ["synced", "swapped"])
+def test_a_homelab_ai_synth_process_killed_before_or_after_the_swap(old_dist, trees, monkeypatch, step):
+    killed = _synth_process(old_dist, "new", **{FAULT_ENV: step})
+    assert killed.returncode == FAULT_EXIT_CODE, killed.stderr
+    assert _tree(old_dist) == (trees["old"] if step == "synced" else trees["new"])
+    assert _synth_in_process(old_dist, "new", monkeypatch) == 0
+    assert _tree(old_dist) == trees["new"]
+    assert _beside(old_dist) == []
+
+
 @pytest.mark.parametrize("step", ["staging-created", "synced", "moved-away", "swapped"])
 def test_the_two_rename_fallback_killed_at_any_step_is_repaired_by_the_next_run(old_dist, trees, monkeypatch, step):
     """Where the exchange is not supported: a kill between the renames leaves the old tree beside
     dist/, complete, and the next run puts it back before doing anything else."""
-    killed = _synth_process(old_dist, "new", **{FAULT_ENV: step, SWAP_ENV: "rename"})
+    killed = _writer_process(old_dist, trees["new-json"], **{FAULT_ENV: step, SWAP_ENV: "rename"})
     assert killed.returncode == FAULT_EXIT_CODE, killed.stderr
     if step == "moved-away":
         assert not old_dist.exists()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
 import cdk8s
@@ -20,6 +18,7 @@ from homelab_ai import (
 )
 from homelab_ai.synth.docs import GENERATED_MARKER, render_docs, write_docs
 from tests.factories import app_props, charts, gpu, vram
+from tests.helpers import run_cli_in_process
 
 PAGE = "ai-namespace.md"
 
@@ -250,14 +249,7 @@ def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_pa
 
 
 def test_docs_command_writes_the_committed_page(repo_root, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "homelab_ai.cli", "docs", str(tmp_path / "docs")],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_cli_in_process(repo_root, "docs", str(tmp_path / "docs"))
     assert result.returncode == 0, result.stderr
     assert "wrote 1 page(s)" in result.stdout
     assert (tmp_path / "docs" / PAGE).read_bytes() == (repo_root / "docs" / PAGE).read_bytes()

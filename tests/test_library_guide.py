@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import kubernetes_validate
 import pytest
@@ -12,7 +10,7 @@ import yaml
 
 from examples.speech_to_text import build as build_example
 from homelab_ai.synth.dist import render
-from tests.helpers import container, objects_by_key
+from tests.helpers import container, objects_by_key, run_cli_in_process
 
 GUIDE = "docs/library-guide.md"
 EXAMPLE = "examples/speech_to_text.py"
@@ -81,16 +79,10 @@ def test_example_objects_are_valid_kubernetes(example_files):
 
 
 def test_guide_commands_synthesize_and_document_the_example(repo_root, tmp_path):
-    """The two commands of the guide's "Run it", as a user types them (through the CLI)."""
-    code = (
-        "import sys; from homelab_ai.cli import main; "
-        f"sys.exit(main(['--app', 'examples.speech_to_text:build', 'synth', {str(tmp_path / 'dist')!r}]) "
-        f"or main(['--app', 'examples.speech_to_text:build', 'docs', {str(tmp_path / 'docs')!r}]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    """The two commands of the guide's "Run it", as a user types them (through the CLI, in this process)."""
+    for command, out in (("synth", tmp_path / "dist"), ("docs", tmp_path / "docs")):
+        result = run_cli_in_process(repo_root, "--app", "examples.speech_to_text:build", command, str(out))
+        assert result.returncode == 0, result.stderr
     listed = yaml.safe_load((tmp_path / "dist/speech/kustomization.yaml").read_text())["resources"]
     assert "deployment-whisper.yaml" in listed
     assert (

@@ -130,6 +130,7 @@ def test_backend_exposes_its_declared_models():
     assert backend.model_pull.pod_labels == {"app.kubernetes.io/name": "ollama-pull-models"}
 
 
+@pytest.mark.slow
 def test_the_jobs_own_arguments_drive_the_script():
     """What the Job runs, run here: its args with the server swapped for a fake on loopback."""
     job = _job(models=["llama3.2", "mistral"])
