@@ -48,8 +48,11 @@ class DeclaredSecret:
     """A Secret the synth writes (a SopsSecret): where it lives and which keys it holds."""
 
     namespace: str
+    """Namespace of the Secret."""
     name: str
+    """Name of the Secret."""
     keys: tuple[str, ...]
+    """The keys its data holds (what consumers may read)."""
 
 
 @attrs.frozen(kw_only=True, field_transformer=typed_fields)
@@ -57,10 +60,15 @@ class _Pod:
     """One pod template: who owns it, where, its labels and its containers (init containers first)."""
 
     owner: str
+    """The object that holds the template, e.g. "Deployment ollama"."""
     namespace: str
+    """Its namespace."""
     labels: dict[str, str]
+    """The pod template's labels (what Services and NetworkPolicies select)."""
     containers: tuple[Any, ...]
+    """Init containers, then containers, as rendered."""
     volumes: tuple[Any, ...]
+    """The pod's volumes, as rendered."""
 
 
 def _dig(obj: Any, path: Iterable[str]) -> Any:
@@ -258,9 +266,13 @@ class _Call:
     """A URL a container calls: scheme, host, port, and the text it was found in (env var, args)."""
 
     field: str
+    """Where the URL was found: "env NAME", "args[1]", "command[0]"."""
     url: str
+    """The URL as written, up to its port."""
     host: str
+    """Its host, lower case."""
     port: int
+    """Its port: explicit, else 443 for https and 80 for http."""
 
 
 def _calls(container: Mapping) -> Iterator[_Call]:
