@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: twice the CPUs, at least 4. Part of the suite waits (the idle unloader's
+# real-time tests, pip, sops, checkov's start), so more workers than cores keep the CPUs busy.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, 2 * (os.cpu_count() or 1)))')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
@@ -41,11 +44,12 @@ docs: venv
 ## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
-## The unit tier for the edit loop: every test not marked `slow` (no processes, no waiting), in parallel.
+## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
+## worker per core (it only computes).
 test-fast: venv
-	$(BIN)/pytest -n auto --dist loadgroup -m "not slow" -q
+	$(BIN)/pytest -n auto --dist loadgroup -m "not slow and not e2e" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

@@ -4,7 +4,9 @@
 fixture is built at most once per worker: put expensive, read-only things here (the rendered
 chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
 real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
-everything else.
+everything else. A module marked slow or e2e as a whole runs on one worker (`--dist loadgroup`), so
+its module fixtures (a built wheel, a repo copy after `secrets init`) are built once, not once per
+worker.
 """
 
 from __future__ import annotations
@@ -56,3 +58,13 @@ def homelab_dist(homelab_files, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("homelab") / "dist"
     write_atomically(homelab_files, out)
     return out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each slow or e2e module on one xdist worker (see the module doc)."""
+    for item in items:
+        module = item.getparent(pytest.Module)
+        if module is None or item.get_closest_marker("xdist_group"):
+            continue
+        if {mark.name for mark in module.own_markers} & {"slow", "e2e"}:
+            item.add_marker(pytest.mark.xdist_group(module.nodeid))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 # The slow tier (`make test-fast` leaves it out): runs checkov twice.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("checkov")]  # one worker runs checkov, once
+pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = REPO_ROOT / ".checkov.yaml"

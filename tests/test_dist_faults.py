@@ -32,7 +32,7 @@ from homelab_ai.synth import dist_writer
 from homelab_ai.synth.dist_writer import FAULT_ENV, FAULT_EXIT_CODE, MARKER, SWAP_ENV
 
 # The slow tier (`make test-fast` leaves it out): kills and races `homelab-ai synth` processes.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dist-faults")]  # one trees fixture
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 APP = "tests.small_chart:build"

@@ -29,7 +29,7 @@ from tests.sops_helpers import (
 )
 
 # The slow tier (`make test-fast` leaves it out): starts sops for every command.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secrets-cli")]  # one round_trip fixture
+pytestmark = pytest.mark.slow
 
 WEBUI, SD = SECRET_FILES
 
