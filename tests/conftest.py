@@ -60,6 +60,7 @@ def homelab_dist(homelab_files, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep each slow or e2e module on one xdist worker (see the module doc)."""
     for item in items:
