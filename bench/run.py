@@ -290,7 +290,10 @@ def time_make(target: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    done = subprocess.run(["make", target], cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, check=False)
+    # The environment a developer types `make test` in: no PYTHONPATH (the wheel tests install into a
+    # fresh venv, and a PYTHONPATH pointing at this repo would make pip think homelab-ai is installed).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(["make", target], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

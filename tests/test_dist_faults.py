@@ -316,3 +316,14 @@ def test_write_tree_refuses_a_foreign_folder_in_process_too(tmp_path):
         dist_writer.write_tree([], out)
     dist_writer.write_tree([], out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == [MARKER]
+
+
+def test_an_output_path_through_a_symlinked_folder_is_written(tmp_path, trees, monkeypatch):
+    """A parent reached through a symlink (e.g. a repo under a linked home) is still inside the output."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    out = tmp_path / "link" / "dist"
+    assert _synth_in_process(out, "new", monkeypatch) == 0
+    assert _tree(real / "dist") == trees["new"]
+    assert _beside(real / "dist") == []

@@ -238,9 +238,10 @@ def check_target(outdir: Path, *, overwrite: bool) -> None:
 def _write_tree(files: Sequence[FileLike], staging: Path) -> None:
     """Every file, then every folder, written and flushed to disk (bottom-up, so each entry is durable)."""
     folders: set[Path] = {staging}
+    real_root = staging.resolve()  # the parent path may run through a symlink
     for index, item in enumerate([*files, _Marker()]):
         target = staging / item.path
-        if not target.resolve().is_relative_to(staging):
+        if not target.resolve().is_relative_to(real_root):
             raise OutputError(item.path, "points outside the output folder", "use a path relative to it")
         for parent in reversed(target.parents):
             if parent.is_relative_to(staging) and parent not in folders:
