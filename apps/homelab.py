@@ -5,11 +5,13 @@ Everything site-specific lives in this file; the library only has defaults.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import cdk8s
 
 from homelab_ai import (
+    FileCount,
     FluxKustomization,
     FluxKustomizationProps,
     GpuTimeSlicedApp,
@@ -30,13 +32,18 @@ from homelab_ai import (
     OpenWebUI,
     OpenWebUIProps,
     PodSecurityLevel,
+    PreUpgradeSnapshot,
+    PreUpgradeSnapshotProps,
     RecurringTask,
+    RestoreDrill,
+    RestoreDrillProps,
     SecureNamespace,
     SecureNamespaceProps,
     SharedGpu,
     SharedGpuProps,
     SopsSecret,
     SopsSecretProps,
+    SqliteIntegrity,
     StableDiffusion,
     StableDiffusionProps,
     VramEnvelope,
@@ -175,6 +182,43 @@ class Homelab:
                 ),
                 # On first start it downloads its RAG embedding model from Hugging Face over HTTPS.
                 internet=InternetEgress(),
+            ),
+        )
+
+        # Open WebUI migrates its database one way on start: before a new image is deployed, a Job in
+        # the infrastructure folder snapshots its claim, and Flux applies the apps only after it is done.
+        self.open_webui_snapshots = PreUpgradeSnapshot(
+            infra,
+            "OpenWebUIPreUpgrade",
+            PreUpgradeSnapshotProps(
+                name="open-webui-pre-upgrade", volumes=[self.open_webui.data], image=self.open_webui.props.image
+            ),
+        )
+        # Backups are only as good as the last restore: the newest backup of each user-data claim is
+        # restored into a scratch claim and checked, after the nightly backups (03:00).
+        self.restore_drills = (
+            RestoreDrill(
+                ai,
+                "OpenWebUIRestoreDrill",
+                RestoreDrillProps(
+                    volume=self.open_webui.data,
+                    # Open WebUI keeps chats in DATA_DIR/webui.db (open_webui/env.py@0.6.5 L218, L265).
+                    check=SqliteIntegrity(file="webui.db"),
+                    schedule="30 4 * * 0",
+                    security=self.open_webui.props.security,
+                ),
+            ),
+            RestoreDrill(
+                ai,
+                "StableDiffusionRestoreDrill",
+                RestoreDrillProps(
+                    volume=self.stable_diffusion.data,
+                    check=FileCount(min_files=1),
+                    # 150 GiB takes a while to restore: once a month.
+                    schedule="30 5 1 * *",
+                    timeout=timedelta(hours=6),
+                    security=self.stable_diffusion.props.security,
+                ),
             ),
         )
 
