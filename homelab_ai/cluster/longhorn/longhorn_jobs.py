@@ -500,7 +500,11 @@ def main(argv: list[str] | None = None) -> int:
             args.snapshot = [snapshot_name(args.namespace, claim, args.image) for claim in args.claim]
         if len(args.snapshot) != len(args.claim):
             raise SystemExit("give one --snapshot per --claim, or none")
-        return take_snapshot(kube, args)
+        try:
+            return take_snapshot(kube, args)
+        except (ApiError, OSError) as exc:
+            log(f"ERROR: the API server refused: {exc}")
+            return 1
     return run_drill(kube, args)
 
 
