@@ -12,7 +12,7 @@ from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage,
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
-from homelab_ai.cluster.hardening import ScratchDir, SecurityProfile, harden_container, harden_pod
+from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
 from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
@@ -27,10 +27,19 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumePro
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation, NamespaceIsolationProps
 from homelab_ai.cluster.pod_security import PodSecurityLevel
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
-from homelab_ai.gpu.budget import GpuBudget, budget_markdown, budget_rows
+from homelab_ai.gpu.budget import (
+    BudgetApp,
+    Budgeted,
+    BudgetRow,
+    GpuBudget,
+    Severity,
+    Verdict,
+    budget_markdown,
+    budget_rows,
+)
 from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
 from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass, NvidiaRuntimeClassProps
-from homelab_ai.gpu.shared_gpu import SharedGpu, SharedGpuProps
+from homelab_ai.gpu.shared_gpu import GpuApp, SharedGpu, SharedGpuProps
 from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 from homelab_ai.secrets.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
@@ -45,14 +54,20 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
 )
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 
 __all__ = [
     "AccessMode",
+    "AiStack",
+    "AiStackProps",
     "ApiServerEgress",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppWorkload",
     "AppWorkloadProps",
+    "BudgetApp",
+    "BudgetRow",
+    "Budgeted",
     "Checkpoint",
     "CheckpointFetch",
     "CheckpointFetchProps",
@@ -66,6 +81,7 @@ __all__ = [
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
+    "GpuApp",
     "GpuBudget",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
@@ -93,6 +109,7 @@ __all__ = [
     "OllamaModelPullProps",
     "OpenWebUI",
     "OpenWebUIProps",
+    "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
     "PreUpgradeSnapshot",
@@ -108,6 +125,7 @@ __all__ = [
     "SecureNamespace",
     "SecureNamespaceProps",
     "SecurityProfile",
+    "Severity",
     "SharedGpu",
     "SharedGpuProps",
     "SopsSecret",
@@ -117,6 +135,7 @@ __all__ = [
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",
+    "Verdict",
     "VolumeMount",
     "VramEnvelope",
     "WorkloadKind",

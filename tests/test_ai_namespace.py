@@ -134,10 +134,10 @@ def test_time_slicing_has_four_replicas_outside_ai_namespace(homelab_objects):
 
 
 def test_spec_vram_envelopes_are_declared():
-    from apps.homelab import Homelab
+    from apps.homelab import stack
 
-    homelab = Homelab()
-    envelopes = {a.name: (a.vram.idle_gib, a.vram.active_min_gib, a.vram.active_max_gib) for a in homelab.gpu_apps}
+    homelab = stack()
+    envelopes = {a.name: (a.vram.idle_gib, a.vram.active_min_gib, a.vram.active_max_gib) for a in homelab.gpu.apps}
     assert envelopes == {"ollama": (0, 8, 16), "stable-diffusion": (0, 8, 12)}
     assert homelab.gpu.props.vram_gib == 24
 

@@ -47,8 +47,14 @@ def _imported(path: Path) -> set[str]:
     return {name for name in found if name == "homelab_ai" or name.startswith("homelab_ai.")}
 
 
-def _layer(module: str) -> int | None:
+# The package itself (homelab_ai/__init__.py, the public API) sits just below the CLI.
+_PUBLIC_API = LAYERS.index("cli") - 0.5
+
+
+def _layer(module: str) -> float | None:
     parts = module.split(".")
+    if parts == ["homelab_ai"]:
+        return _PUBLIC_API
     if len(parts) < 2 or parts[1] not in LAYERS:
         return None
     return LAYERS.index(parts[1])
@@ -63,8 +69,7 @@ def _module_name(path: Path) -> str:
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_imports_only_its_own_layer_or_lower(path):
     own = _layer(_module_name(path))
-    if own is None:  # homelab_ai/__init__.py: the public API, above every layer but the CLI
-        own = LAYERS.index("cli") - 0.5
+    assert own is not None, f"{path} is in no layer"
     upward = sorted(m for m in _imported(path) if (layer := _layer(m)) is not None and layer > own)
     assert not upward, f"{path.relative_to(PACKAGE)} imports from a higher layer: {upward}"
 

@@ -55,9 +55,9 @@ def test_spec_chart_synthesizes_with_exactly_one_warning_naming_who_must_not_be_
 
 
 def test_spec_chart_budget_table_rows():
-    from apps.homelab import Homelab
+    from apps.homelab import stack
 
-    rows = {r.app: r for r in budget_rows(Homelab().gpu)}
+    rows = {r.app: r for r in budget_rows(stack().gpu)}
     assert (rows["ollama"].idle, rows["ollama"].active) == ("0 GiB", "8-16 GiB")
     assert (rows["stable-diffusion"].idle, rows["stable-diffusion"].active) == ("0 GiB", "8-12 GiB")
     assert rows["ollama"].unload == "OLLAMA_KEEP_ALIVE (Ollama unloads the model), after 5m idle"

@@ -188,7 +188,7 @@ def test_drill_restores_the_newest_completed_backup_into_a_scratch_claim_and_rec
     assert done.returncode == 0, done.stdout + done.stderr
     assert storage_class["parameters"]["fromBackup"] == BACKUPS[1]["status"]["url"]
     assert storage_class["reclaimPolicy"] == "Delete"
-    assert claim["spec"]["storageClassName"] == storage_class["metadata"]["name"] == "ai-restore-drill-open-webui-data"
+    assert claim["spec"]["storageClassName"] == storage_class["metadata"]["name"] == "restore-drill-open-webui-data.ai"
     assert claim["spec"]["resources"]["requests"]["storage"] == "12Gi"  # the claim's size now, not the chart's
     assert (
         job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
@@ -208,7 +208,7 @@ def test_drill_deletes_the_check_job_the_scratch_claim_and_its_class_when_done(d
     assert deleted[-3:] == [
         "/apis/batch/v1/namespaces/ai/jobs/restore-drill-open-webui-data-check",
         "/api/v1/namespaces/ai/persistentvolumeclaims/restore-drill-open-webui-data-scratch",
-        "/apis/storage.k8s.io/v1/storageclasses/ai-restore-drill-open-webui-data",
+        "/apis/storage.k8s.io/v1/storageclasses/restore-drill-open-webui-data.ai",
     ]
 
 
@@ -274,7 +274,7 @@ def test_drill_uses_only_what_its_role_grants(drill_config, tmp_path, homelab_ob
     rules = {
         "ai": homelab_objects[("Role", "restore-drill-open-webui-data")]["rules"],
         "longhorn-system": homelab_objects[("Role", "restore-drill-open-webui-data-backups")]["rules"],
-        None: homelab_objects[("ClusterRole", "ai-restore-drill-open-webui-data")]["rules"],
+        None: homelab_objects[("ClusterRole", "restore-drill-open-webui-data.ai")]["rules"],
     }
     verbs = {"POST": "create", "PUT": "update", "DELETE": "delete"}
     for method, raw in requests:

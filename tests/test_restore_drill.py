@@ -115,25 +115,26 @@ def test_longhorn_role_only_lists_backups_and_is_bound_to_the_drills_account(ren
 
 def test_cluster_role_creates_storage_classes_and_deletes_only_its_own(rendered):
     _, objects = rendered
-    role = objects[("ClusterRole", "ai-restore-drill-open-webui-data")]
-    binding = objects[("ClusterRoleBinding", "ai-restore-drill-open-webui-data")]
+    role = objects[("ClusterRole", "restore-drill-open-webui-data.ai")]
+    binding = objects[("ClusterRoleBinding", "restore-drill-open-webui-data.ai")]
     assert "namespace" not in role["metadata"] and "namespace" not in binding["metadata"]
     assert role["rules"] == [
         {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["create"]},
         {
             "apiGroups": ["storage.k8s.io"],
-            "resourceNames": ["ai-restore-drill-open-webui-data"],
+            "resourceNames": ["restore-drill-open-webui-data.ai"],
             "resources": ["storageclasses"],
             "verbs": ["delete"],
         },
     ]
 
 
-def test_network_policy_lets_the_drill_reach_only_the_api_server(rendered):
+def test_network_policy_lets_the_drill_reach_only_dns_and_the_api_server(rendered):
     _, objects = rendered
     spec = objects[("NetworkPolicy", "restore-drill-open-webui-data")]["spec"]
     assert spec["ingress"] == []
-    assert spec["egress"] == [
+    assert spec["egress"][0]["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert spec["egress"][1:] == [
         {
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
             "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
@@ -144,7 +145,9 @@ def test_network_policy_lets_the_drill_reach_only_the_api_server(rendered):
 def test_api_server_egress_can_be_narrowed_to_the_control_plane():
     _, objects = drill_objects(api_server=ApiServerEgress(cidr="10.10.0.10/32", ports=(6443,)))
     egress = objects[("NetworkPolicy", "restore-drill-open-webui-data")]["spec"]["egress"]
-    assert egress == [{"to": [{"ipBlock": {"cidr": "10.10.0.10/32"}}], "ports": [{"port": 6443, "protocol": "TCP"}]}]
+    assert egress[1:] == [
+        {"to": [{"ipBlock": {"cidr": "10.10.0.10/32"}}], "ports": [{"port": 6443, "protocol": "TCP"}]}
+    ]
 
 
 def test_scratch_class_restores_with_one_replica_and_deletes_its_volume(rendered):

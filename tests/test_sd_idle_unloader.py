@@ -316,9 +316,9 @@ def test_sidecar_authenticates_with_the_sd_api_password(homelab_objects):
 
 
 def test_sd_budget_names_the_sidecar_as_its_unload_policy():
-    from apps.homelab import Homelab
+    from apps.homelab import stack
 
-    sd = Homelab().stable_diffusion.gpu_app
+    sd = stack().stable_diffusion.gpu_app
     assert sd.idle_unload is not None
     assert "unload-checkpoint" in sd.idle_unload.mechanism
     assert sd.idle_unload.timeout.total_seconds() == 600

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from apps.homelab import Homelab
+from apps.homelab import stack
 from homelab_ai import HomelabConfigError, SopsSecret, SopsSecretProps
 from homelab_ai.secrets import sops, sops_secret
 from homelab_ai.secrets.secret_files import check_one_file_each, config_with_recipients, init_secrets, update_keys
@@ -39,7 +39,7 @@ def scratch_tmp(tmp_path, monkeypatch):
 
 
 def _secrets(repo: Path) -> list[SopsSecret]:
-    return sops_secrets(Homelab(repo).app)
+    return sops_secrets(stack(repo).app)
 
 
 def test_init_encrypts_exactly_the_generated_values(tmp_path, known_values):

@@ -168,7 +168,7 @@ def run_init(args: argparse.Namespace) -> int:
         _print(init_secrets(secrets, config_of(root), rotate=args.rotate, ask=_terminal_ask()))
     except (HomelabConfigError, sops.SopsError) as exc:
         return _fail(exc)
-    print("next: `homelab-ai secrets check`, then `make synth` and commit (only encrypted files were written)")
+    print("next: `homelab-ai secrets check`, then `homelab-ai synth` and commit (only encrypted files were written)")
     return 0
 
 
@@ -201,7 +201,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _finish_switch(report: Sequence[str], key_file: Path | None) -> None:
     _print(report)
     load = sops.flux_age_secret_command(key_file or "PATH/TO/YOUR/age.key")
-    print("next: `homelab-ai secrets check`, `make synth`, commit; then load the private key into the cluster:")
+    print("next: `homelab-ai secrets check`, `homelab-ai synth`, commit; then load the private key into the cluster:")
     print(f"  {load}")
 
 

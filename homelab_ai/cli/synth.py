@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Validate the chart, then replace OUTDIR with its manifests; "
         "on any error OUTDIR is left as it was.",
     )
-    parser.add_argument("outdir", nargs="?", default="dist", help="output folder (default: dist)")
+    parser.add_argument(
+        "outdir",
+        nargs="?",
+        default=None,
+        help="output folder (default: $CDK8S_OUTDIR when the cdk8s CLI runs it, else dist)",
+    )
     parser.add_argument("--strict", action="store_true", help="treat warnings (e.g. VRAM over-booking) as errors")
     parser.set_defaults(func=run)
 
@@ -26,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     root = project_root()
     build = load_build(root, app_spec(root, args.app))
-    outdir = Path(args.outdir)
+    outdir = Path(args.outdir or os.environ.get("CDK8S_OUTDIR") or "dist")
     if not outdir.is_absolute():
         outdir = root / outdir
     return synth_and_report(build, outdir, strict=args.strict)

@@ -13,7 +13,7 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.validators import dns1123_label, ports
 
 
@@ -26,13 +26,23 @@ class AppNetworkPolicyProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the NetworkPolicy, usually the app's. Required."""
     pods: PodSelector
+    """The pods this policy selects: the app's. Required."""
     ports: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=ports)
+    """Container port numbers the pods serve on: clients get in on these only. Default: none."""
     from_anywhere: bool = False
+    """Accept every client on ports (an app behind a LoadBalancer). Default False."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """Client pods accepted on ports when not from_anywhere. Default: none."""
     egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=tuple)
+    """Endpoints (pods and port) the pods may connect to, besides DNS. Default: none."""
     internet: InternetEgress | None = None
+    """Outbound internet access, never the LAN. Default None: no internet."""
+    api_server: ApiServerEgress | None = None
+    """The Kubernetes API, for pods that call it with their service account. Default None: no access."""
     dns: DnsServer = DnsServer()
+    """The cluster DNS the pods can always reach. Default DnsServer(): kube-dns in kube-system, port 53."""
 
     def __attrs_post_init__(self) -> None:
         if (self.from_anywhere or self.allow_from) and not self.ports:
@@ -85,24 +95,30 @@ class AppNetworkPolicy(Construct):
             self.allow_to(endpoint)
         if props.internet is not None:
             self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.internet.rule()))
+        if props.api_server is not None:
+            self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.api_server.rule()))
 
     def _port_list(self) -> list[dict]:
         return [{"port": p, "protocol": "TCP"} for p in self.props.ports]
 
     @property
     def name(self) -> str:
+        """Name of the NetworkPolicy."""
         return self.props.name
 
     @property
     def pods(self) -> PodSelector:
+        """The pods the policy selects."""
         return self.props.pods
 
     @property
     def clients(self) -> tuple[PodSelector, ...]:
+        """Client pods accepted so far, from props and allow_from calls."""
         return tuple(self._clients)
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
+        """Endpoints the pods may reach so far, from props and allow_to calls."""
         return tuple(self._endpoints)
 
     def allow_from(self, client: PodSelector | AppNetworkPolicy) -> None:

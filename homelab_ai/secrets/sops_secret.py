@@ -20,6 +20,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, secret_key
 from homelab_ai.secrets import sops
 
@@ -45,7 +46,9 @@ class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
     secret_name: str
+    """Name of the Secret. Required."""
     key: str
+    """Key inside the Secret. Required."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -73,10 +76,15 @@ class SopsSecretProps:
     """
 
     name: str = attrs.field(validator=dns1123_subdomain)
+    """Name of the Secret. Required."""
     file: Path = attrs.field(converter=Path, validator=_sops_file)
+    """The SOPS-encrypted manifest, named NAME.sops.yaml. Required."""
     keys: tuple[str, ...] = attrs.field(converter=_keys_tuple, validator=attrs.validators.deep_iterable(secret_key))
+    """Keys the Secret must hold: the ones consumers read. Required."""
     generators: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """How secrets init makes a key's value ("hex32", "password"); others are asked. Default: none."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the Secret. Default None: the chart's."""
 
     @keys.validator
     def _at_least_one_and_unique(self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
@@ -112,21 +120,27 @@ class SopsSecret(Construct):
         super().__init__(scope, id)
         self.props = props
         self.node.add_validation(Validation(self.problems))
+        # A plain `app.synth()` copies this file into its output too (cdk8s would drop it).
+        attach(self, plaintext_secret_problems)
 
     @property
     def name(self) -> str:
+        """Name of the Secret."""
         return self.props.name
 
     @property
     def namespace(self) -> str | None:
+        """Namespace of the Secret: the props' or the chart's."""
         return self.props.namespace or cdk8s.Chart.of(self).namespace
 
     @property
     def file(self) -> Path:
+        """The SOPS-encrypted manifest in the repo."""
         return self.props.file
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The keys the Secret holds."""
         return self.props.keys
 
     @property
@@ -160,6 +174,10 @@ class SopsSecret(Construct):
     def problems(self) -> list[str]:
         """What is wrong with the encrypted file, read from its plaintext structure only."""
         return check_sops_file(self.props.file, self.props.name, self.namespace, self.props.keys)
+
+    def plain_synth_files(self) -> dict[str, bytes]:
+        """The encrypted file, byte for byte: re-serializing it would break its SOPS MAC."""
+        return {self.output_name: self.props.file.read_bytes()}
 
     def synth_warnings(self) -> list[str]:
         """Fine to synthesize, not fine to trust: a file encrypted to the public demo key."""

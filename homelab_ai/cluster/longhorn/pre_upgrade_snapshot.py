@@ -65,21 +65,21 @@ class PreUpgradeSnapshotProps:
     """The app's claims and image; a new image reference runs the Job again."""
 
     name: str = attrs.field(validator=_short)
-    """Name of the Job (plus ``-<8 hex>`` of the image), its ConfigMap and its RBAC (no default)."""
+    """Name of the Job (plus ``-<8 hex>`` of the image), its ConfigMap and its RBAC. Required."""
     volumes: tuple[LonghornVolume, ...] = attrs.field(converter=tuple, validator=_volumes)
-    """The claims whose volumes are snapshotted (no default)."""
+    """The claims whose volumes are snapshotted. Required."""
     image: ContainerImage = attrs.field(validator=attrs.validators.instance_of(ContainerImage))
-    """The app's image: what is about to be deployed (no default)."""
+    """The app's image: what is about to be deployed. Required."""
     wait: timedelta = attrs.field(default=timedelta(minutes=15), validator=positive_duration)
-    """How long to wait for Longhorn to finish each snapshot (default 15 minutes)."""
+    """How long to wait for Longhorn to finish each snapshot. Default 15 minutes."""
     namespace: str = attrs.field(default="longhorn-system", validator=dns1123_label)
-    """Longhorn's namespace, where Snapshots live and the Job runs (default ``longhorn-system``)."""
+    """Longhorn's namespace, where Snapshots live and the Job runs. Default ``longhorn-system``."""
     script_image: ContainerImage = SCRIPT_IMAGE
-    """The python image that runs the Job (default the project's pinned one)."""
+    """The python image that runs the Job. Default the project's pinned one."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
-    """The Job's container: it only calls the API (default 50m-500m CPU, 64-256 MiB)."""
+    """The Job's container: it only calls the API. Default 0.05-0.5 cores, 64-256 MiB."""
 
 
 class PreUpgradeSnapshot(Construct):

@@ -27,10 +27,11 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import ApiServerEgress
+from homelab_ai.base.network_values import ApiServerEgress, PodSelector
 from homelab_ai.base.plus import k8s
 from homelab_ai.base.validators import cron, dns1123_label, field_name, matches, positive_duration, whole_number
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
+from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.hardening import SecurityProfile
 from homelab_ai.cluster.longhorn.script_pod import (
     MANAGED_BY,
@@ -62,7 +63,7 @@ class SqliteIntegrity:
             "give a path inside the volume, e.g. 'webui.db'",
         )
     )
-    """The database, relative to the volume's root, e.g. ``webui.db`` (no default)."""
+    """The database, relative to the volume's root, e.g. ``webui.db``. Required."""
 
     def args(self) -> list[str]:
         return ["--sqlite", self.file]
@@ -76,7 +77,7 @@ class FileCount:
     """Count the volume's regular files; fewer than ``min_files`` fails."""
 
     min_files: int = attrs.field(default=1, validator=whole_number(1))
-    """The fewest files a good restore holds (default 1: an empty volume fails)."""
+    """The fewest number of files a good restore holds. Default 1: an empty volume fails."""
 
     def args(self) -> list[str]:
         return ["--min-files", str(self.min_files)]
@@ -126,33 +127,33 @@ class RestoreDrillProps:
     """Which claim, how to check it, when, and with what the drill may reach the API server."""
 
     volume: LonghornVolume = attrs.field(validator=_volume)
-    """The claim to drill; it must be in a backup group (no default)."""
+    """The claim to drill; it must be in a backup group. Required."""
     check: SqliteIntegrity | FileCount = attrs.field(validator=_check_kind)
-    """What a good restore looks like (no default)."""
+    """What a good restore looks like. Required."""
     schedule: str = attrs.field(default="30 4 * * 0", validator=cron)
-    """Cron schedule, in the controller's time zone (default Sundays 04:30, after nightly backups)."""
+    """Cron schedule, in the controller's time zone. Default Sundays 04:30, after nightly backups."""
     name: str | None = attrs.field(default=None, validator=_short_name)
-    """Name of the CronJob and its objects (default ``restore-drill-<claim>``, cut to 46 characters)."""
+    """Name of the CronJob and its objects. Default ``restore-drill-<claim>``, cut to 46 characters."""
     security: SecurityProfile = SecurityProfile()
-    """Who the check runs as: the app's own user and group, so it can open the app's files (default UID 10001)."""
+    """Who the check runs as: the app's own user and group, so it can open its files. Default UID 10001."""
     timeout: timedelta = attrs.field(default=timedelta(hours=2), validator=positive_duration)
-    """How long the restore and the check may take together (default 2 hours)."""
+    """How long the restore and the check may take together. Default 2 hours."""
     replicas: int = attrs.field(default=1, validator=whole_number(1, 20))
-    """Longhorn replicas of the scratch volume (default 1: it lives minutes)."""
+    """Longhorn replicas of the scratch volume. Default 1: it lives minutes."""
     api_server: ApiServerEgress = ApiServerEgress()
-    """Where the drill's pod may reach the API server (default: ports 443 and 6443, any address)."""
+    """Where the drill's pod may reach the API server. Default ports 443 and 6443, any address."""
     image: ContainerImage = SCRIPT_IMAGE
-    """The python image that runs the drill and the check (default the project's pinned one)."""
+    """The python image that runs the drill and the check. Default the project's pinned one."""
     longhorn_namespace: str = attrs.field(default="longhorn-system", validator=dns1123_label)
-    """Where Longhorn keeps its Backups (default ``longhorn-system``)."""
+    """Where Longhorn keeps its Backups. Default ``longhorn-system``."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
-    """The drill's own container: it only calls the API (default 50m-500m CPU, 64-256 MiB)."""
+    """The drill's own container: it only calls the API. Default 0.05-0.5 cores, 64-256 MiB."""
     check_resources: ComputeResources = ComputeResources(
         cpu_request=0.1, cpu_limit=1, memory_request_gib=0.125, memory_limit_gib=1
     )
-    """The check's container: SQLite reads the whole database (default 100m-1 CPU, 128 MiB-1 GiB)."""
+    """The check's container: SQLite reads the whole database. Default 0.1-1 cores, 128 MiB-1 GiB."""
 
     @property
     def drill_name(self) -> str:
@@ -231,23 +232,14 @@ class RestoreDrill(Construct):
                 rule("storage.k8s.io", "storageclasses", ["delete"], [self.storage_class]),
             ],
         )
-        policy = cdk8s.ApiObject(
+        # No way in; out only to DNS and the API server. The check Job's pods need no network at
+        # all: the namespace's default-deny policy covers them.
+        self.network_policy = AppNetworkPolicy(
             self,
             "NetworkPolicy",
-            api_version="networking.k8s.io/v1",
-            kind="NetworkPolicy",
-            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED_BY)),
-        )
-        policy.add_json_patch(
-            cdk8s.JsonPatch.add(
-                "/spec",
-                {
-                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                    "policyTypes": ["Ingress", "Egress"],
-                    "ingress": [],
-                    "egress": [props.api_server.rule()],
-                },
-            )
+            AppNetworkPolicyProps(
+                name=name, pods=PodSelector(labels={"app.kubernetes.io/name": name}), api_server=props.api_server
+            ),
         )
         timeout = int(props.timeout.total_seconds())
         k8s.KubeCronJob(
@@ -307,8 +299,8 @@ class RestoreDrill(Construct):
 
     @property
     def storage_class(self) -> str:
-        """The one-off restore class: cluster-wide, so it carries the namespace."""
-        return f"{self.namespace}-{self.name}"
+        """The one-off restore class (and the ClusterRole for it): cluster-wide, so it carries the namespace."""
+        return f"{self.name}.{self.namespace}"
 
     @property
     def schedule(self) -> str:

@@ -28,11 +28,14 @@ def secrets_section(page: Page) -> str | None:
         return None
     root = page.model.project_root
     rows = []
+    folders: list[str] = []
     for secret in page.secrets:
         try:
             file = secret.file.resolve().relative_to(root.resolve())
         except ValueError:
             file = secret.file
+        if f"{file.parent.as_posix()}/" not in folders:
+            folders.append(f"{file.parent.as_posix()}/")
         generated = ", ".join(
             f"{key}: {_GENERATORS.get(secret.props.generators.get(key, ''), 'by hand')}" for key in secret.props.keys
         )
@@ -60,6 +63,7 @@ def secrets_section(page: Page) -> str | None:
             f"kubectl create secret generic {key_secret} --namespace={key_namespace} "
             f"--from-file={AGE_KEY_ENTRY}=age.agekey"
         ),
-        "4. `make synth`, commit `apps/secrets/`, `dist/` and `docs/`, and push.",
+        f"4. `homelab-ai synth` and `homelab-ai docs` (`make synth` runs both), commit "
+        f"{', '.join(code(f) for f in folders)}, `dist/` and `docs/`, and push.",
     ]
     return "\n\n".join(parts)

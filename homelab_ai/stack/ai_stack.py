@@ -1,0 +1,330 @@
+"""AiStack: a whole AI namespace (Ollama, Open WebUI, Stable Diffusion on one shared card) from one props class.
+
+Every site-specific fact (addresses, sizes, the card, VRAM envelopes, secret files, models, backup
+schedule) is a field of :class:`AiStackProps`; everything else is homelab-ai's defaults. Another repo
+builds its own stack from its own facts, and adds GPU apps of its own to ``stack.gpu``: the VRAM
+budget then counts them with the stack's apps.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+import cdk8s
+from constructs import Construct
+
+from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
+from homelab_ai.base.validators import cron, dns1123_label, dns1123_subdomain, whole_number
+from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
+from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
+from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
+from homelab_ai.cluster.longhorn.storage_class import LonghornStorageClass, LonghornStorageClassProps
+from homelab_ai.cluster.longhorn.volume import LonghornVolumeProps
+from homelab_ai.cluster.namespace_isolation import NamespaceIsolation
+from homelab_ai.cluster.pod_security import PodSecurityLevel
+from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
+from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
+from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass
+from homelab_ai.gpu.shared_gpu import SharedGpu, SharedGpuProps
+from homelab_ai.gpu.vram import VramEnvelope
+from homelab_ai.secrets.sops_secret import SopsSecret, SopsSecretProps
+from homelab_ai.services.ollama.llm_backend import LlmBackend, LlmBackendProps
+from homelab_ai.services.ollama.model_pull import model_names, model_tuple
+from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
+from homelab_ai.services.stable_diffusion.checkpoint_fetch import Checkpoint, checkpoint_list, checkpoint_tuple
+from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+
+# The SOPS files of the stack's two secrets, inside AiStackProps.secrets_dir.
+OPEN_WEBUI_SECRET_FILE = "open-webui.sops.yaml"
+STABLE_DIFFUSION_SECRET_FILE = "stable-diffusion.sops.yaml"
+
+
+def _path(value: object) -> Path:
+    return value if isinstance(value, Path) else Path(str(value))
+
+
+@attrs.frozen(kw_only=True)
+class AiStackProps:
+    """The site's facts for one AI namespace; the defaults are the spec's sizes and schedules."""
+
+    gpu: SharedGpuProps
+    """The shared card: its name, VRAM (GiB) and time-slicing replicas. Required."""
+    ollama_vram: VramEnvelope
+    """Ollama's VRAM when idle and busy (GiB), for the card's budget. Required."""
+    stable_diffusion_vram: VramEnvelope
+    """Stable Diffusion's VRAM when idle and busy (GiB), for the card's budget. Required."""
+    open_webui_address: LoadBalancer
+    """Open WebUI's LAN address: IP, port and load-balancer provider. Required."""
+    stable_diffusion_address: LoadBalancer
+    """Stable Diffusion's LAN address: IP, port and load-balancer provider. Required."""
+    secrets_dir: Path = attrs.field(converter=_path)
+    """Folder of the SOPS files open-webui.sops.yaml and stable-diffusion.sops.yaml. Required."""
+    namespace: str = attrs.field(default="ai", validator=dns1123_label)
+    """Namespace of the apps, and the dist/ folder they are written to. Default "ai"."""
+    models: tuple[str, ...] = attrs.field(default=(), converter=model_tuple, validator=model_names)
+    """Ollama models a Job pulls once Ollama answers, e.g. ("llama3.2",). Default: none."""
+    checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
+    """Stable Diffusion files downloaded and checksum-verified before the web UI starts. Default: none."""
+    ollama_models_gib: int = attrs.field(default=100, validator=whole_number(1))
+    """Size of the ollama-models claim, GiB. Default 100."""
+    open_webui_data_gib: int = attrs.field(default=10, validator=whole_number(1))
+    """Size of the open-webui-data claim (users, chats), GiB. Default 10."""
+    stable_diffusion_data_gib: int = attrs.field(default=150, validator=whole_number(1))
+    """Size of the sd-data claim (checkpoints, LoRAs, outputs), GiB. Default 150."""
+    user_data_storage_class: str = attrs.field(default="longhorn-retain", validator=dns1123_subdomain)
+    """Longhorn class (reclaimPolicy Retain) of the claims that hold what people made. Default "longhorn-retain"."""
+    storage_replicas: int = attrs.field(default=3, validator=whole_number(1))
+    """Longhorn replicas of that class: default 3 (Longhorn's own); 1 on a single-node cluster."""
+    user_data_group: str = attrs.field(default="user-data", validator=dns1123_label)
+    """Longhorn recurring-job group of the user-data claims. Default "user-data"."""
+    snapshot_schedule: str = attrs.field(default="0 * * * *", validator=cron)
+    """Cron schedule of the user-data snapshots. Default hourly ("0 * * * *")."""
+    snapshots_kept: int = attrs.field(default=24, validator=whole_number(1))
+    """How many snapshots of each user-data claim Longhorn keeps. Default 24."""
+    backup_schedule: str = attrs.field(default="0 3 * * *", validator=cron)
+    """Cron schedule of the user-data backups to Longhorn's backup target. Default daily at 03:00."""
+    backups_kept: int = attrs.field(default=14, validator=whole_number(1))
+    """How many backups of each user-data claim Longhorn keeps. Default 14."""
+    internet_downloads: bool = True
+    """Open outbound HTTPS for model pulls, checkpoint downloads and Open WebUI's embedding model. Default on."""
+    flux_prefix: str = attrs.field(default="homelab-ai", validator=dns1123_label)
+    """Prefix of the Flux Kustomizations' names (<prefix>-infrastructure, <prefix>-apps). Default "homelab-ai"."""
+    snapshot_before_upgrade: bool = True
+    """Snapshot open-webui-data before Flux deploys a new Open WebUI image (it migrates its DB one way). Default on."""
+    open_webui_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring open-webui-data's newest backup and SQLite-checking it. Default None: off."""
+    stable_diffusion_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring sd-data's newest backup and counting its files. Default None: off."""
+    drill_api_server: ApiServerEgress = ApiServerEgress()
+    """Where the drills' pods may reach the Kubernetes API. Default ports 443 and 6443 at any address."""
+
+
+class AiStack(Construct):
+    """Four charts (cluster infrastructure, the namespace, its apps, their Flux wiring) under one construct.
+
+    Build it under a ``cdk8s.App``; ``folders`` says which dist/ folder each chart goes to.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: AiStackProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        ns = props.namespace
+        infra = cdk8s.Chart(self, "infrastructure", disable_resource_name_hashes=True)
+        namespace_chart = cdk8s.Chart(self, f"{ns}-namespace", disable_resource_name_hashes=True)
+        apps = cdk8s.Chart(self, ns, namespace=ns, disable_resource_name_hashes=True)
+        flux = cdk8s.Chart(self, "flux", disable_resource_name_hashes=True)
+        self._folders = {
+            infra.node.id: "infrastructure",
+            namespace_chart.node.id: ns,
+            apps.node.id: ns,
+            flux.node.id: "flux",
+        }
+        self.apps_chart = apps
+        """The namespaced chart of the apps: add objects that belong in the namespace here."""
+
+        # Every pod runs non-root with no capabilities, so the API server can enforce "restricted";
+        # the synth refuses any pod in the namespace that would break it.
+        SecureNamespace(
+            namespace_chart, "Namespace", SecureNamespaceProps(name=ns, enforce=PodSecurityLevel.RESTRICTED)
+        )
+        # Closed by default: each app's own NetworkPolicy opens only the doors it needs.
+        NamespaceIsolation(apps, "Isolation")
+
+        # Chats and generated images survive a deleted claim (Retain) and a lost node (backups).
+        user_data = LonghornStorageClass(
+            infra,
+            "UserDataStorageClass",
+            LonghornStorageClassProps(name=props.user_data_storage_class, number_of_replicas=props.storage_replicas),
+        )
+        # Snapshots are quick to restore but live on the same disks; backups go to Longhorn's
+        # backup target (NFS or S3, configured in Longhorn) and survive the loss of the node.
+        LonghornRecurringJob(
+            infra,
+            "UserDataSnapshots",
+            LonghornRecurringJobProps(
+                name=f"{props.user_data_group}-snapshot",
+                task=RecurringTask.SNAPSHOT,
+                cron=props.snapshot_schedule,
+                groups=[props.user_data_group],
+                retain=props.snapshots_kept,
+            ),
+        )
+        LonghornRecurringJob(
+            infra,
+            "UserDataBackups",
+            LonghornRecurringJobProps(
+                name=f"{props.user_data_group}-backup",
+                task=RecurringTask.BACKUP,
+                cron=props.backup_schedule,
+                groups=[props.user_data_group],
+                retain=props.backups_kept,
+            ),
+        )
+
+        self.gpu = SharedGpu(infra, "Gpu", props.gpu)
+        """The shared card: give it to GpuTimeSlicedAppProps.gpu to add an app; the budget counts it."""
+        runtime_class = NvidiaRuntimeClass(infra, "NvidiaRuntimeClass")
+        NvidiaDevicePlugin(
+            infra, "DevicePlugin", NvidiaDevicePluginProps(gpu=self.gpu, runtime_class_name=runtime_class.name)
+        )
+
+        webui_secret = SopsSecret(
+            apps,
+            "OpenWebUISecret",
+            SopsSecretProps(
+                name="open-webui-secret",
+                file=props.secrets_dir / OPEN_WEBUI_SECRET_FILE,
+                keys=["WEBUI_SECRET_KEY"],
+                generators={"WEBUI_SECRET_KEY": "hex32"},
+            ),
+        )
+        sd_secret = SopsSecret(
+            apps,
+            "StableDiffusionSecret",
+            SopsSecretProps(
+                name="stable-diffusion-secret",
+                file=props.secrets_dir / STABLE_DIFFUSION_SECRET_FILE,
+                keys=["password"],
+                generators={"password": "password"},
+            ),
+        )
+        self.secrets = (webui_secret, sd_secret)
+        """The stack's SOPS-encrypted Secrets (`homelab-ai secrets init` creates their files)."""
+        downloads = InternetEgress() if props.internet_downloads else None
+        self.ollama = LlmBackend(
+            apps,
+            "Ollama",
+            LlmBackendProps(
+                gpu=self.gpu,
+                vram=props.ollama_vram,
+                # Models can be pulled again: no backups, the default (Delete) class.
+                models_volume=LonghornVolumeProps(
+                    name="ollama-models", size_gib=props.ollama_models_gib, purpose="LLM models"
+                ),
+                # Pulled by a Job once Ollama answers (replaces `kubectl exec ... ollama pull`).
+                models=props.models,
+                model_downloads=downloads,
+            ),
+        )
+        self.stable_diffusion = StableDiffusion(
+            apps,
+            "StableDiffusion",
+            StableDiffusionProps(
+                gpu=self.gpu,
+                vram=props.stable_diffusion_vram,
+                secret=sd_secret,
+                expose=props.stable_diffusion_address,
+                data_volume=LonghornVolumeProps(
+                    name="sd-data",
+                    size_gib=props.stable_diffusion_data_gib,
+                    purpose="Checkpoints, LoRAs, outputs",
+                    storage_class=user_data.name,
+                    backup_groups=[props.user_data_group],
+                ),
+                model_downloads=downloads,
+                checkpoints=props.checkpoints,
+            ),
+        )
+        self.open_webui = OpenWebUI(
+            apps,
+            "OpenWebUI",
+            OpenWebUIProps(
+                backend=self.ollama,
+                secret=webui_secret,
+                image_generation=self.stable_diffusion,
+                expose=props.open_webui_address,
+                data_volume=LonghornVolumeProps(
+                    name="open-webui-data",
+                    size_gib=props.open_webui_data_gib,
+                    purpose="User data, conversations",
+                    storage_class=user_data.name,
+                    backup_groups=[props.user_data_group],
+                ),
+                # On first start it downloads its RAG embedding model from Hugging Face over HTTPS.
+                internet=downloads,
+            ),
+        )
+
+        self.pre_upgrade_snapshot: PreUpgradeSnapshot | None = None
+        """The Job that snapshots open-webui-data before a new Open WebUI image (None when switched off)."""
+        if props.snapshot_before_upgrade:
+            # In the infrastructure folder: Flux applies (and waits for) it before the apps' folder.
+            self.pre_upgrade_snapshot = PreUpgradeSnapshot(
+                infra,
+                "OpenWebUIPreUpgrade",
+                PreUpgradeSnapshotProps(
+                    name="open-webui-pre-upgrade", volumes=[self.open_webui.data], image=self.open_webui.props.image
+                ),
+            )
+        drills = []
+        if props.open_webui_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "OpenWebUIRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.open_webui.data,
+                        # Users and chats live in DATA_DIR/webui.db (open_webui/env.py@0.6.5 L265, @0.12.4 L271).
+                        check=SqliteIntegrity(file="webui.db"),
+                        schedule=props.open_webui_drill_schedule,
+                        security=self.open_webui.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        if props.stable_diffusion_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "StableDiffusionRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.stable_diffusion.data,
+                        check=FileCount(min_files=1),
+                        schedule=props.stable_diffusion_drill_schedule,
+                        # Checkpoints make sd-data big: its restore takes longer.
+                        timeout=timedelta(hours=6),
+                        security=self.stable_diffusion.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        self.restore_drills = tuple(drills)
+        """The scheduled restore drills (none unless their schedules are set)."""
+
+        # Flux applies each dist/ folder from the repo it was bootstrapped with: the device-plugin
+        # config first, then the apps, with their SOPS secrets decrypted.
+        self.flux_chart = flux
+        """The chart of the Flux Kustomizations: add one here for a folder of your own."""
+        self.flux_infrastructure = FluxKustomization(
+            flux,
+            "Infrastructure",
+            FluxKustomizationProps(
+                name=f"{props.flux_prefix}-infrastructure", folder="infrastructure", charts=[infra], wait=True
+            ),
+        )
+        """Applies dist/infrastructure; depend on it for objects that need the card or the storage classes."""
+        self.flux_apps = FluxKustomization(
+            flux,
+            "Apps",
+            FluxKustomizationProps(
+                name=f"{props.flux_prefix}-apps",
+                folder=ns,
+                charts=[namespace_chart, apps],
+                depends_on=[self.flux_infrastructure],
+            ),
+        )
+        """Applies the namespace's folder (and decrypts its secrets); depend on it for apps in the namespace."""
+
+    @property
+    def app(self) -> cdk8s.App:
+        """The cdk8s App the stack was built in."""
+        return self.node.root  # type: ignore[return-value]
+
+    @property
+    def folders(self) -> dict[str, str]:
+        """Chart id -> dist/ folder: a build function returns ``(stack.app, stack.folders)`` to `homelab-ai synth`."""
+        return dict(self._folders)
