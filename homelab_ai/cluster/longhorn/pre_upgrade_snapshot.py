@@ -28,7 +28,7 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import dns1123_label, field_name, positive_duration
+from homelab_ai.base.validators import dns1123_label, field_name, positive_duration, short_label
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.flux_kustomization import FluxKustomization
 from homelab_ai.cluster.longhorn.longhorn_jobs import snapshot_name
@@ -50,21 +50,11 @@ def _volumes(instance: Any, attribute: attrs.Attribute[Any], value: tuple[Any, .
         )
 
 
-def _short(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    dns1123_label(instance, attribute, value)
-    if len(value) > MAX_NAME_LENGTH:
-        raise HomelabConfigError(
-            field_name(instance, attribute),
-            f"{value!r} is {len(value)} characters, too long with the Job's '-<hash>' suffix",
-            f"use at most {MAX_NAME_LENGTH} characters",
-        )
-
-
 @attrs.frozen(kw_only=True)
 class PreUpgradeSnapshotProps:
     """The app's claims and image; a new image reference runs the Job again."""
 
-    name: str = attrs.field(validator=_short)
+    name: str = attrs.field(validator=short_label(MAX_NAME_LENGTH, "with the Job's '-<hash>' suffix"))
     """Name of the Job (plus ``-<8 hex>`` of the image), its ConfigMap and its RBAC. Required."""
     volumes: tuple[LonghornVolume, ...] = attrs.field(converter=tuple, validator=_volumes)
     """The claims whose volumes are snapshotted. Required."""

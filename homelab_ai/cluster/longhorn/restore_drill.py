@@ -29,7 +29,15 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import ApiServerEgress, PodSelector
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import cron, dns1123_label, field_name, matches, positive_duration, whole_number
+from homelab_ai.base.validators import (
+    cron,
+    dns1123_label,
+    field_name,
+    matches,
+    positive_duration,
+    short_label,
+    whole_number,
+)
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.hardening import SecurityProfile
@@ -110,18 +118,6 @@ def _volume(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-def _short_name(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is None:
-        return
-    dns1123_label(instance, attribute, value)
-    if len(value) > MAX_NAME_LENGTH:
-        raise HomelabConfigError(
-            field_name(instance, attribute),
-            f"{value!r} is {len(value)} characters; a CronJob's Jobs need room for their suffix",
-            f"use at most {MAX_NAME_LENGTH} characters",
-        )
-
-
 @attrs.frozen(kw_only=True)
 class RestoreDrillProps:
     """Which claim, how to check it, when, and with what the drill may reach the API server."""
@@ -132,7 +128,10 @@ class RestoreDrillProps:
     """What a good restore looks like. Required."""
     schedule: str = attrs.field(default="30 4 * * 0", validator=cron)
     """Cron schedule, in the controller's time zone. Default Sundays 04:30, after nightly backups."""
-    name: str | None = attrs.field(default=None, validator=_short_name)
+    name: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(short_label(MAX_NAME_LENGTH, "for a CronJob whose Jobs get a suffix")),
+    )
     """Name of the CronJob and its objects. Default ``restore-drill-<claim>``, cut to 46 characters."""
     security: SecurityProfile = SecurityProfile()
     """Who the check runs as: the app's own user and group, so it can open its files. Default UID 10001."""
@@ -339,16 +338,7 @@ class RestoreDrill(Construct):
             "imagePullPolicy": "IfNotPresent",
             "command": ["python", f"{SCRIPT_DIR}/{SCRIPT}", "check", "--path", RESTORED, *props.check.args()],
             "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
-            "resources": {
-                "requests": {
-                    "cpu": f"{round(props.check_resources.cpu_request * 1000)}m",
-                    "memory": f"{round(props.check_resources.memory_request_gib * 1024)}Mi",
-                },
-                "limits": {
-                    "cpu": f"{round(props.check_resources.cpu_limit * 1000)}m",
-                    "memory": f"{round(props.check_resources.memory_limit_gib * 1024)}Mi",
-                },
-            },
+            "resources": props.check_resources.quantities(),
             # The app's user, so its files open; the root filesystem stays read-only either way.
             "securityContext": {**security.container_security_context(), "readOnlyRootFilesystem": True},
             "volumeMounts": [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.plus import k8s
+from homelab_ai.base.plus import k8s, resource_requirements
 from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.values import ComputeResources, ContainerImage
 
@@ -24,19 +24,6 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab-ai"}
 
 def script_source() -> str:
     return script_text(__package__, SCRIPT)
-
-
-def resources(res: ComputeResources) -> k8s.ResourceRequirements:
-    def quantities(cpu: float, memory_gib: float) -> dict[str, k8s.Quantity]:
-        return {
-            "cpu": k8s.Quantity.from_string(f"{round(cpu * 1000)}m"),
-            "memory": k8s.Quantity.from_string(f"{round(memory_gib * 1024)}Mi"),
-        }
-
-    return k8s.ResourceRequirements(
-        requests=quantities(res.cpu_request, res.memory_request_gib),
-        limits=quantities(res.cpu_limit, res.memory_limit_gib),
-    )
 
 
 def script_pod(
@@ -55,7 +42,7 @@ def script_pod(
         command=["python", f"{SCRIPT_DIR}/{SCRIPT}"],
         args=list(args),
         env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
-        resources=resources(res),
+        resources=resource_requirements(res),
         security_context=k8s.SecurityContext(
             allow_privilege_escalation=False,
             privileged=False,
