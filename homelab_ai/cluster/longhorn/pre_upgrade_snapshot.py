@@ -28,13 +28,15 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
+from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import dns1123_label, field_name, positive_duration, short_label
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.flux_kustomization import FluxKustomization
 from homelab_ai.cluster.longhorn.longhorn_jobs import snapshot_name
-from homelab_ai.cluster.longhorn.script_pod import MANAGED_BY, SCRIPT, role, rule, script_pod, script_source
 from homelab_ai.cluster.longhorn.volume import LonghornVolume
+from homelab_ai.cluster.script_pod import MANAGED_BY, role, rule, script_pod
 
+SCRIPT = "longhorn_jobs.py"
 IMAGE_ANNOTATION = "homelab-ai/image"
 SNAPSHOTS_ANNOTATION = "homelab-ai/snapshots"
 # Job names carry "-<8 hex>"; the Job controller copies the name into a label (63 characters).
@@ -90,7 +92,7 @@ class PreUpgradeSnapshot(Construct):
             self,
             "Program",
             metadata=k8s.ObjectMeta(name=props.name, namespace=props.namespace, labels=labels),
-            data={SCRIPT: script_source()},
+            data={SCRIPT: script_text(__package__, SCRIPT)},
         )
         k8s.KubeServiceAccount(
             self,
@@ -136,6 +138,7 @@ class PreUpgradeSnapshot(Construct):
                 template=k8s.PodTemplateSpec(
                     metadata=k8s.ObjectMeta(labels=labels),
                     spec=script_pod(
+                        script=SCRIPT,
                         config_map=props.name,
                         image=props.script_image,
                         args=args,

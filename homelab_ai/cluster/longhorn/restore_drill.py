@@ -29,6 +29,7 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import ApiServerEgress, PodSelector
 from homelab_ai.base.plus import k8s
+from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import (
     cron,
     dns1123_label,
@@ -41,19 +42,18 @@ from homelab_ai.base.validators import (
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.hardening import SecurityProfile
-from homelab_ai.cluster.longhorn.script_pod import (
+from homelab_ai.cluster.longhorn.storage_class import PROVISIONER, LonghornStorageClass
+from homelab_ai.cluster.longhorn.volume import LonghornVolume
+from homelab_ai.cluster.script_pod import (
     MANAGED_BY,
-    SCRIPT,
     SCRIPT_DIR,
     cluster_role,
     role,
     rule,
     script_pod,
-    script_source,
 )
-from homelab_ai.cluster.longhorn.storage_class import PROVISIONER, LonghornStorageClass
-from homelab_ai.cluster.longhorn.volume import LonghornVolume
 
+SCRIPT = "longhorn_jobs.py"
 DRILL_CONFIG = "drill.json"
 RESULT_KEY = "result.json"
 RESTORED = "/restored"
@@ -180,7 +180,7 @@ class RestoreDrill(Construct):
             "Program",
             metadata=k8s.ObjectMeta(name=name, labels=labels),
             data={
-                SCRIPT: script_source(),
+                SCRIPT: script_text(__package__, SCRIPT),
                 DRILL_CONFIG: json.dumps(self.drill_config(), indent=2, sort_keys=True) + "\n",
             },
         )
@@ -260,6 +260,7 @@ class RestoreDrill(Construct):
                         template=k8s.PodTemplateSpec(
                             metadata=k8s.ObjectMeta(labels=labels),
                             spec=script_pod(
+                                script=SCRIPT,
                                 config_map=name,
                                 image=props.image,
                                 args=["drill", "--config", f"{SCRIPT_DIR}/{DRILL_CONFIG}"],

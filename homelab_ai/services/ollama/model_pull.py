@@ -14,7 +14,7 @@ import attrs
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.plus import k8s, resource_requirements
+from homelab_ai.base.plus import k8s
 from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import (
     field_name,
@@ -25,14 +25,13 @@ from homelab_ai.base.validators import (
     short_label,
 )
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
+from homelab_ai.cluster.script_pod import script_pod
 from homelab_ai.services.ollama.ollama_pull import normalize
 
 SCRIPT = "ollama_pull.py"
-SCRIPT_DIR = "/opt/homelab-ai"
 MODELS_ANNOTATION = "homelab-ai/models"
 # Job names carry "-<8 hex>"; the Job controller puts the name in a label (63 characters at most).
 MAX_NAME_LENGTH = 63 - 9
-NOBODY = 65534
 
 
 def model_tuple(value: Any) -> Any:
@@ -137,40 +136,13 @@ class OllamaModelPull(Construct):
             str(int(props.server_wait.total_seconds())),
             *props.models,
         ]
-        container = k8s.Container(
-            name="pull",
-            image=props.image.reference,
-            image_pull_policy="IfNotPresent",
-            command=["python", f"{SCRIPT_DIR}/{SCRIPT}"],
+        pod = script_pod(
+            script=SCRIPT,
+            config_map=props.name,
+            image=props.image,
             args=args,
-            env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
-            resources=resource_requirements(props.resources),
-            security_context=k8s.SecurityContext(
-                allow_privilege_escalation=False,
-                privileged=False,
-                read_only_root_filesystem=True,
-                capabilities=k8s.Capabilities(drop=["ALL"]),
-                # Repeated from the pod on purpose: every container states the full restricted profile.
-                run_as_non_root=True,
-                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-            ),
-            volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
-        )
-        pod = k8s.PodSpec(
-            # Never: each failed attempt keeps its pod, so `kubectl logs` shows why it failed.
-            restart_policy="Never",
-            automount_service_account_token=False,
-            enable_service_links=False,
-            security_context=k8s.PodSecurityContext(
-                run_as_non_root=True,
-                run_as_user=NOBODY,
-                run_as_group=NOBODY,
-                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-            ),
-            containers=[container],
-            volumes=[
-                k8s.Volume(name="script", config_map=k8s.ConfigMapVolumeSource(name=props.name, default_mode=0o444))
-            ],
+            res=props.resources,
+            container="pull",
         )
         self.job = k8s.KubeJob(
             self,

@@ -1,8 +1,9 @@
-"""The pod and RBAC pieces shared by the Longhorn chores (pre-upgrade snapshot, restore drill).
+"""A pod that runs one of homelab-ai's in-pod programs, and the RBAC of those that call the API.
 
-Both run ``longhorn_jobs.py`` from a ConfigMap with a plain python image, hardened to the
-``restricted`` Pod Security level, and talk to the Kubernetes API with a service account whose
-Roles name every object they may touch.
+The program (stdlib Python, homelab_ai.base.pod_scripts) comes from a ConfigMap and runs with a
+plain python image as nobody, hardened to the ``restricted`` Pod Security level: the model pull,
+the pre-upgrade snapshot and the restore drill. Those that call the Kubernetes API get a service
+account whose Roles name every object they may touch.
 """
 
 from __future__ import annotations
@@ -13,33 +14,30 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.plus import k8s, resource_requirements
-from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.values import ComputeResources, ContainerImage
 
-SCRIPT = "longhorn_jobs.py"
 SCRIPT_DIR = "/opt/homelab-ai"
 NOBODY = 65534
 MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab-ai"}
 
 
-def script_source() -> str:
-    return script_text(__package__, SCRIPT)
-
-
 def script_pod(
     *,
+    script: str,
     config_map: str,
     image: ContainerImage,
     args: Sequence[str],
     res: ComputeResources,
-    service_account: str,
+    service_account: str | None = None,
+    container: str = "run",
 ) -> k8s.PodSpec:
-    """A pod that runs ``longhorn_jobs.py ARGS`` as nobody, read-only, with the service account's token."""
-    container = k8s.Container(
-        name="run",
+    """A pod that runs ``SCRIPT ARGS`` from ``config_map`` as nobody, read-only; with a service account's
+    token only when ``service_account`` is given."""
+    main = k8s.Container(
+        name=container,
         image=image.reference,
         image_pull_policy="IfNotPresent",
-        command=["python", f"{SCRIPT_DIR}/{SCRIPT}"],
+        command=["python", f"{SCRIPT_DIR}/{script}"],
         args=list(args),
         env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
         resources=resource_requirements(res),
@@ -48,17 +46,17 @@ def script_pod(
             privileged=False,
             read_only_root_filesystem=True,
             capabilities=k8s.Capabilities(drop=["ALL"]),
+            # Repeated from the pod on purpose: every container states the full restricted profile.
             run_as_non_root=True,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
         ),
         volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
     )
     return k8s.PodSpec(
-        # Never: a failed run keeps its pod, so `kubectl logs` shows why.
+        # Never: each failed attempt keeps its pod, so `kubectl logs` shows why it failed.
         restart_policy="Never",
         service_account_name=service_account,
-        # The one thing these pods do is call the API, with the Roles below.
-        automount_service_account_token=True,
+        automount_service_account_token=service_account is not None,
         enable_service_links=False,
         security_context=k8s.PodSecurityContext(
             run_as_non_root=True,
@@ -66,7 +64,7 @@ def script_pod(
             run_as_group=NOBODY,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
         ),
-        containers=[container],
+        containers=[main],
         volumes=[k8s.Volume(name="script", config_map=k8s.ConfigMapVolumeSource(name=config_map, default_mode=0o444))],
     )
 
