@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+import cdk8s
 import jsonschema
 import pytest
+from constructs import Construct
 
-from homelab_ai.base.expectations import Expectation
+from homelab_ai.base.expectations import CheckKind, Expectation
 from homelab_ai.cli import main
 from homelab_ai.ops.doctor import run_doctor
 from homelab_ai.ops.kubectl import Kubectl
-from homelab_ai.ops.report import Report, Verdict, schema
+from homelab_ai.ops.report import Report, Verdict, ok, schema
 from homelab_ai.synth.expectations import expectations
 from tests.doctor_cluster import CONTEXT, FakeCluster, chart_values, make_repo
 
@@ -410,3 +412,38 @@ def test_cli_exits_0_on_a_healthy_cluster_and_prints_a_line_per_check(fake, repo
     assert code == 0
     assert "ok    gpu-slices" in out
     assert out.rstrip().endswith("24 ok, 0 warn, 0 fail")
+
+
+def test_app_the_api_server_cannot_reach_points_at_pods_and_network_policy(chart, fake):
+    report = doctor(chart, fake, "app-health", "app-health-unreachable")
+    finding = next(f for f in report.findings if f.expectation.subject == "Service ai/ollama")
+    assert finding.verdict is Verdict.FAIL
+    assert finding.evidence == (
+        "GET /api/version failed: Error from server (ServiceUnavailable): error trying to reach service: dial tcp "
+        "10.42.0.17:11434: i/o timeout",
+    )
+    assert finding.fix_text.startswith("`kubectl -n ai get pods,endpoints -l app.kubernetes.io/name=ollama`")
+    assert "NetworkPolicy does not admit the API server" in finding.fix_text
+
+
+class _Arbiter(Construct):
+    """A stand-in for a construct of another layer that brings its own check (e.g. a VRAM arbiter)."""
+
+    def doctor_expectations(self) -> list[Expectation]:
+        return [Expectation(kind=ARBITER, subject="Deployment ai/vram-arbiter", expect="agrees", fix="look at it")]
+
+
+ARBITER = CheckKind(id="vram-arbiter", title="VRAM arbiter", symptom="-", looks_at="its /status.")
+
+
+def test_a_construct_can_add_its_own_expectations_and_a_probe_for_them(fake):
+    app = cdk8s.App()
+    _Arbiter(cdk8s.Chart(app, "ai", namespace="ai"), "Arbiter")
+    (expected,) = expectations(app)
+    without_probe = run_doctor([expected], fake.cluster())
+    with_probe = run_doctor([expected], fake.cluster(), probes={"vram-arbiter": lambda e, c: ok(e, "envelopes match")})
+    assert (without_probe.findings[0].verdict, without_probe.findings[0].evidence) == (
+        Verdict.WARN,
+        ("this homelab-ai has no probe for check 'vram-arbiter'",),
+    )
+    assert (with_probe.findings[0].verdict, with_probe.findings[0].evidence) == (Verdict.OK, ("envelopes match",))

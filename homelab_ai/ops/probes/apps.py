@@ -16,9 +16,24 @@ from homelab_ai.ops.kubectl import KubectlError
 from homelab_ai.ops.report import Finding, fail, ok, warn
 from homelab_ai.services.ollama.ollama_pull import normalize
 
+# What the API server answers when it cannot open a connection to the Service's pods.
+_UNREACHABLE = "error trying to reach service"
+
 
 def proxy_path(namespace: str, service: str, port: int, path: str) -> str:
     return f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}"
+
+
+def _unreachable_fix(e: Expectation, message: str) -> str | None:
+    """The API server reached no pod: none is ready, or a NetworkPolicy keeps the API server out."""
+    if _UNREACHABLE not in message and "no endpoints available" not in message:
+        return None
+    namespace, service = e.data["namespace"], e.data["service"]
+    return (
+        f"`kubectl -n {namespace} get pods,endpoints -l app.kubernetes.io/name={service}`; if the pods are ready, "
+        "the app's NetworkPolicy does not admit the API server (apps that admit only their clients, like Ollama, "
+        "are reached from the API server's node address)"
+    )
 
 
 def job_succeeded(e: Expectation, cluster: Cluster) -> Finding:
@@ -40,7 +55,7 @@ def ollama_models(e: Expectation, cluster: Cluster) -> Finding:
     try:
         listed = json.loads(cluster.raw(path)).get("models") or []
     except KubectlError as exc:
-        return fail(e, f"GET /api/tags failed: {exc.message}")
+        return fail(e, f"GET /api/tags failed: {exc.message}", fix=_unreachable_fix(e, exc.message))
     except (ValueError, AttributeError):
         return fail(e, "GET /api/tags did not answer JSON")
     present = {normalize(str(m.get("name") or m.get("model") or "")) for m in listed}
@@ -56,7 +71,7 @@ def app_health(e: Expectation, cluster: Cluster) -> Finding:
     try:
         body = cluster.raw(proxy_path(e.data["namespace"], e.data["service"], int(e.data["port"]), path))
     except KubectlError as exc:
-        return fail(e, f"GET {path} failed: {exc.message}")
+        return fail(e, f"GET {path} failed: {exc.message}", fix=_unreachable_fix(e, exc.message))
     answer = " ".join(body.split())
     return ok(e, f"GET {path}: {answer[:80] or '(empty body)'}")
 
