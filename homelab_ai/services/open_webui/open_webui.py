@@ -7,6 +7,7 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
@@ -18,9 +19,9 @@ from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
+from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
 
-OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
 DATA_DIR = "/app/backend/data"
 # At every start Open WebUI copies its frontend's static files into this package folder (and may
 # create sub-folders there): the one place outside DATA_DIR it writes. It is an emptyDir, seeded
@@ -28,6 +29,12 @@ DATA_DIR = "/app/backend/data"
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED = "/seed"
 SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
+# Open WebUI keeps its settings in its database and, by default, lets the database win over the
+# environment after the first start: a rotated password or a new URL would never arrive, and the
+# A1111 "user:password" would sit in webui.db on the volume (and in its backups). False makes it take
+# every setting from the environment on every start and write none of them to the database
+# (backend/open_webui/models/config.py@v0.12.4 Config.persistent_enabled_for, get, seed_defaults).
+PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
 @attrs.frozen(kw_only=True)
@@ -66,10 +73,12 @@ class OpenWebUIProps:
         cpu_request=0.5, cpu_limit=2, memory_request_gib=1, memory_limit_gib=4
     )
     """CPU (cores) and memory (GiB). Default 0.5-2 cores, 1-4 GiB."""
-    health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
-    """Probes of "/health". Default: 10 minutes startup (database migration, embedding model)."""
+    # /ready (main.py@v0.12.4 L3080-3118) answers 200 only once startup finished and the database
+    # answers; /health only says the server is up, which is what liveness needs.
+    health: HealthCheck = HealthCheck(path="/health", ready_path="/ready", startup_budget=timedelta(minutes=10))
+    """Liveness on "/health", startup and readiness on "/ready". Default: 10 minutes startup (migration, embeddings)."""
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
-    """More environment variables of the UI. Default: none."""
+    """More Open WebUI settings as env vars, read on every start; not the chart's own ones. Default: none."""
     purpose: str = "LLM chat interface"
     """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
@@ -83,6 +92,27 @@ class OpenWebUIProps:
     )
     """CPU (cores), memory (GiB) of the static-files init container. Default 0.05-0.5, 0.0625-0.25."""
 
+    @extra_env.validator
+    def _not_owned(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        owned = {*_CHART_ENV, *_IMAGE_GENERATION_ENV, "WEBUI_SECRET_KEY"}
+        for name in sorted(owned & set(value)):
+            raise HomelabConfigError(
+                "OpenWebUIProps.extra_env",
+                f"sets {name}, which the chart owns",
+                "remove it from extra_env; change the prop it comes from (backend, image_generation, secret) instead",
+            )
+
+
+# Env the chart always sets, and the image-generation env it sets when Stable Diffusion is wired.
+_CHART_ENV = ("OLLAMA_BASE_URL", "DATA_DIR", "HOME", PERSISTENT_CONFIG_ENV)
+_IMAGE_GENERATION_ENV = (
+    "ENABLE_IMAGE_GENERATION",
+    "IMAGE_GENERATION_ENGINE",
+    "AUTOMATIC1111_BASE_URL",
+    "AUTOMATIC1111_API_AUTH",
+    SD_PASSWORD_ENV,
+)
+
 
 class OpenWebUI(Construct):
     """The chat UI; its data directory lives on a LonghornVolume so chats survive restarts."""
@@ -93,7 +123,12 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
-        env = {"OLLAMA_BASE_URL": props.backend.url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
+        env = {
+            "OLLAMA_BASE_URL": props.backend.url,
+            "DATA_DIR": DATA_DIR,
+            "HOME": TMP.path,
+            PERSISTENT_CONFIG_ENV: "False",
+        }
         sd = props.image_generation
         if sd is not None:
             user, password = sd.api_auth()
@@ -149,6 +184,12 @@ class OpenWebUI(Construct):
     def url(self) -> str:
         """In-cluster URL of the UI's Service."""
         return self.app.url
+
+    @property
+    def owned_settings(self) -> tuple[str, ...]:
+        """The Open WebUI settings (env vars) the chart sets: the docs list them as not editable in the UI."""
+        names = [*self.app.props.secret_env, *self.app.props.env]
+        return tuple(n for n in names if n not in ("HOME", "DATA_DIR", SD_PASSWORD_ENV))
 
     @property
     def network_policy(self) -> AppNetworkPolicy | None:

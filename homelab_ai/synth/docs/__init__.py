@@ -27,6 +27,7 @@ from homelab_ai.synth.docs.secrets import secrets_section
 from homelab_ai.synth.docs.services import api_endpoints_section, overview_section, services_section
 from homelab_ai.synth.docs.storage import storage_section
 from homelab_ai.synth.docs.troubleshooting import troubleshooting_section
+from homelab_ai.synth.docs.upstream import upstream_section
 
 __all__ = [
     "GENERATED_MARKER",
@@ -48,6 +49,7 @@ SECTIONS: tuple[Section, ...] = (
     storage_section,
     recovery_section,
     secrets_section,
+    upstream_section,
     deploy_section,
     first_time_setup_section,
     api_endpoints_section,
