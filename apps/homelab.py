@@ -40,6 +40,9 @@ def site(repo_root: Path = REPO_ROOT) -> AiStackProps:
         open_webui_drill_schedule="30 4 * * 0",
         # sd-data is 150 GiB: once a month.
         stable_diffusion_drill_schedule="30 5 1 * *",
+        # The envelopes above over-book the card (16 + 12 GiB on 24): the arbiter admits each chat and
+        # image only when it fits, unloading idle models first and making the rest wait.
+        vram_arbiter=True,
     )
 
 

@@ -35,7 +35,7 @@ def test_when_something_is_wrong_has_a_subsection_per_doctor_check(built, page):
     kinds = check_kinds(expectations(built[0]))
     headings = re.findall(r"^### .* \(`([a-z-]+)`\)$", text, flags=re.M)
     assert headings == [k.id for k in kinds]
-    assert len(headings) == 15
+    assert len(headings) == 16
 
 
 def test_when_something_is_wrong_lists_every_subject_with_its_fix(built, page):

@@ -322,13 +322,38 @@ def test_restore_drill_that_never_ran_warns(chart, fake):
     assert found["CronJob ai/restore-drill-sd-data"] == (Verdict.WARN, "no drill has finished yet")
 
 
+def test_vram_arbiter_runs_the_charts_card_and_envelopes_and_reaches_both_apps(chart, fake):
+    (finding,) = doctor(chart, fake, "vram-arbiter").findings
+    assert finding.verdict is Verdict.OK
+    assert finding.evidence == (
+        "ollama: idle, 0.0 GiB observed",
+        "stable-diffusion: loaded, 6.512 GiB observed",
+        "0 request(s) waiting",
+    )
+
+
+def test_vram_arbiter_with_an_old_envelope_fails(chart, fake):
+    (finding,) = doctor(chart, fake, "vram-arbiter", "vram-arbiter").findings
+    assert finding.verdict is Verdict.FAIL
+    assert finding.evidence == (
+        "runs another config than the chart: stable-diffusion envelope 0/6-10 GiB, the chart says 0/8-12",
+    )
+    assert finding.fix_text.startswith("`kubectl -n ai rollout status deployment/vram-arbiter`")
+
+
+def test_vram_arbiter_that_cannot_reach_an_app_warns_with_its_error(chart, fake):
+    (finding,) = doctor(chart, fake, "vram-arbiter", "vram-arbiter-unreachable").findings
+    assert finding.verdict is Verdict.WARN
+    assert finding.evidence[0] == "stable-diffusion: unreachable (GET /sdapi/v1/memory: connection refused)"
+
+
 # --- the whole run ----------------------------------------------------------------------------
 
 
 def test_healthy_cluster_passes_every_check(chart, fake):
     report = run_doctor(chart, fake.cluster())
     assert [(f.check, f.expectation.subject) for f in report.findings if f.verdict is not Verdict.OK] == []
-    assert report.count(Verdict.OK) == len(chart) == 24
+    assert report.count(Verdict.OK) == len(chart) == 25
 
 
 def test_doctor_never_runs_a_mutating_verb(chart, fake):
@@ -361,7 +386,7 @@ def test_json_report_of_a_healthy_cluster_matches_its_schema(chart, fake):
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.validate(document, schema(), cls=jsonschema.Draft202012Validator)
     assert document["verdict"] == "ok"
-    assert document["summary"] == {"ok": 24, "warn": 0, "fail": 0}
+    assert document["summary"] == {"ok": 25, "warn": 0, "fail": 0}
 
 
 def test_json_report_of_a_broken_cluster_matches_its_schema_and_carries_the_fixes(chart, fake):
@@ -369,7 +394,7 @@ def test_json_report_of_a_broken_cluster_matches_its_schema_and_carries_the_fixe
     document = run_doctor(chart, fake.cluster()).to_json()
     jsonschema.validate(document, schema(), cls=jsonschema.Draft202012Validator)
     assert document["verdict"] == "fail"
-    assert document["summary"] == {"ok": 22, "warn": 1, "fail": 1}
+    assert document["summary"] == {"ok": 23, "warn": 1, "fail": 1}
     (failed,) = [f for f in document["findings"] if f["verdict"] == "fail"]
     assert failed["check"] == "runtime-class"
     assert failed["fix"].startswith("`flux reconcile kustomization homelab-ai-infrastructure")
@@ -411,7 +436,7 @@ def test_cli_exits_0_on_a_healthy_cluster_and_prints_a_line_per_check(fake, repo
     out = capsys.readouterr().out
     assert code == 0
     assert "ok    gpu-slices" in out
-    assert out.rstrip().endswith("24 ok, 0 warn, 0 fail")
+    assert out.rstrip().endswith("25 ok, 0 warn, 0 fail")
 
 
 def test_app_the_api_server_cannot_reach_points_at_pods_and_network_policy(chart, fake):
@@ -426,24 +451,24 @@ def test_app_the_api_server_cannot_reach_points_at_pods_and_network_policy(chart
     assert "NetworkPolicy does not admit the API server" in finding.fix_text
 
 
-class _Arbiter(Construct):
-    """A stand-in for a construct of another layer that brings its own check (e.g. a VRAM arbiter)."""
+class _Exporter(Construct):
+    """A stand-in for a construct of any layer that brings its own check (say, a GPU metrics exporter)."""
 
     def doctor_expectations(self) -> list[Expectation]:
-        return [Expectation(kind=ARBITER, subject="Deployment ai/vram-arbiter", expect="agrees", fix="look at it")]
+        return [Expectation(kind=EXPORTER, subject="DaemonSet ai/gpu-exporter", expect="serves", fix="look at it")]
 
 
-ARBITER = CheckKind(id="vram-arbiter", title="VRAM arbiter", symptom="-", looks_at="its /status.")
+EXPORTER = CheckKind(id="gpu-exporter", title="GPU exporter", symptom="-", looks_at="its /metrics.")
 
 
 def test_a_construct_can_add_its_own_expectations_and_a_probe_for_them(fake):
     app = cdk8s.App()
-    _Arbiter(cdk8s.Chart(app, "ai", namespace="ai"), "Arbiter")
+    _Exporter(cdk8s.Chart(app, "ai", namespace="ai"), "Exporter")
     (expected,) = expectations(app)
     without_probe = run_doctor([expected], fake.cluster())
-    with_probe = run_doctor([expected], fake.cluster(), probes={"vram-arbiter": lambda e, c: ok(e, "envelopes match")})
+    with_probe = run_doctor([expected], fake.cluster(), probes={"gpu-exporter": lambda e, c: ok(e, "serves")})
     assert (without_probe.findings[0].verdict, without_probe.findings[0].evidence) == (
         Verdict.WARN,
-        ("this homelab-ai has no probe for check 'vram-arbiter'",),
+        ("this homelab-ai has no probe for check 'gpu-exporter'",),
     )
-    assert (with_probe.findings[0].verdict, with_probe.findings[0].evidence) == (Verdict.OK, ("envelopes match",))
+    assert (with_probe.findings[0].verdict, with_probe.findings[0].evidence) == (Verdict.OK, ("serves",))

@@ -39,8 +39,9 @@ def _all_containers(spec: dict) -> list[dict]:
 
 def test_every_pod_of_the_chart_meets_the_restricted_standard(homelab_objects):
     pods = _pods(homelab_objects)
-    # ollama, open-webui, stable-diffusion, the model-pull Job, the pre-upgrade Job and two restore drills
-    assert len(pods) == 7
+    # ollama, open-webui, stable-diffusion, the VRAM arbiter, the model-pull Job, the pre-upgrade Job
+    # and two restore drills
+    assert len(pods) == 8
     assert {key: violations(spec, PodSecurityLevel.RESTRICTED) for key, spec in pods.items()} == {
         key: [] for key in pods
     }

@@ -15,6 +15,7 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
 from homelab_ai.base.validators import cron, dns1123_label, dns1123_subdomain, whole_number
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
@@ -37,6 +38,8 @@ from homelab_ai.services.ollama.model_pull import model_names, model_tuple
 from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.services.stable_diffusion.checkpoint_fetch import Checkpoint, checkpoint_list, checkpoint_tuple
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoringProps
 
 # The SOPS files of the stack's two secrets, inside AiStackProps.secrets_dir.
 OPEN_WEBUI_SECRET_FILE = "open-webui.sops.yaml"
@@ -101,6 +104,18 @@ class AiStackProps:
     """Cron schedule of a drill restoring sd-data's newest backup and counting its files. Default None: off."""
     drill_api_server: ApiServerEgress = ApiServerEgress()
     """Where the drills' pods may reach the Kubernetes API. Default ports 443 and 6443 at any address."""
+    vram_arbiter: bool = False
+    """Put the VRAM arbiter in front of Ollama and Stable Diffusion (Open WebUI goes through it). Default off."""
+    vram_arbiter_monitoring: VramArbiterMonitoringProps | None = None
+    """The arbiter's ServiceMonitor, PrometheusRule and Grafana dashboard. Default None: none of them."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.vram_arbiter_monitoring is not None and not self.vram_arbiter:
+            raise HomelabConfigError(
+                "AiStackProps.vram_arbiter_monitoring",
+                "monitors a VRAM arbiter the stack does not have",
+                "set vram_arbiter=True, or drop vram_arbiter_monitoring",
+            )
 
 
 class AiStack(Construct):
@@ -229,11 +244,27 @@ class AiStack(Construct):
                 checkpoints=props.checkpoints,
             ),
         )
+        self.vram_arbiter: VramArbiter | None = None
+        """The VRAM arbiter in front of the card's apps, when ``vram_arbiter`` is on."""
+        if props.vram_arbiter:
+            # Admits each chat and image only when it fits the card: idle apps are unloaded first,
+            # the rest waits, instead of the last one to allocate running out of memory.
+            self.vram_arbiter = VramArbiter(
+                apps,
+                "VramArbiter",
+                VramArbiterProps(
+                    gpu=self.gpu,
+                    ollama=self.ollama,
+                    stable_diffusion=self.stable_diffusion,
+                    monitoring=props.vram_arbiter_monitoring,
+                ),
+            )
         self.open_webui = OpenWebUI(
             apps,
             "OpenWebUI",
             OpenWebUIProps(
                 backend=self.ollama,
+                vram_arbiter=self.vram_arbiter,
                 secret=webui_secret,
                 image_generation=self.stable_diffusion,
                 expose=props.open_webui_address,

@@ -27,6 +27,7 @@ from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin
 from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.services.ollama.model_pull import OllamaModelPull
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
 GPU_SLICES = CheckKind(
     id="gpu-slices",
@@ -115,6 +116,14 @@ APP_HEALTH = CheckKind(
     title="Health endpoints",
     symptom="the app does not answer, or answers with an error.",
     looks_at="each app's health path through its Service (`kubectl get --raw .../services/NAME:PORT/proxy/PATH`).",
+)
+VRAM_ARBITER = CheckKind(
+    id="vram-arbiter",
+    title="VRAM arbiter",
+    symptom="chats or pictures wait, or fail with 503, while the card has room; or the card runs out of memory.",
+    looks_at="the arbiter's `GET /status` through its Service "
+    "(`kubectl get --raw /api/v1/namespaces/NS/services/vram-arbiter:9400/proxy/status`): the card and "
+    "envelopes it runs with, and whether it reaches each app.",
 )
 RESTORE_DRILL = CheckKind(
     id="restore-drill",
@@ -365,6 +374,37 @@ def expectations(app: cdk8s.App) -> tuple[Expectation, ...]:
                 fix=f"`kubectl -n {namespace} describe pods -l app.kubernetes.io/name={workload.name}` and "
                 f"`kubectl -n {namespace} logs -l app.kubernetes.io/name={workload.name}`",
                 data={"namespace": namespace, "service": workload.name, "port": workload.port, "path": path},
+            )
+        )
+    for arbiter in every(VramArbiter):
+        namespace = _namespace(arbiter)
+        config = arbiter.config()
+        envelopes = {
+            app["name"]: {
+                "idle": app["envelope"]["idle_gib"],
+                "active_min": app["envelope"]["active_min_gib"],
+                "active_max": app["envelope"]["active_max_gib"],
+            }
+            for app in config["apps"]
+        }
+        declared = ", ".join(
+            f"{name} {e['idle']:g}/{e['active_min']:g}-{e['active_max']:g} GiB" for name, e in envelopes.items()
+        )
+        result.append(
+            Expectation(
+                kind=VRAM_ARBITER,
+                subject=f"Deployment {namespace}/{arbiter.name}",
+                expect=f"runs with the card's {config['card']['vram_gib']:g} GiB and the declared envelopes "
+                f"({declared}), and reaches every app",
+                fix=f"`kubectl -n {namespace} logs deployment/{arbiter.name}`; after a chart change, "
+                f"`kubectl -n {namespace} rollout status deployment/{arbiter.name}`",
+                data={
+                    "namespace": namespace,
+                    "service": arbiter.name,
+                    "port": arbiter.props.status_port,
+                    "card_gib": config["card"]["vram_gib"],
+                    "envelopes": envelopes,
+                },
             )
         )
     for drill in every(RestoreDrill):

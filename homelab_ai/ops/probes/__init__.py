@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from homelab_ai.base.expectations import Expectation
 from homelab_ai.ops.cluster import Cluster
-from homelab_ai.ops.probes import apps, drills, flux, gpu, network, storage
+from homelab_ai.ops.probes import apps, arbiter, drills, flux, gpu, network, storage
 from homelab_ai.ops.report import Finding
 
 Probe = Callable[[Expectation, Cluster], Finding]
@@ -21,5 +21,6 @@ PROBES: dict[str, Probe] = {
     **network.PROBES,
     **flux.PROBES,
     **apps.PROBES,
+    **arbiter.PROBES,
     **drills.PROBES,
 }

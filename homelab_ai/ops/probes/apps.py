@@ -24,7 +24,7 @@ def proxy_path(namespace: str, service: str, port: int, path: str) -> str:
     return f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}"
 
 
-def _unreachable_fix(e: Expectation, message: str) -> str | None:
+def unreachable_fix(e: Expectation, message: str) -> str | None:
     """The API server reached no pod: none is ready, or a NetworkPolicy keeps the API server out."""
     if _UNREACHABLE not in message and "no endpoints available" not in message:
         return None
@@ -55,7 +55,7 @@ def ollama_models(e: Expectation, cluster: Cluster) -> Finding:
     try:
         listed = json.loads(cluster.raw(path)).get("models") or []
     except KubectlError as exc:
-        return fail(e, f"GET /api/tags failed: {exc.message}", fix=_unreachable_fix(e, exc.message))
+        return fail(e, f"GET /api/tags failed: {exc.message}", fix=unreachable_fix(e, exc.message))
     except (ValueError, AttributeError):
         return fail(e, "GET /api/tags did not answer JSON")
     present = {normalize(str(m.get("name") or m.get("model") or "")) for m in listed}
@@ -71,7 +71,7 @@ def app_health(e: Expectation, cluster: Cluster) -> Finding:
     try:
         body = cluster.raw(proxy_path(e.data["namespace"], e.data["service"], int(e.data["port"]), path))
     except KubectlError as exc:
-        return fail(e, f"GET {path} failed: {exc.message}", fix=_unreachable_fix(e, exc.message))
+        return fail(e, f"GET {path} failed: {exc.message}", fix=unreachable_fix(e, exc.message))
     answer = " ".join(body.split())
     return ok(e, f"GET {path}: {answer[:80] or '(empty body)'}")
 

@@ -21,6 +21,7 @@ from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
 from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
 DATA_DIR = "/app/backend/data"
 # At every start Open WebUI copies its frontend's static files into this package folder (and may
@@ -91,6 +92,26 @@ class OpenWebUIProps:
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
     """CPU (cores), memory (GiB) of the static-files init container. Default 0.05-0.5, 0.0625-0.25."""
+    vram_arbiter: VramArbiter | None = None
+    """Reach Ollama and Stable Diffusion through this VRAM arbiter instead of directly. Default None (direct)."""
+
+    def __attrs_post_init__(self) -> None:
+        arbiter = self.vram_arbiter
+        if arbiter is None:
+            return
+        if arbiter.props.ollama is not self.backend:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"arbitrates {arbiter.props.ollama.gpu_app.name}, not this backend {self.backend.gpu_app.name}",
+                "give VramArbiterProps(ollama=...) the same LlmBackend as OpenWebUIProps.backend",
+            )
+        sd = self.image_generation
+        if sd is not None and arbiter.props.stable_diffusion is not sd:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"does not arbitrate the Stable Diffusion {sd.gpu_app.name} that makes this UI's images",
+                "give VramArbiterProps(stable_diffusion=...) the same StableDiffusion as image_generation",
+            )
 
     @extra_env.validator
     def _not_owned(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
@@ -123,8 +144,10 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
+        arbiter = props.vram_arbiter
+        # Through the arbiter, when there is one: it admits each chat and image only when it fits the card.
         env = {
-            "OLLAMA_BASE_URL": props.backend.url,
+            "OLLAMA_BASE_URL": arbiter.ollama_url if arbiter is not None else props.backend.url,
             "DATA_DIR": DATA_DIR,
             "HOME": TMP.path,
             PERSISTENT_CONFIG_ENV: "False",
@@ -137,7 +160,7 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None) or sd.url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
@@ -164,9 +187,12 @@ class OpenWebUI(Construct):
             ),
         )
         self._seed_static_dir(props)
-        props.backend.allow_client(self.app)
-        if sd is not None:
-            sd.allow_client(self.app)
+        if arbiter is not None:
+            arbiter.allow_client(self.app)
+        else:
+            props.backend.allow_client(self.app)
+            if sd is not None:
+                sd.allow_client(self.app)
 
     def _seed_static_dir(self, props: OpenWebUIProps) -> None:
         """Copy the image's static folder into the emptyDir that replaces it in the app container."""
