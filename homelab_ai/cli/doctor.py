@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compare the live cluster with what the chart expects: GPU slices, the device plugin's config, "
         "the RuntimeClass, Longhorn classes, claims, backup target and recent backups, LoadBalancer IPs, Flux "
         "(Ready at the commit holding dist/) and its SOPS key, the model pull, Ollama's models, each app's health "
-        "endpoint and the restore drills. Each line is ok, warn or fail, with the evidence and the fix. It only "
-        "runs `kubectl get` (objects as JSON, and GETs through Service proxies) with your kubeconfig, and git in "
-        "the repo. Exits 1 when anything fails.",
+        "endpoint, the VRAM arbiter's /status and the restore drills. Each line is ok, warn or fail, with the "
+        "evidence and the fix. It only runs `kubectl get` (objects as JSON, and GETs through Service proxies) with "
+        "your kubeconfig, and git in the repo. Exits 1 when anything fails.",
     )
     parser.add_argument("--context", default=None, help="the kubeconfig context to use (default: the current one)")
     parser.add_argument(
