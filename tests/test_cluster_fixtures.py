@@ -1,8 +1,9 @@
 """The recorded kubectl output the doctor is tested against has the API's shapes.
 
 Core objects pass kubernetes-validate --strict (the Kubernetes OpenAPI schema); Longhorn and Flux
-objects pass their CRD schemas (crds/), status included. MetalLB's IPAddressPool, whose CRD is not
-in crds/, is checked against the fields of its Go type, kept by hand below.
+objects pass their CRD schemas (crds/), status included. MetalLB's IPAddressPool and Cilium's
+CiliumLoadBalancerIPPool, whose CRDs are not in crds/, are checked against the fields of their Go
+types, kept by hand below.
 """
 
 from __future__ import annotations
@@ -42,6 +43,36 @@ IP_ADDRESS_POOL = {
         "status": {"type": "object", "additionalProperties": False},
     },
 }
+# cilium/cilium pkg/k8s/apis/cilium.io/v2alpha1/lbipam_types.go: CiliumLoadBalancerIPPoolSpec{ServiceSelector,
+# AllowFirstLastIPs, Cidrs (deprecated), Blocks []{Cidr, Start, Stop}, Disabled}.
+_BLOCK = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"cidr": {"type": "string"}, "start": {"type": "string"}, "stop": {"type": "string"}},
+}
+CILIUM_POOL = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"enum": ["cilium.io/v2alpha1", "cilium.io/v2"]},
+        "kind": {"const": "CiliumLoadBalancerIPPool"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "serviceSelector": {"type": "object"},
+                "allowFirstLastIPs": {"enum": ["Yes", "No"]},
+                "cidrs": {"type": "array", "items": _BLOCK},
+                "blocks": {"type": "array", "items": _BLOCK},
+                "disabled": {"type": "boolean"},
+            },
+        },
+        "status": {"type": "object"},
+    },
+}
+HAND_KEPT = {"IPAddressPool": IP_ADDRESS_POOL, "CiliumLoadBalancerIPPool": CILIUM_POOL}
 VALUES = {
     **clock_values(datetime(2026, 11, 28, 9, 0, tzinfo=UTC)),
     "DEVICE_PLUGIN_CHECKSUM": "0" * 64,
@@ -65,8 +96,8 @@ def _objects() -> list[tuple[str, dict]]:
 
 
 OBJECTS = _objects()
-POOLS = [(w, o) for w, o in OBJECTS if o["kind"] == "IPAddressPool"]
-OTHERS = [(w, o) for w, o in OBJECTS if o["kind"] != "IPAddressPool"]
+POOLS = [(w, o) for w, o in OBJECTS if o["kind"] in HAND_KEPT]
+OTHERS = [(w, o) for w, o in OBJECTS if o["kind"] not in HAND_KEPT]
 
 
 @pytest.mark.parametrize(("where", "obj"), OTHERS, ids=[w for w, _ in OTHERS])
@@ -78,8 +109,8 @@ def test_recorded_object_matches_its_api_schema(where, obj):
 
 
 @pytest.mark.parametrize(("where", "obj"), POOLS, ids=[w for w, _ in POOLS])
-def test_recorded_metallb_pool_has_the_fields_of_its_go_type(where, obj):
-    jsonschema.validate(obj, IP_ADDRESS_POOL)
+def test_recorded_lb_pool_has_the_fields_of_its_go_type(where, obj):
+    jsonschema.validate(obj, HAND_KEPT[obj["kind"]])
 
 
 def test_every_kind_the_doctor_reads_is_recorded():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import cdk8s
 import jsonschema
 import pytest
@@ -192,6 +193,31 @@ def test_cluster_without_metallb_fails_naming_it(chart, fake):
     verdict, evidence = found["Service ai/open-webui"]
     assert verdict is Verdict.FAIL
     assert evidence.startswith("the cluster has no MetalLB pools (error: the server doesn't have a resource type")
+
+
+def _with_provider(chart, provider: str) -> list[Expectation]:
+    """The chart's LoadBalancer expectations as if its Services used another LB controller."""
+    return [attrs.evolve(e, data={**e.data, "provider": provider}) for e in chart if e.kind.id == "load-balancer"]
+
+
+def test_ip_inside_a_cilium_lb_ipam_pool_block_passes(chart, fake):
+    fake.serve("lb-cilium")
+    found = by_subject(run_doctor(_with_provider(chart, "cilium"), fake.cluster()))
+    assert found["Service ai/open-webui"] == (
+        Verdict.OK,
+        "10.10.2.25 from CiliumLoadBalancerIPPool lan; the Service has it",
+    )
+
+
+def test_ip_outside_kube_vips_ranges_for_its_namespace_fails(chart, fake):
+    fake.serve("lb-kube-vip")
+    found = by_subject(run_doctor(_with_provider(chart, "kube-vip"), fake.cluster()))
+    assert found["Service ai/open-webui"] == (Verdict.OK, "10.10.2.25 from kubevip cidr-ai; the Service has it")
+    assert found["Service ai/stable-diffusion"] == (
+        Verdict.FAIL,
+        "10.10.2.26 is in no kube-vip pool (pools: kubevip range-global: 10.10.3.10-10.10.3.20; "
+        "kubevip cidr-ai: 10.10.2.24/31)",
+    )
 
 
 def test_flux_kustomizations_ready_at_the_commit_holding_their_dist_folder(chart, fake):
