@@ -7,14 +7,16 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
 from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import (
     DataLocality,
     LonghornStorageClass,
@@ -60,6 +62,7 @@ __all__ = [
     "AccessMode",
     "AiStack",
     "AiStackProps",
+    "ApiServerEgress",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppWorkload",
@@ -76,6 +79,7 @@ __all__ = [
     "DataLocality",
     "DnsServer",
     "Endpoint",
+    "FileCount",
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
@@ -110,8 +114,12 @@ __all__ = [
     "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
+    "PreUpgradeSnapshot",
+    "PreUpgradeSnapshotProps",
     "ReclaimPolicy",
     "RecurringTask",
+    "RestoreDrill",
+    "RestoreDrillProps",
     "ScratchDir",
     "SdIdleUnloader",
     "SdIdleUnloaderProps",
@@ -125,6 +133,7 @@ __all__ = [
     "SopsSecret",
     "SopsSecretProps",
     "SourceKind",
+    "SqliteIntegrity",
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",

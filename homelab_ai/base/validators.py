@@ -307,3 +307,18 @@ def ports(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         port(instance, attribute, item)
     if len(set(value)) != len(value):
         raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a port twice", "list each once")
+
+
+def short_label(maximum: int, why: str) -> Validator:
+    """A DNS-1123 label of at most ``maximum`` characters: a name that something appends to (``why``)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        dns1123_label(instance, attribute, value)
+        if len(value) > maximum:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is {len(value)} characters, too long {why}",
+                f"use at most {maximum} characters",
+            )
+
+    return check
