@@ -21,6 +21,7 @@ to the chart's list; ``python -m bench.compare`` names every object that still d
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from homelab_ai._crds.io.fluxcd.toolkit import helm, kustomize
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAME_LABEL = "app.kubernetes.io/name"
 MANAGED = {"app.kubernetes.io/managed-by": "homelab-ai"}
-SCRIPT_IMAGE = "python:3.12.10-alpine3.21"
+SCRIPT_IMAGE = "python:3.13.15-alpine3.24"
 POD_SPEC = "/spec/template/spec"
 
 Emitter = Callable[[cdk8s.Chart], None]
@@ -183,6 +184,8 @@ class Workload:
     memory_mib: tuple[int, int]
     health_path: str
     startup_failures: int
+    ready_path: str | None = None  # startup and readiness probes, when the app has one (Open WebUI's /ready)
+    secret_checksums: tuple[tuple[str, str], ...] = ()  # (secret, sha256 of its encrypted file) on the pod
     stateful: bool = False
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
@@ -309,7 +312,7 @@ def device_plugin(namespace: str, config_map: str, replicas: int, runtime_class_
                 chart=helm.HelmReleaseSpecChart(
                     spec=helm.HelmReleaseSpecChartSpec(
                         chart=name,
-                        version="0.17.1",
+                        version="0.20.0",
                         source_ref=helm.HelmReleaseSpecChartSpecSourceRef(
                             kind=helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
                             name=name,
@@ -486,10 +489,13 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
         port_number=w.port,
         args=list(w.args) or None,
         resources=_resources(w.cpu_millis, w.memory_mib),
-        startup=_probe(w.health_path, w.port, w.startup_failures),
-        readiness=_probe(w.health_path, w.port, 3),
+        startup=_probe(w.ready_path or w.health_path, w.port, w.startup_failures),
+        readiness=_probe(w.ready_path or w.health_path, w.port, 3),
         liveness=_probe(w.health_path, w.port, 6),
     )
+    # A rotated secret is a new encrypted file: its checksum on the pod template restarts the pods.
+    for secret_name, checksum in w.secret_checksums:
+        pod.pod_metadata.add_annotation(f"checksum/secret-{secret_name}", checksum)
     secrets: dict[str, kplus.ISecret] = {}
     for variable, secret_name, key in w.secret_env:
         if secret_name not in secrets:
@@ -617,6 +623,99 @@ def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin")
     return extra
 
 
+def vram_arbiter(
+    name: str, config: dict, clients: tuple[str, ...], servers: tuple[tuple[str, int], ...], sd_secret_checksum: str
+) -> Emitter:
+    """The VRAM arbiter: its script and config in a ConfigMap, a hardened Deployment, Service and NetworkPolicy."""
+    script_file = REPO_ROOT / "homelab_ai/services/vram_arbiter/vram_arbiter.py"
+    script_dir = "/opt/vram-arbiter"
+    ports = {app["name"]: app["listen_port"] for app in config["apps"]} | {"metrics": config["status_port"]}
+
+    def emit(chart: cdk8s.Chart) -> None:
+        script = script_file.read_text()
+        text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+        labels = {NAME_LABEL: name, **MANAGED}
+        config_map = kplus.ConfigMap(
+            chart,
+            f"ConfigMap-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            data={script_file.name: script, "config.json": text},
+        )
+        pod = kplus.Deployment(
+            chart,
+            f"Deployment-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            select=False,
+            replicas=1,
+            strategy=kplus.DeploymentStrategy.recreate(),
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels,
+                annotations={"homelab-ai/vram-arbiter-checksum": hashlib.sha256((script + text).encode()).hexdigest()},
+            ),
+            automount_service_account_token=False,
+        )
+        pod.select(kplus.LabelSelector.of(labels={NAME_LABEL: name}))
+        pod.pod_metadata.add_annotation("checksum/secret-stable-diffusion-secret", sd_secret_checksum)
+        secret = kplus.Secret.from_secret_name(chart, f"Secret-{name}", "stable-diffusion-secret")
+        container = pod.add_container(
+            name="arbiter",
+            image=SCRIPT_IMAGE,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["python", "-I", f"{script_dir}/{script_file.name}"],
+            env_variables={
+                "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
+                "VRAM_ARBITER_CONFIG": kplus.EnvValue.from_value(f"{script_dir}/config.json"),
+                "SD_API_USER": kplus.EnvValue.from_value("admin"),
+                "SD_API_PASSWORD": kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=secret, key="password")),
+            },
+            ports=[kplus.ContainerPort(number=number, name=port_name) for port_name, number in ports.items()],
+            resources=_resources((50, 500), (64, 256)),
+            startup=_probe("/healthz", ports["metrics"], 30, period=2, timeout=3),
+            readiness=_probe("/healthz", ports["metrics"], 3, period=10, timeout=3),
+            liveness=_probe("/healthz", ports["metrics"], 3, period=20, timeout=3),
+        )
+        container.mount(
+            script_dir, kplus.Volume.from_config_map(chart, f"Volume-{name}", config_map, name="files"), read_only=True
+        )
+        container.mount(TMP[1], kplus.Volume.from_empty_dir(chart, f"Scratch-{name}-tmp", TMP[0]))
+        cdk8s.ApiObject.of(pod).add_json_patch(
+            cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr"),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/securityContext", DEFAULT_SECURITY.pod_context()),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/automountServiceAccountToken", False),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/containers/0/securityContext", DEFAULT_SECURITY.container_context()),
+        )
+        service = kplus.Service(
+            chart,
+            f"Service-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            type=kplus.ServiceType.CLUSTER_IP,
+            ports=[kplus.ServicePort(name=n, port=number, target_port=number) for n, number in ports.items()],
+        )
+        service.select_label(NAME_LABEL, name)
+        proxy_ports = [{"port": number, "protocol": "TCP"} for n, number in ports.items() if n != "metrics"]
+        policy = cdk8s.ApiObject(
+            chart,
+            f"NetworkPolicy-{name}",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+        )
+        policy.add_json_patch(
+            cdk8s.JsonPatch.add(
+                "/spec",
+                {
+                    "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [{"from": [pods(c)], "ports": proxy_ports} for c in clients],
+                    "egress": [DNS_RULE]
+                    + [{"to": [pods(s)], "ports": [{"port": n, "protocol": "TCP"}]} for s, n in servers],
+                },
+            )
+        )
+
+    return emit
+
+
 def seed_static_dir(image: str, static_dir: str, seed: str = "/seed") -> PodExtra:
     """Open WebUI's init container: copies the image's static folder into the emptyDir that replaces it."""
 
@@ -718,6 +817,322 @@ def model_pull(name: str, server_url: str, models: tuple[str, ...], server: str,
     return emit
 
 
+LONGHORN_JOBS = "longhorn_jobs.py"
+SCRIPT_DIR = "/opt/homelab-ai"
+API_RULE = {
+    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+    "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+}
+
+
+def _quantities(cpu_millis: tuple[int, int], memory_mib: tuple[int, int]) -> dict[str, dict[str, str]]:
+    return {
+        "requests": {"cpu": f"{cpu_millis[0]}m", "memory": f"{memory_mib[0]}Mi"},
+        "limits": {"cpu": f"{cpu_millis[1]}m", "memory": f"{memory_mib[1]}Mi"},
+    }
+
+
+def _api_pod(config_map: str, args: list[str], account: str) -> k8s.PodSpec:
+    """longhorn_jobs.py from its ConfigMap, as nobody, with the service account's token."""
+    quantities = _quantities((50, 500), (64, 256))
+    container = k8s.Container(
+        name="run",
+        image=SCRIPT_IMAGE,
+        image_pull_policy="IfNotPresent",
+        command=["python", f"{SCRIPT_DIR}/{LONGHORN_JOBS}"],
+        args=args,
+        env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
+        resources=k8s.ResourceRequirements(
+            requests={k: k8s.Quantity.from_string(v) for k, v in quantities["requests"].items()},
+            limits={k: k8s.Quantity.from_string(v) for k, v in quantities["limits"].items()},
+        ),
+        security_context=k8s.SecurityContext(
+            allow_privilege_escalation=False,
+            privileged=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.Capabilities(drop=["ALL"]),
+            run_as_non_root=True,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+        volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
+    )
+    return k8s.PodSpec(
+        restart_policy="Never",
+        service_account_name=account,
+        automount_service_account_token=True,
+        enable_service_links=False,
+        security_context=k8s.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=65534,
+            run_as_group=65534,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+        containers=[container],
+        volumes=[k8s.Volume(name="script", config_map=k8s.ConfigMapVolumeSource(name=config_map, default_mode=0o444))],
+    )
+
+
+def _rule(group: str, resource: str, verbs: list[str], names: list[str] | None = None) -> k8s.PolicyRule:
+    return k8s.PolicyRule(api_groups=[group], resources=[resource], verbs=verbs, resource_names=names)
+
+
+def _role(chart: cdk8s.Chart, name: str, namespace: str, account: str, account_ns: str, rules: list) -> None:
+    k8s.KubeRole(
+        chart,
+        f"Role-{namespace}-{name}",
+        metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=dict(MANAGED)),
+        rules=rules,
+    )
+    k8s.KubeRoleBinding(
+        chart,
+        f"RoleBinding-{namespace}-{name}",
+        metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=dict(MANAGED)),
+        role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+        subjects=[k8s.Subject(kind="ServiceAccount", name=account, namespace=account_ns)],
+    )
+
+
+def _script(file: str) -> str:
+    return (REPO_ROOT / "homelab_ai/cluster/longhorn" / file).read_text(encoding="utf-8")
+
+
+def pre_upgrade_snapshot(name: str, namespace: str, claim: str, claims_namespace: str, image: str) -> Emitter:
+    """The Job (named for the image) that snapshots the claim's Longhorn volume, its ConfigMap and RBAC."""
+    job = f"{name}-{hashlib.sha256(image.encode()).hexdigest()[:8]}"
+    snapshot = (
+        f"{claim[:40].rstrip('-')}-pre-{hashlib.sha256(f'{claims_namespace}/{claim}@{image}'.encode()).hexdigest()[:8]}"
+    )
+    labels = {NAME_LABEL: name, "app.kubernetes.io/component": "pre-upgrade", **MANAGED}
+
+    def emit(chart: cdk8s.Chart) -> None:
+        meta = k8s.ObjectMeta(name=name, namespace=namespace, labels=labels)
+        k8s.KubeConfigMap(chart, f"ConfigMap-{name}", metadata=meta, data={LONGHORN_JOBS: _script(LONGHORN_JOBS)})
+        k8s.KubeServiceAccount(chart, f"ServiceAccount-{name}", metadata=meta, automount_service_account_token=False)
+        _role(
+            chart,
+            name,
+            namespace,
+            name,
+            namespace,
+            [
+                _rule("longhorn.io", "volumes", ["list"]),
+                _rule("longhorn.io", "snapshots", ["create"]),
+                _rule("longhorn.io", "snapshots", ["get"], [snapshot]),
+            ],
+        )
+        args = ["snapshot", "--namespace", claims_namespace, "--image", image, "--longhorn-namespace", namespace]
+        args += ["--wait-seconds", "900", "--claim", claim, "--snapshot", snapshot]
+        k8s.KubeJob(
+            chart,
+            f"Job-{name}",
+            metadata=k8s.ObjectMeta(
+                name=job,
+                namespace=namespace,
+                labels=labels,
+                annotations={
+                    "homelab-ai/image": image,
+                    "homelab-ai/snapshots": snapshot,
+                    "kustomize.toolkit.fluxcd.io/force": "enabled",
+                },
+            ),
+            spec=k8s.JobSpec(
+                backoff_limit=2,
+                active_deadline_seconds=900 + 600,
+                template=k8s.PodTemplateSpec(metadata=k8s.ObjectMeta(labels=labels), spec=_api_pod(name, args, name)),
+            ),
+        )
+
+    return emit
+
+
+def restore_drill(
+    claim: str,
+    namespace: str,
+    size_gib: int,
+    schedule: str,
+    check: list[str],
+    security: Security,
+    timeout_s: int = 7200,
+) -> Emitter:
+    """The CronJob that restores the claim's newest backup and checks it, with its ConfigMap, RBAC and policy."""
+    name = f"restore-drill-{claim}"
+    scratch, job, result, storage_class = f"{name}-scratch", f"{name}-check", f"{name}-result", f"{name}.{namespace}"
+    labels = {NAME_LABEL: name, "app.kubernetes.io/component": "restore-drill", **MANAGED}
+    check_labels = {NAME_LABEL: job, "app.kubernetes.io/component": "restore-drill", **MANAGED}
+    config = {
+        "name": name,
+        "namespace": namespace,
+        "claim": claim,
+        "longhornNamespace": "longhorn-system",
+        "timeoutSeconds": timeout_s,
+        "storageClass": {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": storage_class, "labels": dict(MANAGED)},
+            "provisioner": "driver.longhorn.io",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": False,
+            "parameters": {"numberOfReplicas": "1", "staleReplicaTimeout": "30", "fsType": "ext4"},
+        },
+        "scratchClaim": {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": scratch, "namespace": namespace, "labels": check_labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": storage_class,
+                "resources": {"requests": {"storage": f"{size_gib}Gi"}},
+            },
+        },
+        "checkJob": {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job, "namespace": namespace, "labels": check_labels},
+            "spec": {
+                "backoffLimit": 0,
+                "activeDeadlineSeconds": timeout_s,
+                "template": {
+                    "metadata": {"labels": check_labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "securityContext": security.pod_context(),
+                        "containers": [
+                            {
+                                "name": "check",
+                                "image": SCRIPT_IMAGE,
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": [
+                                    "python",
+                                    f"{SCRIPT_DIR}/{LONGHORN_JOBS}",
+                                    "check",
+                                    "--path",
+                                    "/restored",
+                                    *check,
+                                ],
+                                "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+                                "resources": _quantities((100, 1000), (128, 1024)),
+                                "securityContext": {**security.container_context(), "readOnlyRootFilesystem": True},
+                                "volumeMounts": [
+                                    {"name": "restored", "mountPath": "/restored"},
+                                    {"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "restored", "persistentVolumeClaim": {"claimName": scratch}},
+                            {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}},
+                            {"name": "tmp", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        },
+        "resultConfigMap": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": result,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/component": "restore-drill", **MANAGED},
+            },
+        },
+    }
+
+    def emit(chart: cdk8s.Chart) -> None:
+        meta = k8s.ObjectMeta(name=name, labels=labels)
+        data = {
+            LONGHORN_JOBS: _script(LONGHORN_JOBS),
+            "drill.json": json.dumps(config, indent=2, sort_keys=True) + "\n",
+        }
+        k8s.KubeConfigMap(chart, f"ConfigMap-{name}", metadata=meta, data=data)
+        k8s.KubeServiceAccount(chart, f"ServiceAccount-{name}", metadata=meta, automount_service_account_token=False)
+        _role(
+            chart,
+            name,
+            namespace,
+            name,
+            namespace,
+            [
+                _rule("", "persistentvolumeclaims", ["get"], [claim, scratch]),
+                _rule("", "persistentvolumeclaims", ["create"]),
+                _rule("", "persistentvolumeclaims", ["delete"], [scratch]),
+                _rule("batch", "jobs", ["create"]),
+                _rule("batch", "jobs", ["get", "delete"], [job]),
+                _rule("", "pods", ["list"]),
+                _rule("", "configmaps", ["create"]),
+                _rule("", "configmaps", ["update"], [result]),
+            ],
+        )
+        _role(chart, f"{name}-backups", "longhorn-system", name, namespace, [_rule("longhorn.io", "backups", ["list"])])
+        cluster_objects = [
+            k8s.KubeClusterRole(
+                chart,
+                f"ClusterRole-{storage_class}",
+                metadata=k8s.ObjectMeta(name=storage_class, labels=dict(MANAGED)),
+                rules=[
+                    _rule("storage.k8s.io", "storageclasses", ["create"]),
+                    _rule("storage.k8s.io", "storageclasses", ["delete"], [storage_class]),
+                ],
+            ),
+            k8s.KubeClusterRoleBinding(
+                chart,
+                f"ClusterRoleBinding-{storage_class}",
+                metadata=k8s.ObjectMeta(name=storage_class, labels=dict(MANAGED)),
+                role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=storage_class),
+                subjects=[k8s.Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+            ),
+        ]
+        for obj in cluster_objects:
+            obj.add_json_patch(cdk8s.JsonPatch.remove("/metadata/namespace"))
+        policy = cdk8s.ApiObject(
+            chart,
+            f"NetworkPolicy-{name}",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+        )
+        policy.add_json_patch(
+            cdk8s.JsonPatch.add(
+                "/spec",
+                {
+                    "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [],
+                    "egress": [DNS_RULE, API_RULE],
+                },
+            )
+        )
+        k8s.KubeCronJob(
+            chart,
+            f"CronJob-{name}",
+            metadata=meta,
+            spec=k8s.CronJobSpec(
+                schedule=schedule,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=3600,
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=1,
+                job_template=k8s.JobTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.JobSpec(
+                        backoff_limit=0,
+                        active_deadline_seconds=timeout_s + 900,
+                        template=k8s.PodTemplateSpec(
+                            metadata=k8s.ObjectMeta(labels=labels),
+                            spec=_api_pod(name, ["drill", "--config", f"{SCRIPT_DIR}/drill.json"], name),
+                        ),
+                    ),
+                ),
+            ),
+        )
+
+    return emit
+
+
 # ---------------------------------------------------------------------------------------------
 # The two trees the benchmark synthesizes.
 # ---------------------------------------------------------------------------------------------
@@ -728,11 +1143,16 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
     sd_auth = "admin:$(SD_WEBUI_PASSWORD)"
     sd_root = "/app/stable-diffusion-webui"
     webui_static = "/app/backend/open_webui/static"
-    webui_image = "ghcr.io/open-webui/open-webui:v0.6.5"
+    webui_image = "ghcr.io/open-webui/open-webui:v0.12.4"
     user_data = "user-data"
+    secret_files = {
+        "open-webui-secret": repo_root / "apps/secrets/open-webui.sops.yaml",
+        "stable-diffusion-secret": repo_root / "apps/secrets/stable-diffusion.sops.yaml",
+    }
+    checksum = {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in secret_files.items()}
     ollama = Workload(
         name="ollama",
-        image="ollama/ollama:0.6.8",
+        image="ollama/ollama:0.32.15",
         port=11434,
         cpu_millis=(2000, 8000),
         memory_mib=(8192, 32768),
@@ -745,12 +1165,13 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
             ("OLLAMA_KEEP_ALIVE", "5m"),
             ("OLLAMA_MAX_LOADED_MODELS", "1"),
             ("OLLAMA_NUM_PARALLEL", "1"),
+            ("OLLAMA_CONTEXT_LENGTH", "4096"),
             ("HOME", "/tmp"),
         ),
         claims=(Claim("ollama-models", 100),),
         mounts=(Mount("ollama-models", "/models"),),
         gpu=True,
-        policy=Policy(clients=("ollama-pull-models", "open-webui"), internet=True),
+        policy=Policy(clients=("ollama-pull-models", "vram-arbiter"), internet=True),
     )
     stable_diffusion = Workload(
         name="stable-diffusion",
@@ -762,6 +1183,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         startup_failures=120,
         args=("--listen", "--port", "7860", "--gradio-auth", sd_auth, "--api", "--api-auth", sd_auth),
         secret_env=(("SD_WEBUI_PASSWORD", "stable-diffusion-secret", "password"),),
+        secret_checksums=(("stable-diffusion-secret", checksum["stable-diffusion-secret"]),),
         claims=(Claim("sd-data", 150, "longhorn-retain", (user_data,)),),
         mounts=(
             Mount("sd-data", f"{sd_root}/models", "models"),
@@ -773,6 +1195,34 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         policy=Policy(from_anywhere=True, internet=True),
         extras=(idle_unloader("stable-diffusion-idle-unloader", 7860, "stable-diffusion-secret"),),
     )
+    envelope = {"idle_gib": 0, "active_min_gib": 8}
+    arbiter_config = {
+        "card": {"name": "NVIDIA RTX 4000 SFF", "vram_gib": 24},
+        "status_port": 9400,
+        "poll_interval_seconds": 2.0,
+        "unload_timeout_seconds": 60.0,
+        "apps": [
+            {
+                "name": "ollama",
+                "kind": "ollama",
+                "upstream": "http://ollama.ai.svc.cluster.local:11434",
+                "listen_port": 11434,
+                "envelope": {**envelope, "active_max_gib": 16},
+                "max_wait_seconds": 120.0,
+                "keep_alive_cap_seconds": 300.0,
+                "max_loaded_models": 1,
+            },
+            {
+                "name": "stable-diffusion",
+                "kind": "automatic1111",
+                "upstream": "http://stable-diffusion.ai.svc.cluster.local:80",
+                "listen_port": 7860,
+                "envelope": {**envelope, "active_max_gib": 12},
+                "max_wait_seconds": 300.0,
+                "auth": {"user_env": "SD_API_USER", "password_env": "SD_API_PASSWORD"},
+            },
+        ],
+    }
     open_webui = Workload(
         name="open-webui",
         image=webui_image,
@@ -780,25 +1230,28 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         cpu_millis=(500, 2000),
         memory_mib=(1024, 4096),
         health_path="/health",
+        ready_path="/ready",
         startup_failures=60,
         secret_env=(
             ("WEBUI_SECRET_KEY", "open-webui-secret", "WEBUI_SECRET_KEY"),
             ("AUTOMATIC1111_API_PASSWORD", "stable-diffusion-secret", "password"),
         ),
+        secret_checksums=tuple(checksum.items()),
         env=(
-            ("OLLAMA_BASE_URL", "http://ollama.ai.svc.cluster.local:11434"),
+            ("OLLAMA_BASE_URL", "http://vram-arbiter.ai.svc.cluster.local:11434"),
             ("DATA_DIR", "/app/backend/data"),
             ("HOME", "/tmp"),
+            ("ENABLE_PERSISTENT_CONFIG", "False"),
             ("ENABLE_IMAGE_GENERATION", "true"),
             ("IMAGE_GENERATION_ENGINE", "automatic1111"),
-            ("AUTOMATIC1111_BASE_URL", "http://stable-diffusion.ai.svc.cluster.local:80"),
+            ("AUTOMATIC1111_BASE_URL", "http://vram-arbiter.ai.svc.cluster.local:7860"),
             ("AUTOMATIC1111_API_AUTH", "admin:$(AUTOMATIC1111_API_PASSWORD)"),
         ),
         claims=(Claim("open-webui-data", 10, "longhorn-retain", (user_data,)),),
         mounts=(Mount("open-webui-data", "/app/backend/data"),),
         lb_ip="10.10.2.25",
         scratch=(TMP, ("static", webui_static)),
-        policy=Policy(from_anywhere=True, internet=True, reaches=(("ollama", 11434), ("stable-diffusion", 7860))),
+        policy=Policy(from_anywhere=True, internet=True, reaches=(("vram-arbiter", 11434), ("vram-arbiter", 7860))),
         extras=(seed_static_dir(webui_image, webui_static),),
     )
     return Tree(
@@ -816,6 +1269,9 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                     time_slicing_config_map("nvidia-time-slicing", "nvidia-device-plugin", replicas=4),
                     runtime_class("nvidia"),
                     device_plugin("nvidia-device-plugin", "nvidia-time-slicing", 4, "nvidia"),
+                    pre_upgrade_snapshot(
+                        "open-webui-pre-upgrade", "longhorn-system", "open-webui-data", "ai", webui_image
+                    ),
                 ],
             ),
             ChartSpec("ai-namespace", "ai", emitters=[namespace("ai", pod_security_labels())]),
@@ -834,7 +1290,26 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                         11434,
                     ),
                     workload(stable_diffusion),
+                    vram_arbiter(
+                        "vram-arbiter",
+                        arbiter_config,
+                        clients=("open-webui",),
+                        servers=(("ollama", 11434), ("stable-diffusion", 7860)),
+                        sd_secret_checksum=checksum["stable-diffusion-secret"],
+                    ),
                     workload(open_webui),
+                    restore_drill(
+                        "open-webui-data", "ai", 10, "30 4 * * 0", ["--sqlite", "webui.db"], DEFAULT_SECURITY
+                    ),
+                    restore_drill(
+                        "sd-data",
+                        "ai",
+                        150,
+                        "30 5 1 * *",
+                        ["--min-files", "1"],
+                        Security(user=1000, group=1000, fs_group=1000, read_only_root=False),
+                        timeout_s=6 * 3600,
+                    ),
                 ],
             ),
             ChartSpec(

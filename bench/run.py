@@ -332,21 +332,34 @@ def tests_section(runs: int, log: list[dict]) -> tuple[str, list[str]]:
     return text, [t for t in targets if "MISSED" in t]
 
 
+def arbiter_section() -> tuple[str, list[str]]:
+    """The VRAM arbiter's trace replay (bench/arbiter_trace.py), in its own process."""
+    argv = [PYTHON, "-m", "bench.arbiter_trace"]
+    done = subprocess.run(argv, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
+    misses = ["- simulated OOMs on the arbiter's admitted path: goal 0, **MISSED**"] if done.returncode else []
+    return done.stdout.strip(), misses
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="homelab-ai synth benchmarks")
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median); default 7")
     parser.add_argument("--sizes", default="1,10,50,100", help="app counts for the scale benchmark")
     parser.add_argument(
-        "--only", choices=["ai", "startup", "scale", "tests"], action="append", help="run only these parts"
+        "--only",
+        choices=["ai", "startup", "scale", "arbiter", "tests"],
+        action="append",
+        help="run only these parts",
     )
     parser.add_argument("--test-runs", type=int, default=TEST_RUNS, help="runs of `make test` and `make test-fast`")
     parser.add_argument("--json", type=Path, help="also write every single run to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    parts = args.only or ["ai", "startup", "scale", "tests"]
+    parts = args.only or ["ai", "startup", "scale", "arbiter", "tests"]
     print(f"machine: {machine()}\n")
     log: list[dict] = []
-    if set(parts) - {"tests"}:
+    if set(parts) & {"ai", "startup", "scale"}:
         check_baseline(sizes)
         # One untimed run of each kind first, so that no timed run pays for a cold page cache.
         measure("lib-ai")
@@ -362,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         misses += missed
     if "scale" in parts:
         text, missed = scale_section(args.runs, sizes, log)
+        sections.append(text)
+        misses += missed
+    if "arbiter" in parts:
+        text, missed = arbiter_section()
         sections.append(text)
         misses += missed
     if "tests" in parts:

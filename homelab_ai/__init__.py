@@ -7,14 +7,16 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
 from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import (
     DataLocality,
     LonghornStorageClass,
@@ -52,12 +54,15 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
 )
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoring, VramArbiterMonitoringProps
 from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 
 __all__ = [
     "AccessMode",
     "AiStack",
     "AiStackProps",
+    "ApiServerEgress",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppWorkload",
@@ -74,6 +79,7 @@ __all__ = [
     "DataLocality",
     "DnsServer",
     "Endpoint",
+    "FileCount",
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
@@ -108,8 +114,12 @@ __all__ = [
     "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
+    "PreUpgradeSnapshot",
+    "PreUpgradeSnapshotProps",
     "ReclaimPolicy",
     "RecurringTask",
+    "RestoreDrill",
+    "RestoreDrillProps",
     "ScratchDir",
     "SdIdleUnloader",
     "SdIdleUnloaderProps",
@@ -123,11 +133,16 @@ __all__ = [
     "SopsSecret",
     "SopsSecretProps",
     "SourceKind",
+    "SqliteIntegrity",
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",
     "Verdict",
     "VolumeMount",
+    "VramArbiter",
+    "VramArbiterMonitoring",
+    "VramArbiterMonitoringProps",
+    "VramArbiterProps",
     "VramEnvelope",
     "WorkloadKind",
     "budget_markdown",

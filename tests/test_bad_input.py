@@ -548,10 +548,6 @@ def _models_over_port_80_only(infra, ai):
     LlmBackendProps(gpu=gpu(infra), vram=vram(), models=["llama3.2"], model_downloads=InternetEgress(ports=(80,)))
 
 
-def _undeclared_secret(infra, ai):
-    AppWorkload(ai, "W", app_props(secret_env={"TOKEN": SecretKeyRef(secret_name="api-token", key="token")}))
-
-
 def _secret_key_nobody_holds(infra, ai):
     _secret(ai, "api", ["token"])
     AppWorkload(ai, "W", app_props(secret_env={"TOKEN": SecretKeyRef(secret_name="api", key="tokn")}))
@@ -681,7 +677,6 @@ DECLARED_BUT_UNREACHABLE: list[tuple[str, str, Build]] = [
     ("checkpoints without internet egress", "StableDiffusionProps.checkpoints", _checkpoint_without_egress),
     ("models without internet egress", "LlmBackendProps.models", _models_without_egress),
     ("models with port 80 only", "LlmBackendProps.models", _models_over_port_80_only),
-    ("a Secret no SopsSecret declares", "container 'demo' env TOKEN: reads Secret 'api-token'", _undeclared_secret),
     ("a Secret key nobody holds", "container 'demo' env TOKEN: reads key 'tokn'", _secret_key_nobody_holds),
     ("probe on an undeclared port", "readinessProbe.httpGet.port", _probe_port),
     ("liveness on a named port nobody has", "livenessProbe.httpGet.port", _liveness_on_a_named_port_nobody_has),
@@ -711,7 +706,7 @@ DECLARED_BUT_UNREACHABLE: list[tuple[str, str, Build]] = [
     ),
     (
         "Open WebUI pointed at the wrong Ollama port",
-        "env OLLAMA_BASE_URL: calls",
+        "OpenWebUIProps.extra_env: sets OLLAMA_BASE_URL",
         _open_webui_pointed_at_the_wrong_port,
     ),
     ("a claim the chart does not render", "volume 'data': mounts PersistentVolumeClaim 'data'", _missing_claim),

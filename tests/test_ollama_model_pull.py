@@ -94,7 +94,7 @@ def test_job_is_bounded_retried_and_kept_for_flux():
 
 def test_job_image_is_pinned_sized_and_pulled_if_not_present():
     c = container(_job())
-    assert c["image"] == "python:3.12.10-alpine3.21"
+    assert c["image"] == "python:3.13.15-alpine3.24"
     assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"] == {
         "requests": {"cpu": "50m", "memory": "64Mi"},
@@ -182,7 +182,11 @@ def test_pull_job_needs_an_http_server_url():
 
 
 def test_chart_pulls_llama32_from_its_ollama(homelab_objects):
-    jobs = [obj for (kind, _), obj in homelab_objects.items() if kind == "Job"]
+    jobs = [
+        obj
+        for (kind, _), obj in homelab_objects.items()
+        if kind == "Job" and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "model-pull"
+    ]
     assert [job["metadata"]["annotations"]["homelab-ai/models"] for job in jobs] == ["llama3.2"]
     args = container(jobs[0])["args"]
     assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"

@@ -121,6 +121,20 @@ def positive_duration(instance: Any, attribute: attrs.Attribute[Any], value: tim
         )
 
 
+def duration_between(low: timedelta, high: timedelta) -> Validator:
+    """A timedelta of whole seconds from ``low`` to ``high`` (both included)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+        if not isinstance(value, timedelta) or not low <= value <= high or value.microseconds:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is not a timedelta of whole seconds from {low} to {high}",
+                f"pass e.g. timedelta(minutes=2), at least {low} and at most {high}",
+            )
+
+    return check
+
+
 def env_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     """An environment variable name (C identifier)."""
     if not isinstance(value, str) or not _ENV_NAME.match(value):
@@ -481,3 +495,18 @@ def typed_fields(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.At
 def is_typed(cls: type) -> bool:
     """Whether every field of the attrs class ``cls`` checks its type (it was built with typed_fields)."""
     return all(isinstance(field.validator, _Typed) for field in attrs.fields(cls))
+
+
+def short_label(maximum: int, why: str) -> Validator:
+    """A DNS-1123 label of at most ``maximum`` characters: a name that something appends to (``why``)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        dns1123_label(instance, attribute, value)
+        if len(value) > maximum:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is {len(value)} characters, too long {why}",
+                f"use at most {maximum} characters",
+            )
+
+    return check

@@ -105,6 +105,17 @@ class ComputeResources:
     def __attrs_post_init__(self) -> None:
         _limit_not_below_request(self)
 
+    def quantities(self) -> dict[str, dict[str, str]]:
+        """``{"requests": {...}, "limits": {...}}`` in millicores and MiB, as a container's ``resources``."""
+
+        def pair(cpu: float, memory_gib: float) -> dict[str, str]:
+            return {"cpu": f"{round(cpu * 1000)}m", "memory": f"{round(memory_gib * 1024)}Mi"}
+
+        return {
+            "requests": pair(self.cpu_request, self.memory_request_gib),
+            "limits": pair(self.cpu_limit, self.memory_limit_gib),
+        }
+
 
 @attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class HealthCheck:
@@ -120,6 +131,8 @@ class HealthCheck:
     """How long one probe may take before it counts as failed. Default 5 seconds."""
     liveness_failures: int = attrs.field(default=6, validator=whole_number(1))
     """How many failed liveness probes in a row restart the container. Default 6."""
+    ready_path: str | None = attrs.field(default=None, validator=attrs.validators.optional(absolute_path))
+    """Path of the startup and readiness probes, for a deeper check (Open WebUI's /ready). Default None: path."""
 
     @property
     def startup_failure_threshold(self) -> int:
@@ -144,5 +157,6 @@ class AccessMode(enum.Enum):
 
 
 # Runs homelab-ai's in-cluster programs (stdlib only, beside their constructs in homelab_ai/services/):
-# no image to build.
-SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.12.10-alpine3.21")
+# no image to build. The newest 3.13 patch on Alpine 3.24 (docker-library/official-images
+# library/python@37079fb L123); its contract is homelab_ai/services/in_pod_contract.py.
+SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.13.15-alpine3.24")

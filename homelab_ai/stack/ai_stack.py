@@ -8,17 +8,21 @@ budget then counts them with the stack's apps.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.network_values import InternetEgress
+from homelab_ai.base.errors import HomelabConfigError
+from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
 from homelab_ai.base.validators import as_path, cron, dns1123_label, dns1123_subdomain, typed_fields, whole_number
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
 from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import LonghornStorageClass, LonghornStorageClassProps
 from homelab_ai.cluster.longhorn.volume import LonghornVolumeProps
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation
@@ -34,6 +38,8 @@ from homelab_ai.services.ollama.model_pull import model_names, model_tuple
 from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.services.stable_diffusion.checkpoint_fetch import Checkpoint, checkpoint_list, checkpoint_tuple
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoringProps
 
 # The SOPS files of the stack's two secrets, inside AiStackProps.secrets_dir.
 OPEN_WEBUI_SECRET_FILE = "open-webui.sops.yaml"
@@ -86,6 +92,26 @@ class AiStackProps:
     """Open outbound HTTPS for model pulls, checkpoint downloads and Open WebUI's embedding model. Default on."""
     flux_prefix: str = attrs.field(default="homelab-ai", validator=dns1123_label)
     """Prefix of the Flux Kustomizations' names (<prefix>-infrastructure, <prefix>-apps). Default "homelab-ai"."""
+    snapshot_before_upgrade: bool = True
+    """Snapshot open-webui-data before Flux deploys a new Open WebUI image (it migrates its DB one way). Default on."""
+    open_webui_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring open-webui-data's newest backup and SQLite-checking it. Default None: off."""
+    stable_diffusion_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring sd-data's newest backup and counting its files. Default None: off."""
+    drill_api_server: ApiServerEgress = ApiServerEgress()
+    """Where the drills' pods may reach the Kubernetes API. Default ports 443 and 6443 at any address."""
+    vram_arbiter: bool = False
+    """Put the VRAM arbiter in front of Ollama and Stable Diffusion (Open WebUI goes through it). Default off."""
+    vram_arbiter_monitoring: VramArbiterMonitoringProps | None = None
+    """The arbiter's ServiceMonitor, PrometheusRule and Grafana dashboard. Default None: none of them."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.vram_arbiter_monitoring is not None and not self.vram_arbiter:
+            raise HomelabConfigError(
+                "AiStackProps.vram_arbiter_monitoring",
+                "monitors a VRAM arbiter the stack does not have",
+                "set vram_arbiter=True, or drop vram_arbiter_monitoring",
+            )
 
 
 class AiStack(Construct):
@@ -214,11 +240,27 @@ class AiStack(Construct):
                 checkpoints=props.checkpoints,
             ),
         )
+        self.vram_arbiter: VramArbiter | None = None
+        """The VRAM arbiter in front of the card's apps, when ``vram_arbiter`` is on."""
+        if props.vram_arbiter:
+            # Admits each chat and image only when it fits the card: idle apps are unloaded first,
+            # the rest waits, instead of the last one to allocate running out of memory.
+            self.vram_arbiter = VramArbiter(
+                apps,
+                "VramArbiter",
+                VramArbiterProps(
+                    gpu=self.gpu,
+                    ollama=self.ollama,
+                    stable_diffusion=self.stable_diffusion,
+                    monitoring=props.vram_arbiter_monitoring,
+                ),
+            )
         self.open_webui = OpenWebUI(
             apps,
             "OpenWebUI",
             OpenWebUIProps(
                 backend=self.ollama,
+                vram_arbiter=self.vram_arbiter,
                 secret=webui_secret,
                 image_generation=self.stable_diffusion,
                 expose=props.open_webui_address,
@@ -233,6 +275,52 @@ class AiStack(Construct):
                 internet=downloads,
             ),
         )
+
+        self.pre_upgrade_snapshot: PreUpgradeSnapshot | None = None
+        """The Job that snapshots open-webui-data before a new Open WebUI image (None when switched off)."""
+        if props.snapshot_before_upgrade:
+            # In the infrastructure folder: Flux applies (and waits for) it before the apps' folder.
+            self.pre_upgrade_snapshot = PreUpgradeSnapshot(
+                infra,
+                "OpenWebUIPreUpgrade",
+                PreUpgradeSnapshotProps(
+                    name="open-webui-pre-upgrade", volumes=[self.open_webui.data], image=self.open_webui.props.image
+                ),
+            )
+        drills = []
+        if props.open_webui_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "OpenWebUIRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.open_webui.data,
+                        # Users and chats live in DATA_DIR/webui.db (open_webui/env.py@0.6.5 L265, @0.12.4 L271).
+                        check=SqliteIntegrity(file="webui.db"),
+                        schedule=props.open_webui_drill_schedule,
+                        security=self.open_webui.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        if props.stable_diffusion_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "StableDiffusionRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.stable_diffusion.data,
+                        check=FileCount(min_files=1),
+                        schedule=props.stable_diffusion_drill_schedule,
+                        # Checkpoints make sd-data big: its restore takes longer.
+                        timeout=timedelta(hours=6),
+                        security=self.stable_diffusion.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        self.restore_drills = tuple(drills)
+        """The scheduled restore drills (none unless their schedules are set)."""
 
         # Flux applies each dist/ folder from the repo it was bootstrapped with: the device-plugin
         # config first, then the apps, with their SOPS secrets decrypted.

@@ -6,8 +6,9 @@ field at fault) when:
 
 - a probe checks a port its container does not declare;
 - a Service selects no pod, or sends its traffic to a port no selected container declares;
-- a pod reads a Secret key that no SopsSecret in its namespace declares, a ConfigMap or a claim
-  that the chart does not render;
+- a pod reads a key that the chart's SopsSecret of that name does not declare, or a ConfigMap or
+  a claim that the chart does not render (a Secret the chart does not write at all may be made
+  outside it, and is not judged);
 - a container calls a URL (in its env, command or args) that cannot answer: a Service that does
   not exist or lacks the port, a loopback port no container of the pod listens on, or a
   destination that a NetworkPolicy of the caller (egress) or of the server (ingress) blocks,
@@ -210,10 +211,7 @@ def _reference_problems(
         def secret_problem(where: str, name: str, key: str | None, *, pod: _Pod = pod) -> str | None:
             keys = declared.get((pod.namespace, name))
             if keys is None:
-                return (
-                    f"{where}: reads Secret {name!r}, which no SopsSecret in namespace {pod.namespace} declares, "
-                    "so the pod never starts. Fix: declare it with SopsSecret (and reference its key_ref)"
-                )
+                return None  # not written here: a Secret made outside the chart is the operator's to provide
             if key is not None and key not in keys:
                 return (
                     f"{where}: reads key {key!r} of Secret {name!r}, which declares only {', '.join(keys)}, so the "

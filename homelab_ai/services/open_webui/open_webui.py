@@ -7,6 +7,7 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.validators import as_tuple, dns1123_label, env_mapping, port, secret_key, typed_fields
@@ -18,9 +19,10 @@ from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
+from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
-OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
 DATA_DIR = "/app/backend/data"
 # At every start Open WebUI copies its frontend's static files into this package folder (and may
 # create sub-folders there): the one place outside DATA_DIR it writes. It is an emptyDir, seeded
@@ -28,6 +30,12 @@ DATA_DIR = "/app/backend/data"
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED = "/seed"
 SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
+# Open WebUI keeps its settings in its database and, by default, lets the database win over the
+# environment after the first start: a rotated password or a new URL would never arrive, and the
+# A1111 "user:password" would sit in webui.db on the volume (and in its backups). False makes it take
+# every setting from the environment on every start and write none of them to the database
+# (backend/open_webui/models/config.py@v0.12.4 Config.persistent_enabled_for, get, seed_defaults).
+PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
 @attrs.frozen(kw_only=True, field_transformer=typed_fields)
@@ -66,10 +74,12 @@ class OpenWebUIProps:
         cpu_request=0.5, cpu_limit=2, memory_request_gib=1, memory_limit_gib=4
     )
     """CPU (cores) and memory (GiB). Default 0.5-2 cores, 1-4 GiB."""
-    health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
-    """Probes of "/health". Default: 10 minutes startup (database migration, embedding model)."""
+    # /ready (main.py@v0.12.4 L3080-3118) answers 200 only once startup finished and the database
+    # answers; /health only says the server is up, which is what liveness needs.
+    health: HealthCheck = HealthCheck(path="/health", ready_path="/ready", startup_budget=timedelta(minutes=10))
+    """Liveness on "/health", startup and readiness on "/ready". Default: 10 minutes startup (migration, embeddings)."""
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
-    """More environment variables of the UI. Default: none."""
+    """More Open WebUI settings as env vars, read on every start; not the chart's own ones. Default: none."""
     purpose: str = "LLM chat interface"
     """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
@@ -82,6 +92,47 @@ class OpenWebUIProps:
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
     """CPU (cores), memory (GiB) of the static-files init container. Default 0.05-0.5, 0.0625-0.25."""
+    vram_arbiter: VramArbiter | None = None
+    """Reach Ollama and Stable Diffusion through this VRAM arbiter instead of directly. Default None (direct)."""
+
+    def __attrs_post_init__(self) -> None:
+        arbiter = self.vram_arbiter
+        if arbiter is None:
+            return
+        if arbiter.props.ollama is not self.backend:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"arbitrates {arbiter.props.ollama.gpu_app.name}, not this backend {self.backend.gpu_app.name}",
+                "give VramArbiterProps(ollama=...) the same LlmBackend as OpenWebUIProps.backend",
+            )
+        sd = self.image_generation
+        if sd is not None and arbiter.props.stable_diffusion is not sd:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"does not arbitrate the Stable Diffusion {sd.gpu_app.name} that makes this UI's images",
+                "give VramArbiterProps(stable_diffusion=...) the same StableDiffusion as image_generation",
+            )
+
+    @extra_env.validator
+    def _not_owned(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        owned = {*_CHART_ENV, *_IMAGE_GENERATION_ENV, "WEBUI_SECRET_KEY"}
+        for name in sorted(owned & set(value)):
+            raise HomelabConfigError(
+                "OpenWebUIProps.extra_env",
+                f"sets {name}, which the chart owns",
+                "remove it from extra_env; change the prop it comes from (backend, image_generation, secret) instead",
+            )
+
+
+# Env the chart always sets, and the image-generation env it sets when Stable Diffusion is wired.
+_CHART_ENV = ("OLLAMA_BASE_URL", "DATA_DIR", "HOME", PERSISTENT_CONFIG_ENV)
+_IMAGE_GENERATION_ENV = (
+    "ENABLE_IMAGE_GENERATION",
+    "IMAGE_GENERATION_ENGINE",
+    "AUTOMATIC1111_BASE_URL",
+    "AUTOMATIC1111_API_AUTH",
+    SD_PASSWORD_ENV,
+)
 
 
 class OpenWebUI(Construct):
@@ -93,7 +144,14 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
-        env = {"OLLAMA_BASE_URL": props.backend.url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
+        arbiter = props.vram_arbiter
+        # Through the arbiter, when there is one: it admits each chat and image only when it fits the card.
+        env = {
+            "OLLAMA_BASE_URL": arbiter.ollama_url if arbiter is not None else props.backend.url,
+            "DATA_DIR": DATA_DIR,
+            "HOME": TMP.path,
+            PERSISTENT_CONFIG_ENV: "False",
+        }
         sd = props.image_generation
         if sd is not None:
             user, password = sd.api_auth()
@@ -102,7 +160,7 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None) or sd.url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
@@ -129,9 +187,12 @@ class OpenWebUI(Construct):
             ),
         )
         self._seed_static_dir(props)
-        props.backend.allow_client(self.app)
-        if sd is not None:
-            sd.allow_client(self.app)
+        if arbiter is not None:
+            arbiter.allow_client(self.app)
+        else:
+            props.backend.allow_client(self.app)
+            if sd is not None:
+                sd.allow_client(self.app)
 
     def _seed_static_dir(self, props: OpenWebUIProps) -> None:
         """Copy the image's static folder into the emptyDir that replaces it in the app container."""
@@ -149,6 +210,12 @@ class OpenWebUI(Construct):
     def url(self) -> str:
         """In-cluster URL of the UI's Service."""
         return self.app.url
+
+    @property
+    def owned_settings(self) -> tuple[str, ...]:
+        """The Open WebUI settings (env vars) the chart sets: the docs list them as not editable in the UI."""
+        names = [*self.app.props.secret_env, *self.app.props.env]
+        return tuple(n for n in names if n not in ("HOME", "DATA_DIR", SD_PASSWORD_ENV))
 
     @property
     def network_policy(self) -> AppNetworkPolicy | None:
