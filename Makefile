@@ -44,12 +44,12 @@ docs: venv
 ## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
 ## worker per core (it only computes).
 test-fast: venv
-	$(BIN)/pytest -n auto --dist loadgroup -m "not slow and not e2e" -q
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

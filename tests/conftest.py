@@ -4,14 +4,17 @@
 fixture is built at most once per worker: put expensive, read-only things here (the rendered
 chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
 real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
-everything else. A module marked slow or e2e as a whole runs on one worker (`--dist loadgroup`), so
-its module fixtures (a built wheel, a repo copy after `secrets init`) are built once, not once per
-worker.
+everything else, and there a test that starts a Python, Node or tool process fails with that fix
+(quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
+loadfile`), so its module fixtures (a built wheel, a repo copy after `secrets init`, a chart) are
+built once, not once per worker.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,12 +63,31 @@ def homelab_dist(homelab_files, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (--dist loadgroup)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each slow or e2e module on one xdist worker (see the module doc)."""
-    for item in items:
-        module = item.getparent(pytest.Module)
-        if module is None or item.get_closest_marker("xdist_group"):
-            continue
-        if {mark.name for mark in module.own_markers} & {"slow", "e2e"}:
-            item.add_marker(pytest.mark.xdist_group(module.nodeid))
+# Processes that cost the fast tier a second or more each (an interpreter or a tool on one).
+_HEAVY_PROCESSES = ("python", "node", "npx", "npm", "checkov", "kubectl", "renovate", "homelab-ai", "cdk8s", "pip")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_heavy_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """In the fast tier (`-m "not slow ..."`), fail a test that starts a heavy process: mark it slow."""
+    fast_tier = "not slow" in (request.config.option.markexpr or "")
+    if not fast_tier or request.node.get_closest_marker("slow") or request.node.get_closest_marker("e2e"):
+        yield
+        return
+    original = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen, args, *more, **options) -> None:  # type: ignore[no-untyped-def]
+        argv = [str(a) for a in args] if isinstance(args, list | tuple) else str(args).split()
+        name = Path(argv[0]).name if argv else ""
+        if name.startswith(_HEAVY_PROCESSES) and not any("jsii" in a for a in argv):
+            pytest.fail(
+                f"{request.node.nodeid} starts `{name}` in the fast tier: mark it @pytest.mark.slow "
+                "(`make test-fast` runs no Python, Node or tool processes)",
+                pytrace=False,
+            )
+        original(self, args, *more, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
+    yield

@@ -16,6 +16,9 @@ import pytest
 
 from tests.contract_checks import REPO_ROOT, containers, dist_objects
 
+# The slow tier (`make test-fast` leaves it out): runs Renovate's own tools (node).
+pytestmark = pytest.mark.slow
+
 BIN = REPO_ROOT / "node_modules" / ".bin"
 TIMEOUT = 300  # seconds; an extraction takes a few
 
