@@ -806,3 +806,15 @@ def test_python_m_apps_main_refuses_a_wrong_type_with_one_line(existing_dist):
     assert "Traceback" not in result.stderr
     assert _tree(existing_dist) == before
     assert _beside(existing_dist) == []
+
+
+@pytest.mark.parametrize("command", [["budget"], ["docs"], ["secrets", "check"], ["doctor"], ["restore", "sd-data"]])
+def test_every_command_that_loads_the_chart_reports_a_build_error_in_one_line(tmp_path, monkeypatch, capsys, command):
+    """load_build hands every command a guarded build: a misspelt keyword is one line there too."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(tests.small_chart, "CASE", _misspelt_keyword)
+    args = [*command, str(tmp_path / "docs")] if command == ["docs"] else command
+    assert main(["--app", "tests.small_chart:build", *args]) == 1
+    err = capsys.readouterr().err
+    assert "error: SharedGpuProps.vram_gibb: SharedGpuProps has no field 'vram_gibb'" in err
+    assert "Traceback" not in err

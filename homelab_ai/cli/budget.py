@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.cli._errors import guarded
 from homelab_ai.gpu.budget import budget_markdown, budget_text
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.synth.project import app_spec, load_build, project_root
@@ -28,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     root = project_root()
     build = load_build(root, app_spec(root, args.app))
     try:
-        app, _ = guarded(build)()
+        app, _ = build()
     except HomelabConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
-from homelab_ai.cli._errors import guarded
 from homelab_ai.synth.docs import render_docs, write_docs
 from homelab_ai.synth.project import app_spec, load_build, project_root
 
@@ -32,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if not outdir.is_absolute():
         outdir = root / outdir
     try:
-        app, folders = guarded(build)()
+        app, folders = build()
         files = render_docs(app, folders, project_root=root, app_spec=spec)
     except (SynthError, HomelabConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

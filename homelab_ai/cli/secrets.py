@@ -15,7 +15,6 @@ from pathlib import Path
 import cdk8s
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.cli._errors import guarded
 from homelab_ai.secrets import sops
 from homelab_ai.secrets.age_key import check_recipient, default_key_file, recipients_of_key_file, write_new_key
 from homelab_ai.secrets.secret_files import (
@@ -139,7 +138,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def load_chart(app_override: str | None) -> tuple[Path, cdk8s.App, list[SopsSecret]]:
     """Build the chart app (no validation: files may be missing) and find its SopsSecrets."""
     root = project_root()
-    app, _folders = guarded(load_build(root, app_spec(root, app_override)))()
+    app, _folders = load_build(root, app_spec(root, app_override))()
     secrets = sops_secrets(app)
     check_one_file_each(secrets)
     return root, app, secrets

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
-from homelab_ai.cli._errors import guarded
+from homelab_ai.synth.build_errors import guarded
 from homelab_ai.synth.dist import synthesize
 from homelab_ai.synth.project import BuildFn, app_spec, load_build, project_root
 

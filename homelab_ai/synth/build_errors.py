@@ -1,5 +1,8 @@
 """The CLI's last resort: an error raised while the chart is built reaches the user as one line.
 
+Every command loads the chart through ``homelab_ai.synth.project.load_build``, which wraps the
+build function with :func:`guarded`, so each command (and any new one) reports the same way.
+
 Props validate themselves (homelab_ai.base.validators), so a bad value is normally a
 HomelabConfigError already. Whatever else building the chart raises because of what the user
 wrote (a TypeError from a misspelt keyword, a ValueError from a converter or from the standard
@@ -33,7 +36,7 @@ _ATTRS_INIT = "<attrs generated"
 _FIELD_IN_INIT = re.compile(r"__attr_(?:converter|validator|factory)_(\w+)|_setattr\('(\w+)'|self\.(\w+) = ")
 _UNEXPECTED = re.compile(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'")
 _MISSING = re.compile(r"(\w+)\.__init__\(\) missing \d+ required (?:keyword-only |positional )?arguments?: (.+)")
-_LIBRARY = Path(__file__).resolve().parent.parent
+_LIBRARY = Path(__file__).resolve().parent.parent  # homelab_ai/
 # Set to 1 to get the original traceback instead of the one-line message (for debugging homelab_ai itself).
 DEBUG_ENV = "HOMELAB_AI_DEBUG"
 
