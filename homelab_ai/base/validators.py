@@ -293,3 +293,70 @@ def ports(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         port(instance, attribute, item)
     if len(set(value)) != len(value):
         raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a port twice", "list each once")
+
+
+def _dns_name_problem(value: object) -> str | None:
+    """Why ``value`` is not a fully qualified DNS name (DNS-1123 subdomain of two labels or more)."""
+    if not isinstance(value, str) or not value:
+        return f"{value!r} is not a host name"
+    if value.startswith("*"):
+        return f"{value!r} is a wildcard, not one host"
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        return f"{value!r} is not a DNS-1123 name (lower-case letters, digits, '-' and '.', at most 253 characters)"
+    if any(len(label) > 63 for label in value.split(".")):
+        return f"{value!r} has a label longer than 63 characters"
+    if "." not in value:
+        return f"{value!r} is a single label; certificates and DNS records need a fully qualified name"
+    return None
+
+
+def host_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """One app's fully qualified host name, e.g. chat.home.example.com: no wildcard, no port, no scheme."""
+    problem = _dns_name_problem(value)
+    if problem:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            problem,
+            "give the one name people type, in lower case with its domain, e.g. 'chat.home.example.com' "
+            "(an app has one host name; a wildcard would send every name to it)",
+        )
+
+
+def certificate_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A name a TLS certificate can hold: a host name, or a wildcard in the leftmost label only (``*.example.com``).
+
+    A wildcard covers exactly one label (RFC 6125 section 6.4.3; public CAs issue no other form), so
+    ``a.*.example.com``, ``*.*.example.com`` and ``*.com`` are refused: no certificate can hold them.
+    """
+    text = value if isinstance(value, str) else ""
+    rest = text[2:] if text.startswith("*.") else text
+    problem = _dns_name_problem(rest)
+    if problem is None and text.startswith("*.") and "." not in rest:
+        problem = f"{value!r} would cover a whole top-level domain"
+    if problem is not None or "*" in rest:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            problem or f"{value!r} has a wildcard that is not the whole leftmost label",
+            "list the names the certificate holds: host names, or '*.' followed by a domain of two labels or "
+            "more (e.g. '*.home.example.com', which covers 'chat.home.example.com' but not 'home.example.com')",
+        )
+
+
+def certificate_covers(names: tuple[str, ...], host: str) -> bool:
+    """Whether a certificate holding ``names`` is valid for ``host`` (a wildcard matches one leftmost label)."""
+    for name in names:
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+def host_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """At least one host name (see :func:`host_name`), each listed once."""
+    if not value:
+        raise HomelabConfigError(field_name(instance, attribute), "no host name given", "give at least one")
+    for item in value:
+        host_name(instance, attribute, item)
+    if len(set(value)) != len(value):
+        raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
