@@ -360,3 +360,16 @@ def host_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         host_name(instance, attribute, item)
     if len(set(value)) != len(value):
         raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
+
+
+def https_site(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Where people open a site: ``https://`` and a fully qualified host name, nothing after it."""
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    ok = parts is not None and parts.scheme == "https" and parts.path in ("", "/") and not parts.query
+    ok = ok and not parts.fragment and not parts.port and _dns_name_problem(parts.hostname or "") is None  # type: ignore[union-attr]
+    if not ok or value != value.strip() or (parts and parts.netloc != parts.hostname):  # type: ignore[union-attr]
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an https:// address of one host",
+            "give the address people open, e.g. 'https://chat.home.example.com' (no path, no port)",
+        )

@@ -7,9 +7,10 @@ from datetime import timedelta
 import attrs
 from constructs import Construct
 
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
+from homelab_ai.base.validators import dns1123_label, env_mapping, https_site, port, secret_key
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -18,6 +19,7 @@ from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
+from homelab_ai.services.open_webui.oidc_login import CLIENT_SECRET_ENV, OpenWebUIOidc
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
 
 OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
@@ -28,6 +30,11 @@ DATA_DIR = "/app/backend/data"
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED = "/seed"
 SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
+# open-webui 0.12.4 (backend/open_webui/...): WEBUI_URL is config.py L1689 (setting webui.url, L3192);
+# WEBUI_SESSION_COOKIE_SECURE is env.py L778, and WEBUI_AUTH_COOKIE_SECURE follows it (L780-786).
+# Settings kept in the database (webui.url, ui.enable_login_form) are seeded by the first start
+# only, unless ENABLE_PERSISTENT_CONFIG (config.py L3352) is False: then every start reads the env.
+PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +73,26 @@ class OpenWebUIProps:
     seed_resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
+    public_url: str | None = attrs.field(default=None, validator=attrs.validators.optional(https_site))
+    """Its own address (WEBUI_URL), e.g. "https://chat.home.example.com". Default none: each request's own."""
+    oidc: OpenWebUIOidc | None = None
+    """Sign in with an OpenID Connect provider (needs public_url). Default none: Open WebUI's own accounts."""
+    secure_cookies: bool = False
+    """Login cookies over HTTPS only (WEBUI_SESSION_COOKIE_SECURE); not with a plain-HTTP expose. Default off."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.oidc is not None and self.public_url is None:
+            raise HomelabConfigError(
+                "OpenWebUIProps.oidc",
+                "OIDC login needs the address the provider sends people back to, and public_url is not set",
+                "set public_url='https://<its host name>' (an AppRoute's url)",
+            )
+        if self.secure_cookies and (self.expose is not None or self.public_url is None):
+            raise HomelabConfigError(
+                "OpenWebUIProps.secure_cookies",
+                "browsers would drop HTTPS-only cookies on a plain-HTTP address, so nobody could stay signed in",
+                "turn it on only when public_url is set and the UI has no LoadBalancer (expose=None)",
+            )
 
 
 class OpenWebUI(Construct):
@@ -91,6 +118,15 @@ class OpenWebUI(Construct):
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
             )
+        if props.public_url is not None:
+            env[PERSISTENT_CONFIG_ENV] = "False"
+            env["WEBUI_URL"] = props.public_url
+        if props.oidc is not None and props.public_url is not None:
+            assert props.oidc.client_secret is not None  # OpenWebUIOidc refuses None
+            env.update(props.oidc.env(props.public_url))
+            secret_env[CLIENT_SECRET_ENV] = props.oidc.client_secret
+        if props.secure_cookies:
+            env["WEBUI_SESSION_COOKIE_SECURE"] = "true"
         env.update(props.extra_env)
         self.app = AppWorkload(
             self,
@@ -113,6 +149,9 @@ class OpenWebUI(Construct):
             ),
         )
         self._seed_static_dir(props)
+        if props.oidc is not None and self.app.network_policy is not None:
+            # Discovery, keys and the token exchange go from the pod to the provider.
+            self.app.network_policy.allow_egress(props.oidc.provider.egress)
         props.backend.allow_client(self.app)
         if sd is not None:
             sd.allow_client(self.app)

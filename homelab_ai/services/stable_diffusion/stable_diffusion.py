@@ -94,11 +94,19 @@ class StableDiffusionProps:
                 "keep enable_api=True, or set idle_unloader=False (the GPU budget then refuses a shared card "
                 "unless the VRAM envelope says idle_gib = active_max_gib)",
             )
+        if not self.gradio_auth and self.expose is not None:
+            raise HomelabConfigError(
+                "StableDiffusionProps.gradio_auth",
+                "is off while the web UI has a LoadBalancer address: the whole LAN would get it without a password",
+                "keep gradio_auth=True, or drop expose and reach it only through a sign-in proxy (OAuth2Proxy)",
+            )
 
     purpose: str = "Image generation UI"
     security: SecurityProfile = SD_SECURITY
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
     model_downloads: InternetEgress | None = None
+    gradio_auth: bool = True
+    """Ask for the password in the web UI (--gradio-auth). Off only behind a sign-in proxy that is its one way in."""
 
     @property
     def models_path(self) -> str:
@@ -115,7 +123,9 @@ class StableDiffusion(Construct):
         self.password_ref = props.secret.key_ref(props.password_key)
         self.data = LonghornVolume(self, "Data", props.data_volume)
         credentials = f"{props.username}:$({PASSWORD_ENV})"
-        args = ["--listen", "--port", str(props.port), "--gradio-auth", credentials]
+        args = ["--listen", "--port", str(props.port)]
+        if props.gradio_auth:
+            args += ["--gradio-auth", credentials]
         if props.enable_api:
             args += ["--api", "--api-auth", credentials]
         args += list(props.extra_args)

@@ -33,6 +33,8 @@ def network_section(page: Page) -> str | None:
         reaches = ["DNS"] + [f"{_pods_name(e.pods)}:{e.port}" for e in policy.endpoints]
         if policy.props.internet is not None:
             reaches.append(f"internet on {', '.join(str(p) for p in policy.props.internet.ports)} (not the LAN)")
+        for egress in policy.ranges:
+            reaches.append(f"{egress.cidr} on {', '.join(str(p) for p in egress.ports)}")
         rows.append((_pods_name(policy.pods), accepts, ", ".join(reaches)))
     intro = (
         "Everything not listed is denied, both ways: the namespace has a default-deny NetworkPolicy, "
