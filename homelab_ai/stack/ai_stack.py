@@ -26,6 +26,7 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolumeProps
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation
 from homelab_ai.cluster.pod_security import PodSecurityLevel
 from homelab_ai.cluster.routing.app_route import AppRoute, AppRouteProps
+from homelab_ai.cluster.routing.route_tls import RouteTlsSecret, RouteTlsSecretProps
 from homelab_ai.cluster.routing.values import Routing
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
 from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
@@ -336,6 +337,14 @@ class AiStack(Construct):
                     upstream_timeout=props.routing.stream_timeout if props.routing else timedelta(hours=1),
                 ),
             )
+        self.tls: RouteTlsSecret | None = None
+        """One certificate for every host name (Secret "<namespace>-tls"), with routing.tls."""
+        hostnames = tuple(h for h in (props.open_webui_hostname, props.stable_diffusion_hostname) if h)
+        if props.routing is not None and props.routing.tls is not None:
+            # One Secret: a Gateway listener then needs a single certificateRefs entry.
+            self.tls = RouteTlsSecret(
+                apps, "Tls", RouteTlsSecretProps(name=f"{ns}-tls", hostnames=hostnames, routing=props.routing)
+            )
         self.open_webui_route: AppRoute | None = None
         """Open WebUI's route by host name, with routing."""
         self.stable_diffusion_route: AppRoute | None = None
@@ -344,7 +353,12 @@ class AiStack(Construct):
             self.open_webui_route = AppRoute(
                 apps,
                 "OpenWebUIRoute",
-                AppRouteProps(backend=self.open_webui.app, hostname=props.open_webui_hostname, routing=props.routing),
+                AppRouteProps(
+                    backend=self.open_webui.app,
+                    hostname=props.open_webui_hostname,
+                    routing=props.routing,
+                    tls=self.tls,
+                ),
             )
         if props.routing is not None and props.stable_diffusion_hostname is not None:
             self.stable_diffusion_route = AppRoute(
@@ -355,6 +369,7 @@ class AiStack(Construct):
                     hostname=props.stable_diffusion_hostname,
                     routing=props.routing,
                     name=self.stable_diffusion.name,
+                    tls=self.tls,
                 ),
             )
 

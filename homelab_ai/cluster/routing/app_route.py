@@ -1,9 +1,9 @@
 """AppRoute: one app reached by its host name over HTTPS, through the cluster's Gateway or Ingress controller.
 
-It writes what ``Routing`` asks for (a Certificate, the HTTPRoute and its redirect or the Ingress,
-a ReferenceGrant when a Gateway in another namespace must read the certificate, external-dns's
-annotation) and opens one door: the controller's pods may reach the app. A host name is one app's:
-two routes for the same name in one tree are refused at synth.
+It writes what ``Routing`` asks for (the HTTPRoute and its redirect, or the Ingress, and
+external-dns's annotation), takes its certificate from a RouteTlsSecret (shared by several apps,
+or its own), and opens one door: the controller's pods may reach the app. A host name is one
+app's: two routes for the same name in one tree are refused at synth.
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import certificate_covers, dns1123_subdomain, host_name
+from homelab_ai.base.validators import dns1123_subdomain, host_name
 from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload
-from homelab_ai.cluster.routing.certificate import Certificate, CertificateProps
 from homelab_ai.cluster.routing.http_route import HttpRoute, HttpRouteProps
 from homelab_ai.cluster.routing.ingress_route import IngressRoute, IngressRouteProps
-from homelab_ai.cluster.routing.reference_grant import ReferenceGrant, ReferenceGrantProps
+from homelab_ai.cluster.routing.route_tls import RouteTlsSecret, RouteTlsSecretProps
 from homelab_ai.cluster.routing.values import GatewayListener, IngressClass, Routing
+
+
+def _tls(instance: AppRouteProps, attribute: attrs.Attribute[object], value: object) -> None:
+    if value is not None and not isinstance(value, RouteTlsSecret):
+        raise HomelabConfigError("AppRouteProps.tls", f"{value!r} is not a RouteTlsSecret", "pass one, or None")
 
 
 @attrs.frozen(kw_only=True)
@@ -34,16 +38,23 @@ class AppRouteProps:
     routing: Routing = attrs.field(validator=attrs.validators.instance_of(Routing))
     """The cluster's gateway or ingress controller, certificate and DNS settings. Required."""
     name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
-    """Name of the route objects (and "<name>-tls" of the certificate). Default: the backend's name."""
+    """Name of the route objects (and "<name>-tls" of its own certificate). Default: the backend's name."""
+    tls: RouteTlsSecret | None = attrs.field(default=None, validator=_tls)
+    """A certificate shared with other routes (it must hold this host name). Default: its own, from routing.tls."""
 
     def __attrs_post_init__(self) -> None:
-        tls = self.routing.tls
-        if tls is not None and tls.secret_name is not None and not certificate_covers(tls.names, self.hostname):
+        if self.tls is not None and self.hostname not in self.tls.hostnames:
             raise HomelabConfigError(
-                "RouteTls.names",
-                f"the certificate in Secret {tls.secret_name!r} holds {', '.join(tls.names)}, which does not cover "
-                f"{self.hostname!r} (a wildcard covers one leftmost label only)",
-                "use a host name it covers, or a Secret (or an issuer) for this name",
+                "AppRouteProps.tls",
+                f"the shared certificate {self.tls.props.name!r} is for {', '.join(self.tls.hostnames)}, "
+                f"not {self.hostname!r}",
+                "add the host name to its RouteTlsSecretProps.hostnames, or leave tls=None for one of its own",
+            )
+        if self.tls is not None and self.tls.props.routing != self.routing:
+            raise HomelabConfigError(
+                "AppRouteProps.tls",
+                "the shared certificate was made for other routing",
+                "use the same Routing for both",
             )
 
 
@@ -60,23 +71,14 @@ class AppRoute(Construct):
         labels = {NAME_LABEL: backend.name}
         annotations = routing.external_dns.annotations(hosts) if routing.external_dns else {}
 
-        self.certificate: Certificate | None = None
-        """The cert-manager Certificate, when the route's TLS comes from an issuer."""
-        self.tls_secret_name: str | None = None
-        """The TLS Secret the route's certificate is in; None when a Gateway listener brings its own."""
-        if routing.tls is not None and routing.tls.issuer is not None:
-            self.certificate = Certificate(
-                self,
-                "Certificate",
-                CertificateProps(name=f"{name}-tls", hostnames=hosts, issuer=routing.tls.issuer, labels=labels),
+        self.tls: RouteTlsSecret | None = props.tls
+        """Where the route's certificate is; None when a Gateway listener brings its own."""
+        if self.tls is None and routing.tls is not None:
+            self.tls = RouteTlsSecret(
+                self, "Tls", RouteTlsSecretProps(name=f"{name}-tls", hostnames=hosts, routing=routing, labels=labels)
             )
-            self.tls_secret_name = self.certificate.secret_name
-        elif routing.tls is not None:
-            self.tls_secret_name = routing.tls.secret_name
-
+        tls_secret = self.tls.secret_name if self.tls else None
         self.route: HttpRoute | IngressRoute
-        self.reference_grant: ReferenceGrant | None = None
-        """Lets the Gateway (in another namespace) read the TLS Secret."""
         via = routing.via
         if isinstance(via, GatewayListener):
             self.route = HttpRoute(
@@ -93,19 +95,8 @@ class AppRoute(Construct):
                     labels=labels,
                 ),
             )
-            if self.tls_secret_name is not None and via.namespace != self.namespace:
-                self.reference_grant = ReferenceGrant(
-                    self,
-                    "ReferenceGrant",
-                    ReferenceGrantProps(
-                        name=f"{name}-tls",
-                        gateway_namespace=via.namespace,
-                        secret_name=self.tls_secret_name,
-                        labels=labels,
-                    ),
-                )
         else:
-            assert isinstance(via, IngressClass) and self.tls_secret_name is not None  # Routing refuses otherwise
+            assert isinstance(via, IngressClass) and tls_secret is not None  # Routing refuses otherwise
             self.route = IngressRoute(
                 self,
                 "Ingress",
@@ -115,7 +106,7 @@ class AppRoute(Construct):
                     service=backend.name,
                     port=backend.port,
                     ingress_class=via,
-                    tls_secret=self.tls_secret_name,
+                    tls_secret=tls_secret,
                     stream_timeout=routing.stream_timeout,
                     max_upload_mib=routing.max_upload_mib,
                     annotations=annotations,
