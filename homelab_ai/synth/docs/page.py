@@ -75,11 +75,12 @@ class DocsModel:
         return None
 
     def consumers_of(self, workload: AppWorkload) -> list[AppWorkload]:
-        """Workloads configured with ``workload``'s in-cluster URL (in an env value)."""
+        """Workloads configured with ``workload``'s in-cluster URL (in an env value or an argument)."""
         return [
             other
             for other in self.workloads
-            if other is not workload and any(workload.url in value for value in other.props.env.values())
+            if other is not workload
+            and any(workload.url in value for value in (*other.props.env.values(), *other.props.args))
         ]
 
 
