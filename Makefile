@@ -25,14 +25,17 @@ venv: $(BIN)/.installed
 node: node_modules/.installed
 
 ## Synthesize the `ai` namespace into dist/ (validated first; dist/ is replaced only on success),
-## then regenerate docs/ from the same chart.
+## then regenerate docs/ from the same chart and docs/api.md from the library's code.
 synth: venv
 	$(BIN)/homelab-ai synth dist
 	$(BIN)/homelab-ai docs docs
+	$(BIN)/python -m homelab_ai.cli.api_reference docs/api.md
 
-## Regenerate the operator docs in docs/ from the chart (hand-written guides there are kept).
+## Regenerate the operator docs in docs/ from the chart (hand-written guides there are kept),
+## and the API reference docs/api.md from the code.
 docs: venv
 	$(BIN)/homelab-ai docs docs
+	$(BIN)/python -m homelab_ai.cli.api_reference docs/api.md
 
 ## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
 test: venv node

@@ -13,7 +13,7 @@ from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage,
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
-from homelab_ai.cluster.hardening import ScratchDir, SecurityProfile, harden_container, harden_pod
+from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
 from homelab_ai.cluster.longhorn.storage_class import (
@@ -42,10 +42,19 @@ from homelab_ai.cluster.routing.values import (
     Routing,
 )
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
-from homelab_ai.gpu.budget import GpuBudget, budget_markdown, budget_rows
+from homelab_ai.gpu.budget import (
+    BudgetApp,
+    Budgeted,
+    BudgetRow,
+    GpuBudget,
+    Severity,
+    Verdict,
+    budget_markdown,
+    budget_rows,
+)
 from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
 from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass, NvidiaRuntimeClassProps
-from homelab_ai.gpu.shared_gpu import SharedGpu, SharedGpuProps
+from homelab_ai.gpu.shared_gpu import GpuApp, SharedGpu, SharedGpuProps
 from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 from homelab_ai.secrets.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
@@ -75,6 +84,9 @@ __all__ = [
     "AppRouteProps",
     "AppWorkload",
     "AppWorkloadProps",
+    "BudgetApp",
+    "BudgetRow",
+    "Budgeted",
     "CertIssuer",
     "Certificate",
     "CertificateProps",
@@ -92,6 +104,7 @@ __all__ = [
     "FluxKustomizationProps",
     "FluxSource",
     "GatewayListener",
+    "GpuApp",
     "GpuBudget",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
@@ -130,6 +143,7 @@ __all__ = [
     "OpenWebUI",
     "OpenWebUIOidc",
     "OpenWebUIProps",
+    "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
     "ReclaimPolicy",
@@ -147,6 +161,7 @@ __all__ = [
     "SecureNamespace",
     "SecureNamespaceProps",
     "SecurityProfile",
+    "Severity",
     "SharedGpu",
     "SharedGpuProps",
     "SignIn",
@@ -156,6 +171,7 @@ __all__ = [
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",
+    "Verdict",
     "VolumeMount",
     "VramEnvelope",
     "WorkloadKind",

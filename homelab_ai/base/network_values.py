@@ -31,7 +31,9 @@ class PodSelector:
     """Pods picked by labels, in the policy's own namespace unless ``namespace`` names another."""
 
     labels: dict[str, str] = attrs.field(converter=_labels, validator=label_mapping)
+    """Labels the selected pods carry (all must match). Required."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the pods. Default None: the policy's own namespace."""
 
     def peer(self) -> dict:
         """The ``from``/``to`` entry of a NetworkPolicy rule."""
@@ -47,8 +49,11 @@ class Endpoint:
     port, not the Service's: policies see traffic after the Service has translated it."""
 
     pods: PodSelector
+    """The pods connected to. Required."""
     port: int = attrs.field(validator=port)
+    """Their container port (not the Service's: policies see traffic after the Service). Required."""
     protocol: str = attrs.field(default="TCP", validator=matches(r"TCP|UDP|SCTP", "use 'TCP', 'UDP' or 'SCTP'"))
+    """Transport protocol: "TCP", "UDP" or "SCTP". Default "TCP"."""
 
 
 def _excepts_inside(instance: InternetEgress) -> None:
@@ -72,8 +77,11 @@ class InternetEgress:
     """
 
     ports: tuple[int, ...] = attrs.field(default=(443,), converter=tuple, validator=ports)
+    """Port numbers opened outbound, over TCP. Default (443,): HTTPS only."""
     cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
+    """The address range counted as the internet. Default "0.0.0.0/0"."""
     except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=tuple)
+    """Ranges inside cidr kept out of reach. Default: private, shared, link-local and loopback ranges."""
 
     def __attrs_post_init__(self) -> None:
         if not self.ports:
@@ -81,6 +89,7 @@ class InternetEgress:
         _excepts_inside(self)
 
     def rule(self) -> dict:
+        """The egress rule: an ipBlock of cidr minus except_cidrs, on ports over TCP."""
         block: dict = {"cidr": self.cidr}
         if self.except_cidrs:
             block["except"] = list(self.except_cidrs)
@@ -93,12 +102,16 @@ class DnsServer:
     keeps the ``k8s-app: kube-dns`` label). Port 53 over UDP and TCP (large answers use TCP)."""
 
     namespace: str = attrs.field(default="kube-system", validator=dns1123_label)
+    """Namespace of the cluster DNS pods. Default "kube-system"."""
     labels: dict[str, str] = attrs.field(
         factory=lambda: {"k8s-app": "kube-dns"}, converter=_labels, validator=label_mapping
     )
+    """Labels of the cluster DNS pods. Default {"k8s-app": "kube-dns"} (CoreDNS keeps that label)."""
     port: int = attrs.field(default=53, validator=port)
+    """DNS port, opened over UDP and TCP (large answers use TCP). Default 53."""
 
     def rule(self) -> dict:
+        """The egress rule to the DNS pods on port 53, over UDP and TCP."""
         selector = PodSelector(labels=self.labels, namespace=self.namespace)
         return {
             "to": [selector.peer()],

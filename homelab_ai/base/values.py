@@ -49,11 +49,15 @@ class ContainerImage:
     repository: str = attrs.field(
         validator=matches(r"[a-z0-9][a-z0-9._/:-]*", "give an image repository such as 'ollama/ollama'")
     )
+    """Image repository, e.g. "ollama/ollama" or "ghcr.io/open-webui/open-webui". Required."""
     tag: str = attrs.field(validator=_image_tag)
+    """Release tag the image is pinned to, e.g. "0.6.8"; never "latest". Required."""
     digest: str | None = attrs.field(default=None, validator=_image_digest)
+    """Optional "sha256:<64 hex>" that pins the exact bits behind the tag. Default None: the tag alone."""
 
     @property
     def reference(self) -> str:
+        """repository:tag, with @digest when pinned: what the pod spec's image takes."""
         ref = f"{self.repository}:{self.tag}"
         return f"{ref}@{self.digest}" if self.digest else ref
 
@@ -82,9 +86,13 @@ class ComputeResources:
     """
 
     cpu_request: float = attrs.field(validator=positive)
+    """CPU the scheduler reserves for the container, in cores (0.5 is 500m). Required."""
     cpu_limit: float = attrs.field(validator=positive)
+    """CPU the container may use at most, in cores; not below cpu_request. Required."""
     memory_request_gib: float = attrs.field(validator=positive)
+    """Memory the scheduler reserves for the container, GiB (0.0625 is 64 MiB). Required."""
     memory_limit_gib: float = attrs.field(validator=positive)
+    """Memory above which the container is OOM-killed, GiB; not below the request. Required."""
 
     def __attrs_post_init__(self) -> None:
         _limit_not_below_request(self)
@@ -95,10 +103,15 @@ class HealthCheck:
     """HTTP health endpoint and how long the app may take to come up (model loading is slow)."""
 
     path: str = attrs.field(validator=absolute_path)
+    """HTTP path of the app's health endpoint, e.g. "/health". Required."""
     startup_budget: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    """How long the app may take to come up before it is restarted (models load slowly). Default 10 minutes."""
     period: timedelta = attrs.field(default=timedelta(seconds=10), validator=positive_duration)
+    """Time between two probes. Default 10 seconds."""
     timeout: timedelta = attrs.field(default=timedelta(seconds=5), validator=positive_duration)
+    """How long one probe may take before it counts as failed. Default 5 seconds."""
     liveness_failures: int = attrs.field(default=6, validator=positive)
+    """How many failed liveness probes in a row restart the container. Default 6."""
 
     @property
     def startup_failure_threshold(self) -> int:

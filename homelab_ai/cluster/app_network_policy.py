@@ -26,13 +26,21 @@ class AppNetworkPolicyProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the NetworkPolicy, usually the app's. Required."""
     pods: PodSelector
+    """The pods this policy selects: the app's. Required."""
     ports: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=ports)
+    """Container port numbers the pods serve on: clients get in on these only. Default: none."""
     from_anywhere: bool = False
+    """Accept every client on ports (an app behind a LoadBalancer). Default False."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """Client pods accepted on ports when not from_anywhere. Default: none."""
     egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=tuple)
+    """Endpoints (pods and port) the pods may connect to, besides DNS. Default: none."""
     internet: InternetEgress | None = None
+    """Outbound internet access, never the LAN. Default None: no internet."""
     dns: DnsServer = DnsServer()
+    """The cluster DNS the pods can always reach. Default DnsServer(): kube-dns in kube-system, port 53."""
 
     def __attrs_post_init__(self) -> None:
         if (self.from_anywhere or self.allow_from) and not self.ports:
@@ -92,18 +100,22 @@ class AppNetworkPolicy(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the NetworkPolicy."""
         return self.props.name
 
     @property
     def pods(self) -> PodSelector:
+        """The pods the policy selects."""
         return self.props.pods
 
     @property
     def clients(self) -> tuple[PodSelector, ...]:
+        """Client pods accepted so far, from props and allow_from calls."""
         return tuple(self._clients)
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
+        """Endpoints the pods may reach so far, from props and allow_to calls."""
         return tuple(self._endpoints)
 
     def allow_from(self, client: PodSelector | AppNetworkPolicy) -> None:

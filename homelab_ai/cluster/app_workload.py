@@ -37,9 +37,13 @@ class VolumeMount:
     """Mount ``volume`` (or its ``sub_path`` folder) at ``path``."""
 
     volume: LonghornVolume
+    """The LonghornVolume to mount. Required."""
     path: str = attrs.field(validator=absolute_path)
+    """Absolute path in the container. Required."""
     sub_path: str | None = None
+    """Folder of the volume to mount instead of its root. Default None: the whole volume."""
     read_only: bool = False
+    """Mount it read-only. Default False."""
 
 
 def _env_dict(value: Mapping[str, str]) -> dict[str, str]:
@@ -57,28 +61,47 @@ class AppWorkloadProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the app's Deployment or StatefulSet, Service, container and NetworkPolicy. Required."""
     image: ContainerImage
+    """Container image, pinned to a tag (optionally a digest). Required."""
     container_port: int = attrs.field(validator=port)
+    """Port the container listens on; probes and the NetworkPolicy use it. Required."""
     resources: ComputeResources
+    """CPU (cores) and memory (GiB) requests and limits of the app's container. Required."""
     health: HealthCheck
+    """HTTP health endpoint and startup budget of the startup, readiness and liveness probes. Required."""
     kind: WorkloadKind = WorkloadKind.DEPLOYMENT
+    """Deployment, or StatefulSet when the pod name must be stable (ollama-0). Default Deployment."""
     service_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
+    """Port of the Service; with expose, the LoadBalancer's port. Default None: container_port."""
     command: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """Replaces the image's entrypoint. Default: the image's."""
     args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """Arguments of the command. Default: the image's."""
     env: dict[str, str] = attrs.field(factory=dict, converter=_env_dict, validator=env_mapping)
+    """Plain environment variables of the container (never secrets: see secret_env). Default: none."""
     secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=dict, validator=env_mapping)
+    """Environment variables read from Secret keys: name to SecretKeyRef. Default: none."""
     mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=tuple)
+    """Longhorn volumes mounted into the container. Default: none."""
     expose: LoadBalancer | None = None
+    """LAN address (IP, port) of a LoadBalancer Service. Default None: ClusterIP, in-cluster only."""
     working_dir: str | None = None
-    # One line for the operator docs' services table (`homelab-ai docs`); never rendered into objects.
+    """Working directory of the container. Default None: the image's."""
     purpose: str = ""
+    """One line for the operator docs' services table; never rendered into objects. Default empty."""
     security: SecurityProfile = attrs.field(
         default=SecurityProfile(), validator=attrs.validators.instance_of(SecurityProfile)
     )
+    """Who the containers run as, and whether the root filesystem is read-only. Default UID/GID 10001, read-only."""
     scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=tuple)
+    """Writable emptyDirs that a read-only root filesystem needs. Default: /tmp only."""
     network_policy: bool = True
+    """Give the app its own NetworkPolicy, its only doors in and out. Default True."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """Client pods admitted to an app that is not exposed. Default: none."""
     internet: InternetEgress | None = None
+    """Outbound internet access (HTTPS by default), e.g. model downloads. Default None: no internet."""
 
     def __attrs_post_init__(self) -> None:
         paths = [m.path for m in self.mounts] + [d.path for d in self.scratch]
@@ -112,6 +135,7 @@ class AppWorkloadProps:
 
     @property
     def effective_service_port(self) -> int:
+        """The Service's port: the LoadBalancer's when exposed, else service_port or container_port."""
         if self.expose is not None:
             return self.expose.port
         return self.service_port or self.container_port
@@ -232,6 +256,7 @@ class AppWorkload(Construct):
 
     @property
     def name(self) -> str:
+        """The app's name: its workload, Service and container."""
         return self.props.name
 
     @property

@@ -47,10 +47,13 @@ class FluxSource:
     """The source Flux pulls ``dist/`` from: by default the repo Flux was bootstrapped with."""
 
     name: str = attrs.field(default="flux-system", validator=dns1123_subdomain)
+    """Name of the Flux source object. Default "flux-system": the repo Flux was bootstrapped with."""
     kind: SourceKind = attrs.field(
         default=SourceKind.GIT_REPOSITORY, validator=attrs.validators.instance_of(SourceKind)
     )
+    """Kind of the source object. Default SourceKind.GIT_REPOSITORY."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the source. Default None: the Kustomization's namespace."""
 
     @property
     def reference(self) -> str:
@@ -89,23 +92,35 @@ class FluxKustomizationProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the Kustomization object. Required."""
     folder: str = attrs.field(validator=matches(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "name a folder of dist/"))
+    """Folder of dist/ it applies, e.g. "ai". Required."""
     charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=_charts_tuple, validator=_charts)
+    """Charts rendered into folder; a SopsSecret in them switches decryption on. Default: none."""
     depends_on: tuple[FluxKustomization, ...] = attrs.field(default=(), converter=tuple, validator=_flux_kustomizations)
+    """Kustomizations Flux applies (and waits for) first. Default: none."""
     source: FluxSource = FluxSource()
-    # Where the synth writes, relative to the root of the source (the repo).
+    """Where Flux pulls dist/ from. Default FluxSource(): the flux-system GitRepository."""
     root: str = attrs.field(default="./dist", validator=matches(r"\./[A-Za-z0-9._/-]*[^/]|\.", "e.g. './dist'"))
+    """Where the synth writes, relative to the root of the source (the repo). Default "./dist"."""
     namespace: str = attrs.field(default=FLUX_NAMESPACE, validator=dns1123_label)
+    """Namespace of the Kustomization object. Default "flux-system"."""
     prune: bool = True
+    """Delete from the cluster what the chart no longer emits. Default True."""
     interval: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    """How often Flux reconciles the folder. Default 10 minutes."""
     timeout: timedelta | None = attrs.field(default=None, validator=attrs.validators.optional(positive_duration))
-    # Ready only when every applied object is healthy: what a `dependsOn` on this one waits for.
+    """How long an apply and its health checks may take. Default None: Flux uses interval (10 minutes)."""
     wait: bool = False
+    """Ready only when every applied object is healthy: what a dependsOn on it waits for. Default False."""
     decrypt_sops: bool | None = None
+    """Decrypt SOPS files; None turns it on when charts hold a SopsSecret. Default None."""
     sops_secret_name: str = attrs.field(default="sops-age", validator=dns1123_subdomain)
+    """Secret beside the Kustomization holding the age key (age.agekey). Default "sops-age"."""
 
     @property
     def path(self) -> str:
+        """root/folder: the spec.path Flux applies, e.g. ./dist/ai."""
         return f"{self.root}/{self.folder}"
 
 
@@ -159,18 +174,22 @@ class FluxKustomization(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the Kustomization (what dependsOn names)."""
         return self.props.name
 
     @property
     def namespace(self) -> str:
+        """Namespace of the Kustomization."""
         return self.props.namespace
 
     @property
     def folder(self) -> str:
+        """The dist/ folder it applies."""
         return self.props.folder
 
     @property
     def path(self) -> str:
+        """Path it applies, relative to the source's root, e.g. ./dist/ai."""
         return self.props.path
 
     def plain_synth_skipped(self) -> list[str]:

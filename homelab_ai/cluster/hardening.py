@@ -58,21 +58,28 @@ class SecurityProfile:
     """
 
     run_as_user: int = attrs.field(default=DEFAULT_UID, validator=whole_number(0, MAX_ID))
+    """UID the containers run as; 0 (root) needs a root_reason. Default 10001."""
     run_as_group: int = attrs.field(default=DEFAULT_UID, validator=whole_number(0, MAX_ID))
+    """GID the containers run as. Default 10001."""
     fs_group: int | None = attrs.field(
         default=DEFAULT_UID, validator=attrs.validators.optional(whole_number(0, MAX_ID))
     )
+    """GID that owns the pod's volumes (fsGroup). Default 10001; None leaves their ownership alone."""
     read_only_root_filesystem: bool = True
+    """Mount each container's root filesystem read-only. Default True."""
     root_reason: str = ""
+    """Why the image must run as root; set only with run_as_user=0. Default empty."""
 
     def __attrs_post_init__(self) -> None:
         _root_needs_a_reason(self)
 
     @property
     def non_root(self) -> bool:
+        """True unless run_as_user is 0."""
         return self.run_as_user != 0
 
     def pod_security_context(self) -> dict:
+        """The pod's securityContext: user, group, fsGroup, runAsNonRoot, seccomp RuntimeDefault."""
         context: dict = {
             "runAsNonRoot": self.non_root,
             "runAsUser": self.run_as_user,
@@ -86,6 +93,7 @@ class SecurityProfile:
         return context
 
     def container_security_context(self) -> dict:
+        """A container's securityContext: no capabilities or escalation, seccomp, the user."""
         return {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -103,8 +111,11 @@ class ScratchDir:
     """A writable folder for a container with a read-only root filesystem: an emptyDir, gone with the pod."""
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the emptyDir volume, unique in the pod. Required."""
     path: str = attrs.field(validator=absolute_path)
+    """Absolute path the container mounts it at, e.g. /tmp. Required."""
     size_limit_gib: float | None = attrs.field(default=None, validator=attrs.validators.optional(positive))
+    """Size limit of the emptyDir, GiB. Default None: no limit."""
 
 
 TMP = ScratchDir(name="tmp", path="/tmp")

@@ -40,12 +40,18 @@ class LoadBalancer:
     """
 
     ip: str = attrs.field(validator=ipv4)
+    """The LAN IPv4 address the Service asks its LB controller for. Required."""
     port: int = attrs.field(default=80, validator=port)
+    """Service port on that IP. Default 80."""
     provider: LbProvider = attrs.field(default=LbProvider.METALLB, validator=attrs.validators.instance_of(LbProvider))
+    """LB controller whose annotation carries the IP. Default LbProvider.METALLB."""
     sharing_key: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Lets several Services share the IP on different ports. Default None: not shared."""
     use_deprecated_spec_field: bool = False
+    """Also write spec.loadBalancerIP (deprecated since Kubernetes 1.24). Default False."""
 
     def annotations(self) -> dict[str, str]:
+        """The Service annotations that ask the provider for ip (and share it by sharing_key)."""
         result = {_IP_ANNOTATION[self.provider]: self.ip}
         sharing = _SHARING_ANNOTATION[self.provider]
         if self.sharing_key and sharing:

@@ -21,8 +21,11 @@ class NamespaceIsolationProps:
     """Names of the two policies and where cluster DNS lives."""
 
     deny_name: str = attrs.field(default="default-deny", validator=dns1123_label)
+    """Name of the policy that denies all traffic. Default "default-deny"."""
     dns_name: str = attrs.field(default="allow-dns", validator=dns1123_label)
+    """Name of the policy that lets every pod reach DNS. Default "allow-dns"."""
     dns: DnsServer = DnsServer()
+    """Where cluster DNS lives. Default DnsServer(): kube-dns in kube-system, port 53."""
 
     def __attrs_post_init__(self) -> None:
         if self.deny_name == self.dns_name:

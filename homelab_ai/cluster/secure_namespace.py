@@ -26,21 +26,27 @@ class SecureNamespaceProps:
     """The namespace and its three Pod Security modes; ``version`` pins the standard's version."""
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the Namespace. Required."""
     enforce: PodSecurityLevel = attrs.field(
         default=PodSecurityLevel.RESTRICTED, validator=attrs.validators.instance_of(PodSecurityLevel)
     )
+    """Level the API server (and the synth) holds every pod of the namespace to. Default restricted."""
     warn: PodSecurityLevel = attrs.field(
         default=PodSecurityLevel.RESTRICTED, validator=attrs.validators.instance_of(PodSecurityLevel)
     )
+    """Level the API server warns about on apply. Default restricted."""
     audit: PodSecurityLevel = attrs.field(
         default=PodSecurityLevel.RESTRICTED, validator=attrs.validators.instance_of(PodSecurityLevel)
     )
+    """Level the API server records in its audit log. Default restricted."""
     version: str = attrs.field(
         default="latest",
         validator=matches(r"latest|v1\.[0-9]+", "use 'latest' or a Kubernetes minor version such as 'v1.30'"),
     )
+    """Version of the standard: "latest" or a minor version such as "v1.30". Default "latest"."""
 
     def labels(self) -> dict[str, str]:
+        """The pod-security.kubernetes.io labels of the three modes and their version."""
         result: dict[str, str] = {}
         for mode in ("enforce", "audit", "warn"):
             result[f"{LABEL}/{mode}"] = getattr(self, mode).value
@@ -69,6 +75,7 @@ class SecureNamespace(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the Namespace."""
         return self.props.name
 
     def _pods_meet_enforce(self) -> list[str]:

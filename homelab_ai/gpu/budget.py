@@ -23,6 +23,8 @@ _MAX_APPS_FOR_COMBINATIONS = 16
 
 
 class Severity(enum.Enum):
+    """How bad a verdict is: an ERROR refuses the synth, a WARNING is printed (refused with --strict)."""
+
     ERROR = "error"
     WARNING = "warning"
 
@@ -32,7 +34,9 @@ class Verdict:
     """One finding about the budget; errors refuse the synth, warnings are printed (or refused with --strict)."""
 
     severity: Severity
+    """ERROR refuses the synth; WARNING is printed (refused with --strict). Required."""
     message: str
+    """What is wrong, with the numbers it is about and the fix. Required."""
 
 
 @attrs.frozen(kw_only=True)
@@ -40,9 +44,13 @@ class BudgetApp:
     """What the budget needs to know about one app on the card."""
 
     name: str
+    """Name of the app, as the table shows it. Required."""
     vram: VramEnvelope
+    """VRAM the app holds when idle and busy, GiB. Required."""
     idle_unload: IdleUnload | None = None
+    """What frees its VRAM when idle. Default None: nothing does."""
     slices: int = 1
+    """Time-slicing slices it holds; more than 1 is refused. Default 1."""
 
 
 @attrs.frozen(kw_only=True)
@@ -50,9 +58,13 @@ class BudgetRow:
     """One line of the VRAM table, already formatted (GiB)."""
 
     app: str
+    """Name of the app, or "total", or "card: <name>". Required."""
     idle: str
+    """VRAM when idle, e.g. "4 GiB". Required."""
     active: str
+    """VRAM range when busy, e.g. "6-12 GiB". Required."""
     unload: str
+    """Idle-unload policy; on the card's row, the time-slicing slices used. Required."""
 
 
 def gib(value: float) -> str:
@@ -73,30 +85,39 @@ class GpuBudget:
     """A card (name, VRAM, time-slicing replicas) and the apps that share it."""
 
     card: str
+    """Name of the card, as in SharedGpuProps.card. Required."""
     vram_gib: float
+    """VRAM of the card, GiB. Required."""
     replicas: int
+    """Time-slicing replicas: how many pods may hold a slice at once. Required."""
     apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=tuple)
+    """The apps that share the card. Default: none."""
 
     # Totals -------------------------------------------------------------------------------------
 
     @property
     def total_idle_gib(self) -> float:
+        """Sum of the apps' idle VRAM, GiB."""
         return sum(a.vram.idle_gib for a in self.apps)
 
     @property
     def total_active_min_gib(self) -> float:
+        """Sum of the apps' least active VRAM, GiB."""
         return sum(a.vram.active_min_gib for a in self.apps)
 
     @property
     def total_active_max_gib(self) -> float:
+        """Sum of the apps' most active VRAM, GiB: over the card means over-booked."""
         return sum(a.vram.active_max_gib for a in self.apps)
 
     @property
     def slices_used(self) -> int:
+        """Time-slicing slices the apps hold together."""
         return sum(a.slices for a in self.apps)
 
     @property
     def shared(self) -> bool:
+        """True when more than one app is on the card."""
         return len(self.apps) > 1
 
     # Verdicts -----------------------------------------------------------------------------------
@@ -110,10 +131,12 @@ class GpuBudget:
 
     @property
     def errors(self) -> list[str]:
+        """Messages of the ERROR verdicts: the synth refuses the chart."""
         return [v.message for v in self.verdicts() if v.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[str]:
+        """Messages of the WARNING verdicts: printed, refused by synth --strict."""
         return [v.message for v in self.verdicts() if v.severity is Severity.WARNING]
 
     def _card(self) -> str:
@@ -235,9 +258,10 @@ class GpuBudget:
 
 
 class Budgeted(Protocol):
-    """Anything with a VRAM budget (a SharedGpu): the functions below take it or a GpuBudget."""
+    """Anything with a VRAM budget (a SharedGpu): budget_rows and budget_markdown take it or a GpuBudget."""
 
-    def budget(self) -> GpuBudget: ...
+    def budget(self) -> GpuBudget:
+        """The card's VRAM table and verdicts."""
 
 
 def budget_rows(gpu: Budgeted | GpuBudget) -> list[BudgetRow]:

@@ -35,21 +35,31 @@ class NvidiaDevicePluginProps:
     """
 
     gpu: SharedGpu
+    """The SharedGpu whose time-slicing config the plugin loads. Required."""
     chart_version: str = attrs.field(
         default="0.17.1",
         validator=matches(r"\d+\.\d+\.\d+", "pin an exact chart version such as '0.17.1' (no ranges)"),
     )
+    """Exact version of the nvidia-device-plugin chart (no ranges). Default "0.17.1"."""
     repository_url: str = attrs.field(
         default="https://nvidia.github.io/k8s-device-plugin",
         validator=matches(r"(https|oci)://\S+", "give the chart repository's https:// (or oci://) URL"),
     )
+    """Chart repository, https:// or oci://. Default NVIDIA's https://nvidia.github.io/k8s-device-plugin."""
     chart: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)
+    """Name of the chart. Default "nvidia-device-plugin"."""
     release_name: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)
+    """Name of the HelmRelease. Default "nvidia-device-plugin"."""
     repository_name: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_subdomain)
+    """Name of the HelmRepository. Default "nvidia-device-plugin"."""
     interval: timedelta = attrs.field(default=timedelta(hours=1), validator=positive_duration)
+    """How often Flux reconciles the repository and the release. Default 1 hour."""
     runtime_class_name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
+    """RuntimeClass of the plugin's own pods, e.g. on k3s. Default None: containerd's default."""
     node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """Node labels the plugin's pods need. Default: none (the chart's affinity)."""
     extra_values: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    """More chart values; not config or podAnnotations (made from the SharedGpu). Default: none."""
 
     @extra_values.validator
     def _not_owned(self, attribute: attrs.Attribute[dict[str, Any]], value: dict[str, Any]) -> None:

@@ -21,8 +21,11 @@ class NvidiaRuntimeClassProps:
     """The class name pods use and the containerd handler it maps to (both ``nvidia`` by convention)."""
 
     name: str = attrs.field(default="nvidia", validator=dns1123_subdomain)
+    """Name that pods put in runtimeClassName. Default "nvidia"."""
     handler: str = attrs.field(default="nvidia", validator=dns1123_label)
+    """containerd runtime handler it maps to. Default "nvidia"."""
     node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """Labels of the nodes that have the runtime (scheduling.nodeSelector). Default: none, any node."""
 
 
 class NvidiaRuntimeClass(Construct):
@@ -43,6 +46,7 @@ class NvidiaRuntimeClass(Construct):
 
     @property
     def name(self) -> str:
+        """Name GPU pods put in runtimeClassName."""
         return self.props.name
 
     def _cluster_scoped(self) -> list[str]:

@@ -24,16 +24,23 @@ from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
 
 class GpuApp(Protocol):
-    """What the card needs to know of an app that holds a slice (a GpuApp)."""
+    """What the card needs to know of an app that holds a slice of it, e.g. a GpuTimeSlicedApp."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The app's name, as the budget table shows it."""
+
     @property
-    def vram(self) -> VramEnvelope: ...
+    def vram(self) -> VramEnvelope:
+        """The VRAM it holds when idle and busy, GiB."""
+
     @property
-    def idle_unload(self) -> IdleUnload | None: ...
+    def idle_unload(self) -> IdleUnload | None:
+        """What frees its VRAM when idle, or None."""
+
     @property
-    def slices(self) -> int: ...
+    def slices(self) -> int:
+        """Time-slicing slices it holds (1)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -41,18 +48,28 @@ class SharedGpuProps:
     """The card, its VRAM, and how many pods may hold a slice of it at once."""
 
     card: str = attrs.field(validator=matches(r"\S.*", "name the card, e.g. 'NVIDIA RTX 4090'"))
+    """Name of the card, e.g. "NVIDIA GeForce RTX 4090"; a known card's VRAM is checked. Required."""
     vram_gib: float = attrs.field(validator=positive)
+    """VRAM of the card, GiB: the budget's ceiling. Required."""
     replicas: int = attrs.field(default=4, validator=[attrs.validators.instance_of(int), positive])
+    """Time-slicing replicas: how many pods may hold a slice of the card at once. Default 4."""
     resource_name: str = attrs.field(
         default="nvidia.com/gpu",
         validator=matches(r"[a-z0-9.-]+/[a-z0-9.-]+", "use an extended resource name such as 'nvidia.com/gpu'"),
     )
+    """Extended resource the device plugin advertises. Default "nvidia.com/gpu"."""
     rename_by_default: bool = False
+    """Advertise the slices as <resource_name>.shared. Default False."""
     fail_requests_greater_than_one: bool = True
+    """The plugin refuses a pod asking for more than one slice. Default True."""
     device_plugin_namespace: str = attrs.field(default="nvidia-device-plugin", validator=dns1123_label)
+    """Namespace of the device plugin and its ConfigMap. Default "nvidia-device-plugin"."""
     config_map_name: str = attrs.field(default="nvidia-time-slicing", validator=dns1123_subdomain)
+    """Name of the time-slicing ConfigMap. Default "nvidia-time-slicing"."""
     config_key: str = attrs.field(default="any", validator=dns1123_subdomain)
+    """Key of the config in the ConfigMap, the plugin's default config. Default "any"."""
     create_namespace: bool = True
+    """Create the device plugin's namespace as well. Default True."""
 
     @property
     def scheduled_resource(self) -> str:
@@ -124,8 +141,10 @@ class SharedGpu(Construct):
 
     @property
     def apps(self) -> tuple[GpuApp, ...]:
+        """The GPU apps registered on this card, in the order they attached."""
         return tuple(self._apps)
 
     @property
     def replicas(self) -> int:
+        """Time-slicing replicas: how many pods may hold a slice at once."""
         return self.props.replicas

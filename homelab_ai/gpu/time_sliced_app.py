@@ -25,14 +25,21 @@ class GpuTimeSlicedAppProps:
     """
 
     app: AppWorkloadProps
+    """The app's pod, container and Service. Required."""
     gpu: SharedGpu
+    """The SharedGpu it takes a slice of, and whose budget counts it. Required."""
     vram: VramEnvelope
+    """VRAM it holds when idle and busy, GiB. Required."""
     idle_unload: IdleUnload | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(IdleUnload))
     )
+    """What frees its VRAM when idle (None: alone on the card, or never frees). Default None."""
     runtime_class_name: str = attrs.field(default="nvidia", validator=dns1123_subdomain)
+    """RuntimeClass that runs the pod with the NVIDIA runtime. Default "nvidia"."""
     tolerate_gpu_taint: bool = True
+    """Tolerate the NoSchedule taint of GPU nodes (key: the resource name). Default True."""
     gpu_count: int = 1
+    """Slices requested; must be 1 (a slice is the whole card, shared in time). Default 1."""
 
     def __attrs_post_init__(self) -> None:
         if self.gpu_count != 1:
@@ -78,24 +85,30 @@ class GpuTimeSlicedApp(Construct):
 
     @property
     def name(self) -> str:
+        """The app's name (the budget table's row)."""
         return self.props.app.name
 
     @property
     def vram(self) -> VramEnvelope:
+        """Its VRAM envelope, for the card's budget."""
         return self.props.vram
 
     @property
     def idle_unload(self) -> IdleUnload | None:
+        """What frees its VRAM when idle, or None."""
         return self.props.idle_unload
 
     @property
     def slices(self) -> int:
+        """Time-slicing slices it requests (1)."""
         return self.props.gpu_count
 
     @property
     def url(self) -> str:
+        """In-cluster URL of its Service."""
         return self.app.url
 
     @property
     def port(self) -> int:
+        """Port of its Service."""
         return self.app.port

@@ -16,8 +16,11 @@ class VramEnvelope:
     """VRAM in GiB the app holds when idle and, when busy, somewhere between active_min and active_max."""
 
     idle_gib: float = attrs.field(validator=non_negative)
+    """VRAM the app holds when idle, GiB (what its idle unload leaves). Required."""
     active_min_gib: float = attrs.field(validator=non_negative)
+    """Least VRAM the app holds while busy, GiB (its smallest model loaded). Required."""
     active_max_gib: float = attrs.field(validator=non_negative)
+    """Most VRAM the app holds while busy, GiB: what the budget adds up. Required."""
 
     def __attrs_post_init__(self) -> None:
         if self.idle_gib > self.active_min_gib:
@@ -39,7 +42,10 @@ class IdleUnload:
     """What gives an idle app's VRAM back, and after how long: the promise behind ``VramEnvelope.idle_gib``."""
 
     mechanism: str = attrs.field(validator=matches(r"\S.*", "say what unloads the model, e.g. 'OLLAMA_KEEP_ALIVE'"))
+    """What unloads the model, e.g. "OLLAMA_KEEP_ALIVE"; shown in the budget table. Required."""
     timeout: timedelta = attrs.field(validator=positive_duration)
+    """How long after its last job the app gives its VRAM back, e.g. 5 minutes. Required."""
 
     def describe(self) -> str:
+        """One line for the budget table, e.g. 'OLLAMA_KEEP_ALIVE, after 5m idle'."""
         return f"{self.mechanism}, after {go_duration(self.timeout)} idle"

@@ -49,7 +49,9 @@ class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
     secret_name: str
+    """Name of the Secret. Required."""
     key: str
+    """Key inside the Secret. Required."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -77,10 +79,15 @@ class SopsSecretProps:
     """
 
     name: str = attrs.field(validator=dns1123_subdomain)
+    """Name of the Secret. Required."""
     file: Path = attrs.field(converter=Path, validator=_sops_file)
+    """The SOPS-encrypted manifest, named NAME.sops.yaml. Required."""
     keys: tuple[str, ...] = attrs.field(converter=_keys_tuple, validator=attrs.validators.deep_iterable(secret_key))
+    """Keys the Secret must hold: the ones consumers read. Required."""
     generators: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    """How secrets init makes a key's value ("hex32", "password"); others are asked. Default: none."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
+    """Namespace of the Secret. Default None: the chart's."""
 
     @keys.validator
     def _at_least_one_and_unique(self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
@@ -121,18 +128,22 @@ class SopsSecret(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the Secret."""
         return self.props.name
 
     @property
     def namespace(self) -> str | None:
+        """Namespace of the Secret: the props' or the chart's."""
         return self.props.namespace or cdk8s.Chart.of(self).namespace
 
     @property
     def file(self) -> Path:
+        """The SOPS-encrypted manifest in the repo."""
         return self.props.file
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The keys the Secret holds."""
         return self.props.keys
 
     @property

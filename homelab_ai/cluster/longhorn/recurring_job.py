@@ -43,12 +43,19 @@ class LonghornRecurringJobProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the RecurringJob. Required."""
     task: RecurringTask = attrs.field(validator=attrs.validators.instance_of(RecurringTask))
+    """Snapshot (fast, same disks) or backup (to Longhorn's backup target). Required."""
     cron: str = attrs.field(validator=cron)
+    """Cron schedule, e.g. "0 3 * * *" (daily at 03:00). Required."""
     groups: tuple[str, ...] = attrs.field(converter=_groups, validator=attrs.validators.deep_iterable(dns1123_label))
+    """Volume groups it runs for (never "default"). Required."""
     retain: int = attrs.field(validator=whole_number(1, MAX_RETAIN))
+    """How many snapshots or backups of each volume Longhorn keeps, 1 to 100. Required."""
     concurrency: int = attrs.field(default=1, validator=whole_number(1))
+    """How many volumes the job works on at once. Default 1."""
     namespace: str = attrs.field(default="longhorn-system", validator=dns1123_label)
+    """Longhorn's namespace, where RecurringJobs live. Default "longhorn-system"."""
 
     def __attrs_post_init__(self) -> None:
         if not self.groups:
@@ -91,4 +98,5 @@ class LonghornRecurringJob(Construct):
 
     @property
     def groups(self) -> tuple[str, ...]:
+        """The volume groups it runs for."""
         return self.props.groups

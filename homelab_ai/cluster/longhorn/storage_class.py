@@ -44,16 +44,23 @@ class LonghornStorageClassProps:
     """
 
     name: str = attrs.field(default="longhorn-retain", validator=dns1123_subdomain)
+    """Name of the StorageClass. Default "longhorn-retain"."""
     number_of_replicas: int = attrs.field(default=3, validator=whole_number(1, 20))
+    """Longhorn replicas of each volume, 1 to 20 (1 on a single node). Default 3."""
     reclaim_policy: ReclaimPolicy = attrs.field(
         default=ReclaimPolicy.RETAIN, validator=attrs.validators.instance_of(ReclaimPolicy)
     )
+    """What deleting a claim does to its volume. Default ReclaimPolicy.RETAIN: the data stays."""
     data_locality: DataLocality = attrs.field(
         default=DataLocality.DISABLED, validator=attrs.validators.instance_of(DataLocality)
     )
+    """Whether a replica stays on the node using the volume. Default DataLocality.DISABLED."""
     stale_replica_timeout_minutes: int = attrs.field(default=30, validator=whole_number(1))
+    """Minutes before Longhorn gives up on a failed replica. Default 30."""
     fs_type: str = attrs.field(default="ext4", validator=matches(r"ext4|xfs", "use 'ext4' or 'xfs'"))
+    """File system of the volumes, "ext4" or "xfs". Default "ext4"."""
     allow_volume_expansion: bool = True
+    """Let claims of the class grow. Default True."""
 
     def __attrs_post_init__(self) -> None:
         if self.data_locality is DataLocality.STRICT_LOCAL and self.number_of_replicas != 1:
@@ -97,4 +104,5 @@ class LonghornStorageClass(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the StorageClass, for LonghornVolumeProps.storage_class."""
         return self.props.name

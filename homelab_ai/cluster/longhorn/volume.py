@@ -31,16 +31,23 @@ class LonghornVolumeProps:
     """
 
     name: str = attrs.field(validator=dns1123_label)
+    """Name of the claim (the spec's claim name). Required."""
     size_gib: int = attrs.field(validator=whole_number(1))
+    """Size of the claim, GiB. Required."""
     access_mode: AccessMode = attrs.field(
         default=AccessMode.READ_WRITE_ONCE, validator=attrs.validators.instance_of(AccessMode)
     )
+    """Access mode of the claim. Default AccessMode.READ_WRITE_ONCE (Longhorn volumes are block devices)."""
     storage_class: str = attrs.field(default="longhorn", validator=dns1123_subdomain)
+    """StorageClass of the claim. Default "longhorn"."""
     purpose: str = ""
+    """One line for the operator docs' storage table; never rendered into objects. Default empty."""
     protect_from_prune: bool = True
+    """Tell Flux never to delete the claim, even once it is gone from dist/. Default True."""
     backup_groups: tuple[str, ...] = attrs.field(
         default=(), converter=_groups, validator=attrs.validators.deep_iterable(dns1123_label)
     )
+    """LonghornRecurringJob groups (snapshots, backups) the volume is in. Default: none."""
 
     def labels(self) -> dict[str, str]:
         """The labels Longhorn reads on a PVC to attach recurring jobs to its volume."""
@@ -85,6 +92,7 @@ class LonghornVolume(Construct):
 
     @property
     def claim_name(self) -> str:
+        """Name of the PersistentVolumeClaim."""
         return self.props.name
 
     @property

@@ -45,23 +45,35 @@ class LlmBackendProps:
     """
 
     gpu: SharedGpu
+    """The SharedGpu Ollama takes a slice of. Required."""
     vram: VramEnvelope
+    """Ollama's VRAM when idle and busy (GiB), for the card's budget. Required."""
     models_volume: LonghornVolumeProps = LonghornVolumeProps(name="ollama-models", size_gib=100, purpose="LLM models")
+    """The claim holding the models. Default "ollama-models", 100 GiB."""
     name: str = attrs.field(default="ollama", validator=dns1123_label)
+    """Name of the StatefulSet, its Service and its pod (ollama-0). Default "ollama"."""
     port: int = attrs.field(default=11434, validator=port)
+    """Port of Ollama's HTTP API. Default 11434."""
     image: ContainerImage = OLLAMA_IMAGE
+    """Ollama's image. Default OLLAMA_IMAGE, the pinned ollama/ollama release."""
     keep_alive: timedelta = attrs.field(default=timedelta(minutes=5), validator=positive_duration)
+    """How long an idle model stays loaded (OLLAMA_KEEP_ALIVE): the idle unload. Default 5 minutes."""
     max_loaded_models: int = attrs.field(default=1, validator=whole_number(1))
+    """How many models may be loaded at once (OLLAMA_MAX_LOADED_MODELS). Default 1."""
     num_parallel: int = attrs.field(default=1, validator=whole_number(1))
-    # Not the image's /root/.ollama: /root is mode 700, so a non-root server could not reach a mount under it.
+    """How many requests one model serves at once (OLLAMA_NUM_PARALLEL). Default 1."""
     models_path: str = attrs.field(default="/models", validator=absolute_path)
-    # A 13B-30B model spills to system RAM when it does not fit the card: give it room.
+    """Mount of the models volume; not /root/.ollama (mode 700, out of a non-root reach). Default "/models"."""
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=32
     )
+    """CPU (cores), memory (GiB); a 13B-30B model spills to RAM. Default 2-8 cores, 8-32 GiB."""
     health: HealthCheck = HealthCheck(path="/api/version", startup_budget=timedelta(minutes=5))
+    """Probes of "/api/version". Default: a 5 minutes startup budget."""
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    """More environment variables; not OLLAMA_KEEP_ALIVE or OLLAMA_MAX_LOADED_MODELS. Default: none."""
     models: tuple[str, ...] = attrs.field(default=(), converter=model_tuple, validator=model_names)
+    """Models a Job pulls once Ollama answers, e.g. ("llama3.2",). Default: none."""
 
     def __attrs_post_init__(self) -> None:
         suffix = len("-pull-models")
@@ -85,9 +97,13 @@ class LlmBackendProps:
                 )
 
     purpose: str = "LLM inference backend"
+    """One line for the operator docs' services table. Default "LLM inference backend"."""
     security: SecurityProfile = SecurityProfile()
+    """Who the server runs as. Default SecurityProfile(): UID/GID 10001, read-only root filesystem."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """More client pods let into the API (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
+    """Outbound internet for ollama pull. Default None: no internet."""
 
 
 class LlmBackend(Construct):
@@ -163,10 +179,12 @@ class LlmBackend(Construct):
 
     @property
     def name(self) -> str:
+        """Name of Ollama's StatefulSet and Service."""
         return self.props.name
 
     @property
     def app(self) -> AppWorkload:
+        """Ollama's AppWorkload (pod, Service, NetworkPolicy)."""
         return self.gpu_app.app
 
     @property

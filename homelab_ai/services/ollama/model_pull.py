@@ -92,16 +92,23 @@ class OllamaModelPullProps:
     """
 
     models: tuple[str, ...] = attrs.field(converter=model_tuple, validator=[model_names, _non_empty])
+    """Ollama models to pull, at least one, e.g. ("llama3.2",). Required."""
     server_url: str = attrs.field(validator=http_url)
+    """URL of the Ollama server, e.g. LlmBackend.url. Required."""
     name: str = attrs.field(default="ollama-pull-models", validator=[dns1123_label, _short_enough])
+    """Name of the ConfigMap and the Job's prefix, at most 54 characters. Default "ollama-pull-models"."""
     image: ContainerImage = SCRIPT_IMAGE
+    """Python image that runs the pull script. Default SCRIPT_IMAGE."""
     server_wait: timedelta = attrs.field(default=timedelta(minutes=20), validator=positive_duration)
+    """How long one attempt waits for the server (a new cluster pulls its image). Default 20 minutes."""
     deadline: timedelta = attrs.field(default=timedelta(hours=6), validator=positive_duration)
+    """How long the whole Job may run, retries included. Default 6 hours."""
     backoff_limit: int = attrs.field(default=3, validator=[attrs.validators.instance_of(int), positive])
-    # It only streams JSON lines; Ollama itself downloads the model.
+    """How many times a failed pod is retried. Default 3."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
+    """CPU (cores), memory (GiB); it only streams JSON lines. Default 0.05-0.5 cores, 0.0625-0.25 GiB."""
 
 
 def _resources(res: ComputeResources) -> k8s.ResourceRequirements:
@@ -210,6 +217,7 @@ class OllamaModelPull(Construct):
 
     @property
     def models(self) -> tuple[str, ...]:
+        """The models the Job pulls."""
         return self.props.models
 
     @property

@@ -50,29 +50,45 @@ class OpenWebUIProps:
     """
 
     backend: LlmBackend
+    """The LlmBackend it chats through (OLLAMA_BASE_URL); it lets Open WebUI in. Required."""
     secret: SopsSecret
+    """SopsSecret holding the session key. Required."""
     expose: LoadBalancer | None = None
+    """LAN address of the UI. Default None: in-cluster only."""
     image_generation: StableDiffusion | None = None
+    """StableDiffusion for pictures (the automatic1111 engine). Default None: no pictures."""
     secret_key_key: str = attrs.field(default="WEBUI_SECRET_KEY", validator=secret_key)
+    """Key of secret holding WEBUI_SECRET_KEY. Default "WEBUI_SECRET_KEY"."""
     data_volume: LonghornVolumeProps = LonghornVolumeProps(
         name="open-webui-data", size_gib=10, purpose="User data, conversations"
     )
+    """The claim of its data folder (database, uploads, caches). Default "open-webui-data", 10 GiB."""
     name: str = attrs.field(default="open-webui", validator=dns1123_label)
+    """Name of the Deployment and Service. Default "open-webui"."""
     port: int = attrs.field(default=8080, validator=port)
+    """Container port of the UI. Default 8080."""
     image: ContainerImage = OPEN_WEBUI_IMAGE
+    """Open WebUI's image. Default OPEN_WEBUI_IMAGE, the pinned release."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.5, cpu_limit=2, memory_request_gib=1, memory_limit_gib=4
     )
-    # The first start migrates its database and loads the embedding model.
+    """CPU (cores) and memory (GiB). Default 0.5-2 cores, 1-4 GiB."""
     health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
+    """Probes of "/health". Default: 10 minutes startup (database migration, embedding model)."""
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
+    """More environment variables of the UI. Default: none."""
     purpose: str = "LLM chat interface"
+    """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
+    """Who the UI runs as. Default SecurityProfile(): UID/GID 10001, read-only root filesystem."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """Client pods admitted when the UI is not exposed. Default: none."""
     internet: InternetEgress | None = None
+    """Outbound internet (embedding model download, web search). Default None: no internet."""
     seed_resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
+    """CPU (cores), memory (GiB) of the static-files init container. Default 0.05-0.5, 0.0625-0.25."""
     public_url: str | None = attrs.field(default=None, validator=attrs.validators.optional(https_site))
     """Its own address (WEBUI_URL), e.g. "https://chat.home.example.com". Default none: each request's own."""
     oidc: OpenWebUIOidc | None = None
@@ -170,8 +186,10 @@ class OpenWebUI(Construct):
 
     @property
     def url(self) -> str:
+        """In-cluster URL of the UI's Service."""
         return self.app.url
 
     @property
     def network_policy(self) -> AppNetworkPolicy | None:
+        """The UI's NetworkPolicy, or None."""
         return self.app.network_policy

@@ -36,6 +36,7 @@ class CheckpointKind(enum.Enum):
 
     @property
     def folder(self) -> str:
+        """The kind's folder under the web UI's models/, e.g. Stable-diffusion or Lora."""
         return {"checkpoint": "Stable-diffusion", "lora": "Lora", "vae": "VAE"}[self.value]
 
 
@@ -71,9 +72,13 @@ class Checkpoint:
     """
 
     url: str = attrs.field(validator=http_url)
+    """Where the file is downloaded from (http or https). Required."""
     file_name: str = attrs.field(validator=plain_file_name)
+    """Its name in the kind's folder, no slashes, e.g. sd_xl_base_1.0.safetensors. Required."""
     sha256: str = attrs.field(converter=_lower, validator=sha256_hex)
+    """SHA-256 of the file, 64 hex characters; a mismatching download is refused. Required."""
     kind: CheckpointKind = attrs.field(default=CheckpointKind.CHECKPOINT, converter=_kind, validator=_kind_is_known)
+    """Checkpoint, LoRA or VAE: the folder under models/. Default CheckpointKind.CHECKPOINT."""
 
     @property
     def relative_path(self) -> str:
@@ -120,20 +125,27 @@ class CheckpointFetchProps:
     """
 
     workload: kplus.Deployment | kplus.StatefulSet
+    """The web UI's Deployment or StatefulSet that gets the init container. Required."""
     volume: LonghornVolume
+    """The volume that holds models/. Required."""
     models_path: str = attrs.field(validator=absolute_path)
+    """Where the init container mounts models/, the web UI's own mount path. Required."""
     sub_path: str | None = "models"
+    """Folder of the volume that is models/. Default "models"."""
     checkpoints: tuple[Checkpoint, ...] = attrs.field(
         converter=checkpoint_tuple, validator=[checkpoint_list, _non_empty]
     )
+    """Files to download and verify, at least one. Required."""
     name: str = attrs.field(default="stable-diffusion-fetch-models", validator=dns1123_label)
+    """Name of the script's ConfigMap. Default "stable-diffusion-fetch-models"."""
     image: ContainerImage = SCRIPT_IMAGE
-    # None: the pod's own profile. StableDiffusion passes its user with a read-only root filesystem.
+    """Python image that runs the fetch script. Default SCRIPT_IMAGE."""
     security: SecurityProfile | None = None
-    # Hashing a multi-GB file is CPU-bound; memory stays small (1 MiB chunks).
+    """Who the init container runs as (StableDiffusion: its user, read-only root). Default None: the pod's."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.1, cpu_limit=1, memory_request_gib=0.125, memory_limit_gib=0.5
     )
+    """CPU (cores), memory (GiB); hashing is CPU-bound, 1 MiB chunks. Default 0.1-1 cores, 0.125-0.5 GiB."""
 
 
 class CheckpointFetch(Construct):
@@ -181,4 +193,5 @@ class CheckpointFetch(Construct):
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """The files the init container fetches."""
         return self.props.checkpoints

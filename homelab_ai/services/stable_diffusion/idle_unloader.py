@@ -24,7 +24,7 @@ from homelab_ai.secrets.sops_secret import SecretKeyRef
 
 SCRIPT = script_path(__package__, "sd_idle_unloader.py")
 SCRIPT_DIR = "/opt/sd-idle-unloader"
-# Pinned small image; the script needs Python 3.11+ and nothing else.
+# The pod carries the script's sha256 here, so a new script rolls the pod.
 CHECKSUM_ANNOTATION = "homelab-ai/idle-unloader-checksum"
 
 
@@ -41,20 +41,31 @@ class SdIdleUnloaderProps:
     """
 
     workload: AppWorkload
+    """The web UI's AppWorkload; its pod gets the sidecar. Required."""
     name: str = attrs.field(validator=dns1123_subdomain)
+    """Name of the script's ConfigMap. Required."""
     web_ui_port: int = attrs.field(validator=port)
+    """The web UI's port, reached over the pod's loopback. Required."""
     idle_timeout: timedelta = attrs.field(validator=positive_duration)
+    """Unload the checkpoint after this long without a job, e.g. 10 minutes. Required."""
     poll_interval: timedelta = attrs.field(default=timedelta(seconds=15), validator=positive_duration)
+    """How often the sidecar asks the web UI whether it is busy. Default 15 seconds."""
     max_backoff: timedelta = attrs.field(default=timedelta(minutes=2), validator=positive_duration)
+    """Longest wait between retries while the web UI is down. Default 2 minutes."""
     username: str | None = None
+    """The API user of --api-auth, given with password. Default None: no authentication."""
     password: SecretKeyRef | None = None
+    """SecretKeyRef of the API password, given with username. Default None."""
     image: ContainerImage = SCRIPT_IMAGE
+    """Python image that runs the script. Default SCRIPT_IMAGE."""
     container_name: str = attrs.field(default="idle-unloader", validator=dns1123_label)
+    """Name of the sidecar container. Default "idle-unloader"."""
     health_port: int = attrs.field(default=8099, validator=port)
-    # A poll every few seconds with the standard library: a few MiB and a sliver of a core.
+    """Port of the sidecar's /healthz, not the web UI's. Default 8099."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.01, cpu_limit=0.1, memory_request_gib=32 / 1024, memory_limit_gib=64 / 1024
     )
+    """CPU (cores), memory (GiB); a stdlib poll every few seconds. Default 0.01-0.1 cores, 32-64 MiB."""
 
     def __attrs_post_init__(self) -> None:
         from homelab_ai.base.errors import HomelabConfigError

@@ -55,36 +55,54 @@ class StableDiffusionProps:
     """
 
     gpu: SharedGpu
+    """The SharedGpu the web UI takes a slice of. Required."""
     vram: VramEnvelope
+    """Its VRAM when idle and busy (GiB), for the card's budget. Required."""
     secret: SopsSecret
+    """SopsSecret holding the web UI and API password. Required."""
     expose: LoadBalancer | None = None
+    """LAN address of the web UI. Default None: in-cluster only."""
     data_volume: LonghornVolumeProps = LonghornVolumeProps(
         name="sd-data", size_gib=150, purpose="Checkpoints, LoRAs, outputs"
     )
+    """The claim of models/ and outputs/. Default "sd-data", 150 GiB."""
     name: str = attrs.field(default="stable-diffusion", validator=dns1123_label)
+    """Name of the Deployment and Service. Default "stable-diffusion"."""
     port: int = attrs.field(default=7860, validator=port)
+    """Port of the web UI and its API. Default 7860."""
     image: ContainerImage = SD_IMAGE
+    """AUTOMATIC1111 image. Default SD_IMAGE."""
     root_path: str = attrs.field(default="/app/stable-diffusion-webui", validator=absolute_path)
+    """Where the image keeps the web UI. Default "/app/stable-diffusion-webui"."""
     username: str = attrs.field(
         default="admin",
         validator=matches(r"[A-Za-z0-9_.-]+", "use letters, digits, '_', '.' and '-' (it is part of user:password)"),
     )
+    """User of --gradio-auth and --api-auth. Default "admin"."""
     password_key: str = attrs.field(default="password", validator=secret_key)
+    """Key of secret holding the password. Default "password"."""
     enable_api: bool = True
+    """Serve the API (--api); the idle unloader needs it. Default True."""
     idle_timeout: timedelta = attrs.field(default=timedelta(minutes=10), validator=positive_duration)
+    """Unload the checkpoint after this long without a job. Default 10 minutes."""
     idle_unloader: bool = True
+    """Add the sidecar that unloads an idle checkpoint. Default True."""
     idle_poll_interval: timedelta = attrs.field(default=timedelta(seconds=15), validator=positive_duration)
+    """How often the sidecar polls the web UI. Default 15 seconds."""
     idle_unloader_image: ContainerImage = SCRIPT_IMAGE
+    """Python image of the sidecar. Default SCRIPT_IMAGE."""
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
     )
-    # First start installs dependencies and may fetch a default checkpoint: allow 20 minutes.
+    """CPU (cores) and memory (GiB). Default 2-8 cores, 8-24 GiB."""
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
+    """Probes of "/internal/ping". Default: 20 minutes startup (installs dependencies, may fetch a model)."""
     extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    # Files an init container fetches into models/ before the web UI starts. None by default:
-    # license and size are the user's choice.
+    """More web UI command-line arguments. Default: none."""
     checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
+    """Files fetched into models/ before the web UI starts; license and size are yours. Default: none."""
     fetch_image: ContainerImage = SCRIPT_IMAGE
+    """Python image of the fetch init container. Default SCRIPT_IMAGE."""
 
     def __attrs_post_init__(self) -> None:
         if self.idle_unloader and not self.enable_api:
@@ -102,9 +120,13 @@ class StableDiffusionProps:
             )
 
     purpose: str = "Image generation UI"
+    """One line for the operator docs' services table. Default "Image generation UI"."""
     security: SecurityProfile = SD_SECURITY
+    """Who the web UI runs as. Default SD_SECURITY: the image's UID/GID 1000, writable root."""
     allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    """Client pods admitted when not exposed (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
+    """Outbound internet (checkpoints, the update check). Default None: no internet."""
     gradio_auth: bool = True
     """Ask for the password in the web UI (--gradio-auth). Off only behind a sign-in proxy that is its one way in."""
 
@@ -199,6 +221,7 @@ class StableDiffusion(Construct):
 
     @property
     def url(self) -> str:
+        """In-cluster URL of the web UI and API."""
         return self.gpu_app.url
 
     @property
@@ -208,6 +231,7 @@ class StableDiffusion(Construct):
 
     @property
     def name(self) -> str:
+        """Name of the Deployment and Service."""
         return self.props.name
 
     @property
@@ -217,10 +241,12 @@ class StableDiffusion(Construct):
 
     @property
     def app(self) -> AppWorkload:
+        """The web UI's AppWorkload (pod, Service, NetworkPolicy)."""
         return self.gpu_app.app
 
     @property
     def network_policy(self) -> AppNetworkPolicy | None:
+        """The web UI's NetworkPolicy, or None."""
         return self.app.network_policy
 
     def allow_client(self, client: AppWorkload | AppNetworkPolicy | PodSelector) -> None:
