@@ -69,7 +69,7 @@ def _values(env: dict) -> dict[str, str]:
 
 def test_open_webui_oidc_without_a_client_secret_is_refused():
     with pytest.raises(HomelabConfigError) as caught:
-        OpenWebUIOidc(provider=AUTHENTIK, client_id="homelab-ai")
+        OpenWebUIOidc(provider=AUTHENTIK, client_id="homelab-ai", client_secret=None)
     assert caught.value.field == "OpenWebUIOidc.client_secret"
     assert "L2805" in caught.value.problem
 

@@ -62,10 +62,10 @@ class OAuth2ProxyProps:
     """The OpenID Connect provider and how pods reach it. Required."""
     client_id: str = attrs.field(validator=matches(_WORD, "give the client id the provider shows"))
     """The client registered at the provider. Required."""
-    client_secret: SecretKeyRef | None = None
-    """That client's secret, from a SopsSecret. Required (None is refused)."""
-    cookie_secret: SecretKeyRef | None = None
-    """The key the session cookie is encrypted with: 16, 24 or 32 bytes, or their base64. Required (None is refused)."""
+    client_secret: SecretKeyRef | None
+    """That client's secret, a SopsSecret key (None is refused). Required."""
+    cookie_secret: SecretKeyRef | None
+    """The session cookie's key: 16, 24 or 32 bytes, or their base64; a SopsSecret key (None is refused). Required."""
     name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
     """Name of the Deployment, Service and NetworkPolicy. Default "<upstream>-sign-in"."""
     allowed_groups: tuple[str, ...] = attrs.field(default=(), converter=_words, validator=_word_list)

@@ -50,8 +50,8 @@ class OpenWebUIOidc:
     """The provider and how the pod reaches it. Required."""
     client_id: str = attrs.field(validator=matches(_TOKEN, "give the client id the provider shows"))
     """The client registered at the provider for Open WebUI. Required."""
-    client_secret: SecretKeyRef | None = None
-    """That client's secret, from a SopsSecret key. Required (None is refused)."""
+    client_secret: SecretKeyRef | None
+    """That client's secret, a SopsSecret key (None is refused). Required."""
     scopes: tuple[str, ...] = attrs.field(
         default=("openid", "email", "profile"), converter=_tokens, validator=_token_list
     )

@@ -128,7 +128,7 @@ class StableDiffusionProps:
     model_downloads: InternetEgress | None = None
     """Outbound internet (checkpoints, the update check). Default None: no internet."""
     gradio_auth: bool = True
-    """Ask for the password in the web UI (--gradio-auth). Off only behind a sign-in proxy that is its one way in."""
+    """Ask for the password in the web UI (--gradio-auth); off only behind a sign-in proxy. Default on."""
 
     @property
     def models_path(self) -> str:
