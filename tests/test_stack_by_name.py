@@ -25,6 +25,7 @@ from homelab_ai import (
     SignIn,
 )
 from homelab_ai.secrets.sops_secret import sops_secrets
+from homelab_ai.synth.docs import render_docs
 from tests.factories import write_encrypted_like_secret
 from tests.helpers import container, synth
 
@@ -147,3 +148,13 @@ def test_open_webui_off_the_lan_sends_its_cookies_over_https_only(tmp_path):
     }
     assert env["WEBUI_SESSION_COOKIE_SECURE"] == "true"
     assert env["WEBUI_URL"] == "https://chat.example.com"
+
+
+def test_the_docs_of_an_ingress_stack_say_how_long_requests_stay_open_and_how_sd_gets_the_sign_in(tmp_path):
+    stack = _stack(tmp_path, routing=ROUTING, **NAMES)
+    (page,) = render_docs(stack.app, stack.folders, project_root=tmp_path, app_spec="homelab:build")
+    text = page.content.decode()
+    assert "a request or websocket may stay open 1h without traffic, uploads up to 100 MiB" in text
+    assert "`nginx.ingress.kubernetes.io/proxy-read-timeout`" in text
+    assert "**One sign-in for stable-diffusion**" in text
+    assert "| stable-diffusion | http://10.10.2.26 | https://images.example.com |" in text

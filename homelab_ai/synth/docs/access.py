@@ -168,7 +168,7 @@ def _setup(routes: list[AppRoute], proxies: list[OAuth2Proxy], webuis: list[Open
         else:
             notes.append(f"- **DNS**: point {hosts} at the address of {_via(routing)}.")
         notes.append(
-            f"- **Who may connect**: the apps' NetworkPolicies admit {_via(routing)}'s pods "
+            f"- **Who may connect**: the apps' NetworkPolicies admit the pods of {_via(routing)}, "
             f"{_controller(routing.controller)}, and no one else new (see Network)."
         )
         if isinstance(via, GatewayListener):
@@ -202,6 +202,18 @@ def _setup(routes: list[AppRoute], proxies: list[OAuth2Proxy], webuis: list[Open
             notes.append(
                 f"- **Long requests**: a request or websocket may stay open {timeout} without traffic, uploads "
                 f"up to {routing.max_upload_mib} MiB ({', '.join(code(a) for a in sorted(annotations))})."
+            )
+            notes.append(
+                "- **ingress-nginx is retired upstream** (its README at controller-v1.15.1: best-effort maintenance "
+                "ended in March 2026); routing through a Gateway (`GatewayListener`) serves the same apps."
+            )
+    for route in routes:
+        app, proxy = served_app(route, proxies)
+        if proxy is None and isinstance(_owner(app, StableDiffusion), StableDiffusion):
+            notes.append(
+                f"- **One sign-in for {app.name}**: its web UI has no OpenID Connect login of its own. Put an "
+                f"oauth2-proxy in front of its route (`AiStackProps.sign_in` does: `OAuth2Proxy`, with the "
+                "provider's client); until then its own password guards it."
             )
     for webui in webuis:
         oidc = webui.props.oidc
