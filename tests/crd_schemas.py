@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import yaml
 
 CRDS = Path(__file__).resolve().parent.parent / "crds"
@@ -95,3 +96,14 @@ def validate_custom(doc: dict[str, Any]) -> list[str]:
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
         for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def schema_problems(doc: dict[str, Any], version: str = "1.27") -> list[str]:
+    """A custom resource against its CRD, anything else against Kubernetes' own schema (strict)."""
+    if is_custom(doc):
+        return validate_custom(doc)
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [exc.message]
+    return []

@@ -11,14 +11,13 @@ from __future__ import annotations
 import ast
 import re
 
-import kubernetes_validate
 import pytest
 import yaml
 
 from examples.by_name_with_sign_in import build
 from homelab_ai.synth.dist import render, write_atomically
 from homelab_ai.synth.docs import render_docs
-from tests.crd_schemas import is_custom, validate_custom
+from tests.crd_schemas import schema_problems
 from tests.example_charts import with_demo_secrets
 from tests.helpers import container, objects_by_key
 from tests.test_checkov import REPO_ROOT, _checkov, _covers, _failed, _skips
@@ -51,15 +50,7 @@ def _documents(files):
 
 
 def test_every_object_is_valid_kubernetes_or_matches_its_crd(rendered):
-    failures = []
-    for path, doc in _documents(rendered[1]):
-        if is_custom(doc):
-            failures += [f"{path}: {p}" for p in validate_custom(doc)]
-            continue
-        try:
-            kubernetes_validate.validate(doc, "1.27", strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            failures.append(f"{path}: {exc.message}")
+    failures = [f"{path}: {problem}" for path, doc in _documents(rendered[1]) for problem in schema_problems(doc)]
     assert failures == []
 
 

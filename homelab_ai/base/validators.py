@@ -373,3 +373,37 @@ def https_site(instance: Any, attribute: attrs.Attribute[Any], value: str) -> No
             f"{value!r} is not an https:// address of one host",
             "give the address people open, e.g. 'https://chat.home.example.com' (no path, no port)",
         )
+
+
+_WORD = re.compile(r"^[^\s,;\"'=]+$")
+
+
+def string_tuple(value: object) -> tuple[str, ...]:
+    """Converter: one string is one item (not its letters); any other iterable becomes a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+
+def word(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """One name written into a comma-, semicolon- or space-separated setting: a client id, claim, role, group."""
+    if not isinstance(value, str) or not _WORD.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a single name",
+            "use a name without spaces, commas, semicolons, quotes or '=' (it is written into a list setting)",
+        )
+
+
+def words(at_least: int = 0) -> Validator:
+    """A tuple of :func:`word` names, each once, at least ``at_least`` of them."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(value) < at_least:
+            raise HomelabConfigError(
+                field_name(instance, attribute), f"{value!r} lists fewer than {at_least}", "list at least one"
+            )
+        for item in value:
+            word(instance, attribute, item)
+        if len(set(value)) != len(value):
+            raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
+
+    return check

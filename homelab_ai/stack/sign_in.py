@@ -12,17 +12,7 @@ import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.oidc import OidcProvider
-from homelab_ai.base.validators import matches
-
-_TOKEN = r"[^\s,;\"'=]+"
-
-
-def _tokens(value: object) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-
-
-def _token(instance: object, attribute: attrs.Attribute[object], value: object) -> None:
-    matches(_TOKEN, "use a name without spaces, commas, semicolons, quotes or '='")(instance, attribute, value)
+from homelab_ai.base.validators import string_tuple, word, words
 
 
 @attrs.frozen(kw_only=True)
@@ -31,27 +21,21 @@ class SignIn:
 
     provider: OidcProvider = attrs.field(validator=attrs.validators.instance_of(OidcProvider))
     """The OpenID Connect provider (issuer URL, button name) and how pods reach it. Required."""
-    client_id: str = attrs.field(validator=_token)
+    client_id: str = attrs.field(validator=word)
     """The client registered at the provider, with both apps' redirect URIs (the docs list them). Required."""
     scopes: tuple[str, ...] = attrs.field(
-        default=("openid", "email", "profile"), converter=_tokens, validator=attrs.validators.deep_iterable(_token)
+        default=("openid", "email", "profile"), converter=string_tuple, validator=words(1)
     )
     """Scopes both apps ask for. Default openid, email, profile (add "groups" where the provider wants it)."""
-    roles_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(_token))
+    roles_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(word))
     """Claim with a user's roles: Open WebUI then takes admin/user from it. Default none (set in Open WebUI)."""
-    admin_roles: tuple[str, ...] = attrs.field(
-        default=("admin",), converter=_tokens, validator=attrs.validators.deep_iterable(_token)
-    )
+    admin_roles: tuple[str, ...] = attrs.field(default=("admin",), converter=string_tuple, validator=words(1))
     """With roles_claim: roles that make an Open WebUI admin. Default ("admin",)."""
-    allowed_roles: tuple[str, ...] = attrs.field(
-        default=("user", "admin"), converter=_tokens, validator=attrs.validators.deep_iterable(_token)
-    )
+    allowed_roles: tuple[str, ...] = attrs.field(default=("user", "admin"), converter=string_tuple, validator=words(1))
     """With roles_claim: roles that may use Open WebUI at all. Default ("user", "admin")."""
-    groups_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(_token))
+    groups_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(word))
     """Claim with a user's groups: Open WebUI syncs groups, the proxy checks stable_diffusion_groups. Default none."""
-    stable_diffusion_groups: tuple[str, ...] = attrs.field(
-        default=(), converter=_tokens, validator=attrs.validators.deep_iterable(_token)
-    )
+    stable_diffusion_groups: tuple[str, ...] = attrs.field(default=(), converter=string_tuple, validator=words())
     """Only these groups get Stable Diffusion (needs groups_claim). Default: everyone who can sign in."""
     password_login: bool = True
     """Keep Open WebUI's email/password login; off makes the provider the only way in. Default on."""

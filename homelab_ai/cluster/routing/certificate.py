@@ -12,8 +12,8 @@ import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.validators import dns1123_subdomain, host_names
-from homelab_ai.cluster.routing.values import CertIssuer, name_tuple
+from homelab_ai.base.validators import dns1123_subdomain, host_names, string_tuple
+from homelab_ai.cluster.routing.values import CertIssuer
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab-ai"}
 
@@ -24,7 +24,7 @@ class CertificateProps:
 
     name: str = attrs.field(validator=dns1123_subdomain)
     """The Certificate's name, and its Secret's unless ``secret_name`` says otherwise. Required."""
-    hostnames: tuple[str, ...] = attrs.field(converter=name_tuple, validator=host_names)
+    hostnames: tuple[str, ...] = attrs.field(converter=string_tuple, validator=host_names)
     """The names it holds (spec.dnsNames), at least one. Required."""
     issuer: CertIssuer = attrs.field(validator=attrs.validators.instance_of(CertIssuer))
     """The cert-manager Issuer or ClusterIssuer that signs it. Required."""

@@ -17,10 +17,17 @@ import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, host_names, port, positive_duration
+from homelab_ai.base.validators import (
+    dns1123_label,
+    dns1123_subdomain,
+    host_names,
+    port,
+    positive_duration,
+    string_tuple,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.cluster.routing.certificate import MANAGED_BY
-from homelab_ai.cluster.routing.values import GatewayListener, name_tuple
+from homelab_ai.cluster.routing.values import GatewayListener
 
 API_VERSION = "gateway.networking.k8s.io/v1"
 
@@ -31,7 +38,7 @@ class HttpRouteProps:
 
     name: str = attrs.field(validator=dns1123_subdomain)
     """The HTTPRoute's name (the redirect route adds "-redirect"). Required."""
-    hostnames: tuple[str, ...] = attrs.field(converter=name_tuple, validator=host_names)
+    hostnames: tuple[str, ...] = attrs.field(converter=string_tuple, validator=host_names)
     """The names it answers for. Required."""
     service: str = attrs.field(validator=dns1123_label)
     """The backend Service, in the route's namespace. Required."""

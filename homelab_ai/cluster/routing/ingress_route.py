@@ -25,10 +25,11 @@ from homelab_ai.base.validators import (
     host_names,
     port,
     positive_duration,
+    string_tuple,
     whole_number,
 )
 from homelab_ai.cluster.routing.certificate import MANAGED_BY
-from homelab_ai.cluster.routing.values import IngressClass, IngressController, name_tuple
+from homelab_ai.cluster.routing.values import IngressClass, IngressController
 
 NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -50,7 +51,7 @@ class IngressRouteProps:
 
     name: str = attrs.field(validator=dns1123_subdomain)
     """The Ingress's name. Required."""
-    hostnames: tuple[str, ...] = attrs.field(converter=name_tuple, validator=host_names)
+    hostnames: tuple[str, ...] = attrs.field(converter=string_tuple, validator=host_names)
     """The names it answers for. Required."""
     service: str = attrs.field(validator=dns1123_label)
     """The backend Service, in the Ingress's namespace. Required."""

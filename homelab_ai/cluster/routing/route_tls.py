@@ -15,10 +15,10 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import certificate_covers, dns1123_subdomain, host_names
+from homelab_ai.base.validators import certificate_covers, dns1123_subdomain, host_names, string_tuple
 from homelab_ai.cluster.routing.certificate import Certificate, CertificateProps
 from homelab_ai.cluster.routing.reference_grant import ReferenceGrant, ReferenceGrantProps
-from homelab_ai.cluster.routing.values import GatewayListener, Routing, name_tuple
+from homelab_ai.cluster.routing.values import GatewayListener, Routing
 
 
 @attrs.frozen(kw_only=True)
@@ -27,7 +27,7 @@ class RouteTlsSecretProps:
 
     name: str = attrs.field(validator=dns1123_subdomain)
     """Name of the Certificate and its Secret (and of the ReferenceGrant). Required."""
-    hostnames: tuple[str, ...] = attrs.field(converter=name_tuple, validator=host_names)
+    hostnames: tuple[str, ...] = attrs.field(converter=string_tuple, validator=host_names)
     """Every host name the routes serve. Required."""
     routing: Routing = attrs.field(validator=attrs.validators.instance_of(Routing))
     """The routing whose ``tls`` is not None. Required."""

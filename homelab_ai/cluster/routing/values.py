@@ -33,6 +33,7 @@ from homelab_ai.base.validators import (
     field_name,
     matches,
     positive_duration,
+    string_tuple,
     whole_number,
 )
 
@@ -56,11 +57,6 @@ class CertIssuer:
     """ClusterIssuer (default) or Issuer (then it must be in the apps' namespace)."""
 
 
-def name_tuple(value: object) -> tuple[str, ...]:
-    """One name or several, as a tuple (a lone string is one name, not its letters)."""
-    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-
-
 @attrs.frozen(kw_only=True)
 class RouteTls:
     """Where the route's certificate comes from: a cert-manager Certificate, or a TLS Secret that exists.
@@ -74,7 +70,7 @@ class RouteTls:
     secret_name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
     """An existing kubernetes.io/tls Secret in the apps' namespace. Default none."""
     names: tuple[str, ...] = attrs.field(
-        default=(), converter=name_tuple, validator=attrs.validators.deep_iterable(certificate_name)
+        default=(), converter=string_tuple, validator=attrs.validators.deep_iterable(certificate_name)
     )
     """With ``secret_name``: the names its certificate holds, e.g. ("*.home.example.com",). Default none."""
 

@@ -21,9 +21,11 @@ from homelab_ai.base.oidc import OidcProvider
 from homelab_ai.base.validators import (
     dns1123_label,
     https_site,
-    matches,
     port,
     positive_duration,
+    string_tuple,
+    word,
+    words,
 )
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, go_duration
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
@@ -38,17 +40,6 @@ COOKIE_SECRET_ENV = "OAUTH2_PROXY_COOKIE_SECRET"
 # The proxy's own paths (options.go L103 proxy-prefix "/oauth2"; the callback below it, L126).
 CALLBACK_PATH = "/oauth2/callback"
 
-_WORD = r"[^\s,=\"']+"
-
-
-def _words(value: object) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-
-
-def _word_list(instance: object, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
-    for item in value:
-        matches(_WORD, "use names without spaces, commas, quotes or '='")(instance, attribute, item)
-
 
 @attrs.frozen(kw_only=True)
 class OAuth2ProxyProps:
@@ -60,7 +51,7 @@ class OAuth2ProxyProps:
     """Where people open the app, e.g. "https://sd.home.example.com" (+ /oauth2/callback). Required."""
     provider: OidcProvider = attrs.field(validator=attrs.validators.instance_of(OidcProvider))
     """The OpenID Connect provider and how pods reach it. Required."""
-    client_id: str = attrs.field(validator=matches(_WORD, "give the client id the provider shows"))
+    client_id: str = attrs.field(validator=word)
     """The client registered at the provider. Required."""
     client_secret: SecretKeyRef | None
     """That client's secret, a SopsSecret key (None is refused). Required."""
@@ -68,12 +59,12 @@ class OAuth2ProxyProps:
     """The session cookie's key: 16, 24 or 32 bytes, or their base64; a SopsSecret key (None is refused). Required."""
     name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
     """Name of the Deployment, Service and NetworkPolicy. Default "<upstream>-sign-in"."""
-    allowed_groups: tuple[str, ...] = attrs.field(default=(), converter=_words, validator=_word_list)
+    allowed_groups: tuple[str, ...] = attrs.field(default=(), converter=string_tuple, validator=words())
     """Only members of these groups get in (``groups_claim``). Default: everyone the provider signs in."""
-    groups_claim: str = attrs.field(default="groups", validator=matches(_WORD, "give the claim's name"))
+    groups_claim: str = attrs.field(default="groups", validator=word)
     """The ID-token claim that lists a user's groups. Default "groups"."""
     scopes: tuple[str, ...] = attrs.field(
-        default=("openid", "email", "profile"), converter=_words, validator=_word_list
+        default=("openid", "email", "profile"), converter=string_tuple, validator=words(1)
     )
     """Scopes asked for. Default openid, email, profile (add "groups" where the provider wants it)."""
     upstream_timeout: timedelta = attrs.field(default=timedelta(hours=1), validator=positive_duration)

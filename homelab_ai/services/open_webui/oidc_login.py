@@ -15,27 +15,12 @@ import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.oidc import OidcProvider
-from homelab_ai.base.validators import matches
+from homelab_ai.base.validators import string_tuple, word, words
 from homelab_ai.secrets.sops_secret import SecretKeyRef
 
 # main.py L2945: @app.get('/oauth/{provider}/login/callback'); the provider is registered as 'oidc' (L2825).
 CALLBACK_PATH = "/oauth/oidc/login/callback"
 CLIENT_SECRET_ENV = "OAUTH_CLIENT_SECRET"
-
-_TOKEN = r"[^\s,;\"'=]+"
-
-
-def _tokens(value: object) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-
-
-def _token_list(instance: object, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]) -> None:
-    for item in value:
-        matches(_TOKEN, "use names without spaces, commas, semicolons, quotes or '='")(instance, attribute, item)
-    if not value:
-        raise HomelabConfigError(
-            f"{type(instance).__name__}.{attribute.name}", "is empty", "list at least one, or leave the default"
-        )
 
 
 def _flag(value: bool) -> str:
@@ -48,23 +33,21 @@ class OpenWebUIOidc:
 
     provider: OidcProvider = attrs.field(validator=attrs.validators.instance_of(OidcProvider))
     """The provider and how the pod reaches it. Required."""
-    client_id: str = attrs.field(validator=matches(_TOKEN, "give the client id the provider shows"))
+    client_id: str = attrs.field(validator=word)
     """The client registered at the provider for Open WebUI. Required."""
     client_secret: SecretKeyRef | None
     """That client's secret, a SopsSecret key (None is refused). Required."""
     scopes: tuple[str, ...] = attrs.field(
-        default=("openid", "email", "profile"), converter=_tokens, validator=_token_list
+        default=("openid", "email", "profile"), converter=string_tuple, validator=words(1)
     )
     """OAUTH_SCOPES. Default openid, email, profile (Open WebUI's own; add "groups" where the provider wants it)."""
-    roles_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(matches(_TOKEN, "a claim")))
+    roles_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(word))
     """The claim that lists a user's roles: turns on role mapping. Default none (roles are set in Open WebUI)."""
-    admin_roles: tuple[str, ...] = attrs.field(default=("admin",), converter=_tokens, validator=_token_list)
+    admin_roles: tuple[str, ...] = attrs.field(default=("admin",), converter=string_tuple, validator=words(1))
     """With roles_claim: roles that make an Open WebUI admin. Default ("admin",)."""
-    allowed_roles: tuple[str, ...] = attrs.field(default=("user", "admin"), converter=_tokens, validator=_token_list)
+    allowed_roles: tuple[str, ...] = attrs.field(default=("user", "admin"), converter=string_tuple, validator=words(1))
     """With roles_claim: roles that may sign in at all. Default ("user", "admin")."""
-    groups_claim: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(matches(_TOKEN, "a claim"))
-    )
+    groups_claim: str | None = attrs.field(default=None, validator=attrs.validators.optional(word))
     """The claim that lists a user's groups: turns on group sync. Default none."""
     signup: bool = True
     """A first sign-in creates the account (ENABLE_OAUTH_SIGNUP; Open WebUI's default is off). Default on."""
