@@ -1,9 +1,10 @@
 """JSON-schema checks for custom resources, which kubernetes-validate has no schema for.
 
-Flux's HelmRelease is checked against the CRD in crds/ (the file its bindings are generated from),
-made strict: an unknown field is an error, as the API server's structural pruning would silently
-drop it. HelmRepository's CRD is not in crds/, so its schema here is the subset of
-source.toolkit.fluxcd.io/v1 that the constructs may write, kept by hand.
+Every CRD in crds/ (Flux HelmRelease and Kustomization, Longhorn RecurringJob, Gateway API
+HTTPRoute and ReferenceGrant, cert-manager Certificate) is loaded and made strict: an unknown
+field is an error, as the API server's structural pruning would silently drop it. HelmRepository's
+CRD is not in crds/, so its schema here is the subset of source.toolkit.fluxcd.io/v1 that the
+constructs may write, kept by hand.
 """
 
 from __future__ import annotations
