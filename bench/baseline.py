@@ -38,7 +38,7 @@ from homelab_ai._crds.io.fluxcd.toolkit import helm, kustomize
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAME_LABEL = "app.kubernetes.io/name"
 MANAGED = {"app.kubernetes.io/managed-by": "homelab-ai"}
-SCRIPT_IMAGE = "python:3.12.10-alpine3.21"
+SCRIPT_IMAGE = "python:3.13.15-alpine3.24"
 POD_SPEC = "/spec/template/spec"
 
 Emitter = Callable[[cdk8s.Chart], None]
@@ -183,6 +183,8 @@ class Workload:
     memory_mib: tuple[int, int]
     health_path: str
     startup_failures: int
+    ready_path: str | None = None  # startup and readiness probes, when the app has one (Open WebUI's /ready)
+    secret_checksums: tuple[tuple[str, str], ...] = ()  # (secret, sha256 of its encrypted file) on the pod
     stateful: bool = False
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
@@ -309,7 +311,7 @@ def device_plugin(namespace: str, config_map: str, replicas: int, runtime_class_
                 chart=helm.HelmReleaseSpecChart(
                     spec=helm.HelmReleaseSpecChartSpec(
                         chart=name,
-                        version="0.17.1",
+                        version="0.20.0",
                         source_ref=helm.HelmReleaseSpecChartSpecSourceRef(
                             kind=helm.HelmReleaseSpecChartSpecSourceRefKind.HELM_REPOSITORY,
                             name=name,
@@ -486,10 +488,13 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
         port_number=w.port,
         args=list(w.args) or None,
         resources=_resources(w.cpu_millis, w.memory_mib),
-        startup=_probe(w.health_path, w.port, w.startup_failures),
-        readiness=_probe(w.health_path, w.port, 3),
+        startup=_probe(w.ready_path or w.health_path, w.port, w.startup_failures),
+        readiness=_probe(w.ready_path or w.health_path, w.port, 3),
         liveness=_probe(w.health_path, w.port, 6),
     )
+    # A rotated secret is a new encrypted file: its checksum on the pod template restarts the pods.
+    for secret_name, checksum in w.secret_checksums:
+        pod.pod_metadata.add_annotation(f"checksum/secret-{secret_name}", checksum)
     secrets: dict[str, kplus.ISecret] = {}
     for variable, secret_name, key in w.secret_env:
         if secret_name not in secrets:
@@ -728,11 +733,16 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
     sd_auth = "admin:$(SD_WEBUI_PASSWORD)"
     sd_root = "/app/stable-diffusion-webui"
     webui_static = "/app/backend/open_webui/static"
-    webui_image = "ghcr.io/open-webui/open-webui:v0.6.5"
+    webui_image = "ghcr.io/open-webui/open-webui:v0.12.4"
     user_data = "user-data"
+    secret_files = {
+        "open-webui-secret": repo_root / "apps/secrets/open-webui.sops.yaml",
+        "stable-diffusion-secret": repo_root / "apps/secrets/stable-diffusion.sops.yaml",
+    }
+    checksum = {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in secret_files.items()}
     ollama = Workload(
         name="ollama",
-        image="ollama/ollama:0.6.8",
+        image="ollama/ollama:0.32.15",
         port=11434,
         cpu_millis=(2000, 8000),
         memory_mib=(8192, 32768),
@@ -745,6 +755,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
             ("OLLAMA_KEEP_ALIVE", "5m"),
             ("OLLAMA_MAX_LOADED_MODELS", "1"),
             ("OLLAMA_NUM_PARALLEL", "1"),
+            ("OLLAMA_CONTEXT_LENGTH", "4096"),
             ("HOME", "/tmp"),
         ),
         claims=(Claim("ollama-models", 100),),
@@ -762,6 +773,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         startup_failures=120,
         args=("--listen", "--port", "7860", "--gradio-auth", sd_auth, "--api", "--api-auth", sd_auth),
         secret_env=(("SD_WEBUI_PASSWORD", "stable-diffusion-secret", "password"),),
+        secret_checksums=(("stable-diffusion-secret", checksum["stable-diffusion-secret"]),),
         claims=(Claim("sd-data", 150, "longhorn-retain", (user_data,)),),
         mounts=(
             Mount("sd-data", f"{sd_root}/models", "models"),
@@ -780,15 +792,18 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         cpu_millis=(500, 2000),
         memory_mib=(1024, 4096),
         health_path="/health",
+        ready_path="/ready",
         startup_failures=60,
         secret_env=(
             ("WEBUI_SECRET_KEY", "open-webui-secret", "WEBUI_SECRET_KEY"),
             ("AUTOMATIC1111_API_PASSWORD", "stable-diffusion-secret", "password"),
         ),
+        secret_checksums=tuple(checksum.items()),
         env=(
             ("OLLAMA_BASE_URL", "http://ollama.ai.svc.cluster.local:11434"),
             ("DATA_DIR", "/app/backend/data"),
             ("HOME", "/tmp"),
+            ("ENABLE_PERSISTENT_CONFIG", "False"),
             ("ENABLE_IMAGE_GENERATION", "true"),
             ("IMAGE_GENERATION_ENGINE", "automatic1111"),
             ("AUTOMATIC1111_BASE_URL", "http://stable-diffusion.ai.svc.cluster.local:80"),

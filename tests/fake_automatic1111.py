@@ -1,5 +1,9 @@
 """A fake AUTOMATIC1111 API on loopback: /sdapi/v1/progress and /sdapi/v1/unload-checkpoint only.
 
+Shapes from AUTOMATIC1111/stable-diffusion-webui modules/api/api.py (``progressapi``, ``unloadapi``,
+and ``auth``: 401 ``Incorrect username or password`` under --api-auth) as read in stored copies of
+upstream's file; v1.10.1 itself could not be read (homelab_ai/services/stable_diffusion/contract.py).
+
 It records every call (with its Authorization header and when it came), lets a test start and end
 jobs, and can be stopped and started again on the same port to play a restarting web UI.
 """

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 from homelab_ai.base.pod_scripts import script_path
 
@@ -88,7 +89,12 @@ def _send_json(request: BaseHTTPRequestHandler, status: int, payload: object) ->
 
 
 class FakeOllama(_Server):
-    """/api/version, /api/tags and a streaming /api/pull, like Ollama's.
+    """/api/version, /api/tags and a streaming /api/pull, shaped like Ollama 0.32.15's.
+
+    Shapes from ollama/ollama@v0.32.15: routes server/routes.go L1870-1887 (a known path with another
+    method answers 405), ListModelResponse api/types.go L822-832, ProgressResponse L777-782 (total
+    and completed omitted when 0), pull errors after the first line as an ``error`` line in the
+    200 stream (routes.go L2097-2126, server/images.go L1021-1026).
 
     ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> size
     of the one layer it streams; ``broken``: names it answers with HTTP 500; anything else is
@@ -104,15 +110,41 @@ class FakeOllama(_Server):
     def pulls(self) -> list[dict]:
         return [json.loads(body) for method, path, body in self.requests if (method, path) == ("POST", "/api/pull")]
 
+    VERSION = "0.32.15"
+    ROUTES: ClassVar[dict[str, str]] = {"/api/version": "GET", "/api/tags": "GET", "/api/pull": "POST"}
+
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
-        if request.path == "/api/version":
-            _send_json(request, 200, {"version": "0.6.8"})
+        method = self.ROUTES.get(request.path)
+        if method is None:
+            _send(request, 404, b"404 page not found", "text/plain")
+        elif request.command != method:
+            _send(request, 405, b"405 method not allowed", "text/plain")
+        elif request.path == "/api/version":
+            _send_json(request, 200, {"version": self.VERSION})
         elif request.path == "/api/tags":
-            _send_json(request, 200, {"models": [{"name": n, "model": n, "size": 1} for n in self.present]})
-        elif request.path == "/api/pull":
-            self._pull(request, json.loads(body)["model"])
+            _send_json(request, 200, {"models": [self._listed(n) for n in self.present]})
         else:
-            _send_json(request, 404, {"error": "not found"})
+            self._pull(request, json.loads(body)["model"])
+
+    @staticmethod
+    def _listed(name: str) -> dict:
+        family = name.split(":", 1)[0]
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": "2026-08-19T10:00:00Z",
+            "size": 2019393189,
+            "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": family,
+                "families": [family],
+                "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M",
+            },
+            "capabilities": ["completion", "tools"],
+        }
 
     def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
         if model in self.broken:

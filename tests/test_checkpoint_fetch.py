@@ -101,7 +101,7 @@ def test_script_ships_in_a_configmap_mounted_read_only(tmp_path):
 def test_init_container_is_pinned_sized_and_without_capabilities(tmp_path):
     init = _init(_sd(tmp_path, checkpoints=[SDXL])[1])
     assert init["name"] == "fetch-models"
-    assert init["image"] == "python:3.12.10-alpine3.21"
+    assert init["image"] == "python:3.13.15-alpine3.24"
     assert init["imagePullPolicy"] == "IfNotPresent"
     assert init["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"},

@@ -44,7 +44,7 @@ def test_release_installs_a_pinned_chart_from_its_helm_repository(homelab_object
     repository = homelab_objects[("HelmRepository", "nvidia-device-plugin")]
     chart = release["spec"]["chart"]["spec"]
     assert release["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
-    assert (chart["chart"], chart["version"]) == ("nvidia-device-plugin", "0.17.1")
+    assert (chart["chart"], chart["version"]) == ("nvidia-device-plugin", "0.20.0")
     assert chart["sourceRef"] == {
         "kind": "HelmRepository",
         "name": "nvidia-device-plugin",

@@ -86,7 +86,7 @@ def test_job_is_bounded_retried_and_kept_for_flux():
 
 def test_job_image_is_pinned_sized_and_pulled_if_not_present():
     c = container(_job())
-    assert c["image"] == "python:3.12.10-alpine3.21"
+    assert c["image"] == "python:3.13.15-alpine3.24"
     assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"] == {
         "requests": {"cpu": "50m", "memory": "64Mi"},

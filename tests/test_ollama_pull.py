@@ -75,7 +75,7 @@ def test_server_that_is_not_up_yet_is_waited_for():
             rest, _ = process.communicate(timeout=SCRIPT_TIMEOUT)
     assert f"waiting for Ollama at http://127.0.0.1:{port}" in first
     assert process.returncode == 0, rest
-    assert "Ollama 0.6.8 is up" in rest
+    assert "Ollama 0.32.15 is up" in rest
     assert "llama3.2: already present, skipped" in rest
 
 

@@ -272,7 +272,7 @@ def _sidecar(homelab_objects) -> dict:
 def test_sidecar_is_the_second_container_of_the_sd_pod_and_small(homelab_objects):
     sidecar = _sidecar(homelab_objects)
     assert sidecar["name"] == "idle-unloader"
-    assert sidecar["image"] == "python:3.12.10-alpine3.21"
+    assert sidecar["image"] == "python:3.13.15-alpine3.24"
     assert sidecar["imagePullPolicy"] == "IfNotPresent"
     assert sidecar["resources"] == {
         "requests": {"cpu": "10m", "memory": "32Mi"},

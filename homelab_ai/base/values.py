@@ -112,6 +112,8 @@ class HealthCheck:
     """How long one probe may take before it counts as failed. Default 5 seconds."""
     liveness_failures: int = attrs.field(default=6, validator=positive)
     """How many failed liveness probes in a row restart the container. Default 6."""
+    ready_path: str | None = attrs.field(default=None, validator=attrs.validators.optional(absolute_path))
+    """Path of the startup and readiness probes, for a deeper check (Open WebUI's /ready). Default None: path."""
 
     @property
     def startup_failure_threshold(self) -> int:
@@ -136,5 +138,6 @@ class AccessMode(enum.Enum):
 
 
 # Runs homelab-ai's in-cluster programs (stdlib only, beside their constructs in homelab_ai/services/):
-# no image to build.
-SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.12.10-alpine3.21")
+# no image to build. The newest 3.13 patch on Alpine 3.24 (docker-library/official-images
+# library/python@37079fb L123); its contract is homelab_ai/services/in_pod_contract.py.
+SCRIPT_IMAGE = ContainerImage(repository="python", tag="3.13.15-alpine3.24")

@@ -10,6 +10,7 @@ accept traffic only on their port, from anywhere when exposed, else from the cli
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import attrs
@@ -30,6 +31,20 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume
 from homelab_ai.secrets.sops_secret import SecretKeyRef, plaintext_secret_problems
 
 NAME_LABEL = "app.kubernetes.io/name"
+# Pod-template annotation per Secret a pod reads: the encrypted file's sha256. A rotated secret is a
+# new file, so the pod template changes and the pods restart with the new value (also under Flux,
+# which applies the Secret and the workload in one go).
+SECRET_CHECKSUM_PREFIX = "checksum/secret-"
+_ANNOTATION_NAME_MAX = 63
+
+
+def secret_checksum_key(secret_name: str) -> str:
+    """``checksum/secret-<name>``; a name too long for an annotation key is cut and suffixed with its hash."""
+    key = f"secret-{secret_name}"
+    if len(key) > _ANNOTATION_NAME_MAX:
+        digest = hashlib.sha256(secret_name.encode()).hexdigest()[:8]
+        key = f"{key[: _ANNOTATION_NAME_MAX - 9].rstrip('-.')}-{digest}"
+    return f"checksum/{key}"
 
 
 @attrs.frozen(kw_only=True)
@@ -192,6 +207,7 @@ class AppWorkload(Construct):
         self.container = self.workload.add_container(**self._container_props(props))
         for env_name, ref in props.secret_env.items():
             self.container.env.add_variable(env_name, self._secret_value(ref))
+            self.track_secret(ref)
         for env_name, value in props.env.items():
             self.container.env.add_variable(env_name, kplus.EnvValue.from_value(value))
         for mount in props.mounts:
@@ -225,9 +241,9 @@ class AppWorkload(Construct):
         health = props.health
         probe_port = props.container_port
 
-        def probe(failures: int) -> kplus.Probe:
+        def probe(failures: int, path: str = health.path) -> kplus.Probe:
             return kplus.Probe.from_http_get(
-                health.path,
+                path,
                 port=probe_port,
                 failure_threshold=failures,
                 period_seconds=cdk8s.Duration.seconds(health.period.total_seconds()),
@@ -244,10 +260,15 @@ class AppWorkload(Construct):
             args=list(props.args) or None,
             working_dir=props.working_dir,
             resources=container_resources(res),
-            startup=probe(health.startup_failure_threshold),
-            readiness=probe(3),
+            startup=probe(health.startup_failure_threshold, health.ready_path or health.path),
+            readiness=probe(3, health.ready_path or health.path),
             liveness=probe(health.liveness_failures),
         )
+
+    def track_secret(self, ref: SecretKeyRef) -> None:
+        """Restart this app's pods when the Secret behind ``ref`` changes (sidecars reading a Secret call it too)."""
+        if ref.checksum is not None:
+            self.workload.pod_metadata.add_annotation(secret_checksum_key(ref.secret_name), ref.checksum)
 
     def _secret_value(self, ref: SecretKeyRef) -> kplus.EnvValue:
         secret_id = f"Secret-{ref.secret_name}"

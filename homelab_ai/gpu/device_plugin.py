@@ -18,6 +18,7 @@ from homelab_ai._crds.io.fluxcd.toolkit import helm
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive_duration
 from homelab_ai.base.values import go_duration
+from homelab_ai.gpu.device_plugin_contract import CHART_REPOSITORY_URL, CHART_VERSION
 from homelab_ai.gpu.shared_gpu import SharedGpu
 
 CHECKSUM_ANNOTATION = "checksum/config"
@@ -37,12 +38,12 @@ class NvidiaDevicePluginProps:
     gpu: SharedGpu
     """The SharedGpu whose time-slicing config the plugin loads. Required."""
     chart_version: str = attrs.field(
-        default="0.17.1",
-        validator=matches(r"\d+\.\d+\.\d+", "pin an exact chart version such as '0.17.1' (no ranges)"),
+        default=CHART_VERSION,
+        validator=matches(r"\d+\.\d+\.\d+", "pin an exact chart version such as '0.20.0' (no ranges)"),
     )
     """Exact version of the nvidia-device-plugin chart (no ranges). Default "0.17.1"."""
     repository_url: str = attrs.field(
-        default="https://nvidia.github.io/k8s-device-plugin",
+        default=CHART_REPOSITORY_URL,
         validator=matches(r"(https|oci)://\S+", "give the chart repository's https:// (or oci://) URL"),
     )
     """Chart repository, https:// or oci://. Default NVIDIA's https://nvidia.github.io/k8s-device-plugin."""

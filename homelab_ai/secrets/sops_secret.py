@@ -8,6 +8,7 @@ into ``dist/`` byte for byte: re-serializing it (as cdk8s ``Include`` does) woul
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +53,8 @@ class SecretKeyRef:
     """Name of the Secret. Required."""
     key: str
     """Key inside the Secret. Required."""
+    checksum: str | None = None
+    """sha256 of the encrypted file behind the Secret, put on readers' pods to roll them. Default None: unmanaged."""
 
 
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -159,7 +162,15 @@ class SopsSecret(Construct):
                 f"key {key!r} is not declared (declared: {', '.join(self.props.keys)})",
                 f"add {key!r} to SopsSecretProps.keys and re-run `homelab-ai secrets init --rotate {self.props.name}`",
             )
-        return SecretKeyRef(secret_name=self.props.name, key=key)
+        return SecretKeyRef(secret_name=self.props.name, key=key, checksum=self.checksum)
+
+    @property
+    def checksum(self) -> str | None:
+        """sha256 of the encrypted file's bytes (what reaches dist/), or None while the file is missing."""
+        try:
+            return hashlib.sha256(self.props.file.read_bytes()).hexdigest()
+        except OSError:
+            return None
 
     def plaintext_manifest(self, values: Mapping[str, str]) -> dict:
         """The Secret manifest ``values`` go in, for sops to encrypt (never written anywhere)."""

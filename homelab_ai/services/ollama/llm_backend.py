@@ -18,6 +18,7 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumePro
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
+from homelab_ai.services.ollama.contract import OLLAMA_IMAGE
 from homelab_ai.services.ollama.model_pull import (
     MAX_NAME_LENGTH,
     OllamaModelPull,
@@ -25,8 +26,6 @@ from homelab_ai.services.ollama.model_pull import (
     model_names,
     model_tuple,
 )
-
-OLLAMA_IMAGE = ContainerImage(repository="ollama/ollama", tag="0.6.8")
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +61,10 @@ class LlmBackendProps:
     """How many models may be loaded at once (OLLAMA_MAX_LOADED_MODELS). Default 1."""
     num_parallel: int = attrs.field(default=1, validator=whole_number(1))
     """How many requests one model serves at once (OLLAMA_NUM_PARALLEL). Default 1."""
+    # Ollama 0.32 otherwise picks it from the card's total VRAM (32k tokens on a 24 GiB card), which
+    # multiplies the KV cache and so the VRAM a model takes beyond its envelope.
+    context_length: int = attrs.field(default=4096, validator=whole_number(1))
+    """Number of context tokens a request gets unless it asks for more (OLLAMA_CONTEXT_LENGTH). Default 4096."""
     models_path: str = attrs.field(default="/models", validator=absolute_path)
     """Mount of the models volume; not /root/.ollama (mode 700, out of a non-root reach). Default "/models"."""
     resources: ComputeResources = ComputeResources(
@@ -86,8 +89,13 @@ class LlmBackendProps:
 
     @extra_env.validator
     def _no_budget_settings(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
-        # The VRAM budget reads keep_alive and max_loaded_models; an env override would make it lie.
-        typed = {"OLLAMA_KEEP_ALIVE": "keep_alive", "OLLAMA_MAX_LOADED_MODELS": "max_loaded_models"}
+        # The VRAM budget reads keep_alive and max_loaded_models, and the envelope assumes context_length:
+        # an env override would make it lie.
+        typed = {
+            "OLLAMA_KEEP_ALIVE": "keep_alive",
+            "OLLAMA_MAX_LOADED_MODELS": "max_loaded_models",
+            "OLLAMA_CONTEXT_LENGTH": "context_length",
+        }
         for env, prop in typed.items():
             if env in value:
                 raise HomelabConfigError(
@@ -119,6 +127,7 @@ class LlmBackend(Construct):
             "OLLAMA_KEEP_ALIVE": go_duration(props.keep_alive),
             "OLLAMA_MAX_LOADED_MODELS": str(props.max_loaded_models),
             "OLLAMA_NUM_PARALLEL": str(props.num_parallel),
+            "OLLAMA_CONTEXT_LENGTH": str(props.context_length),
             # The server writes its key pair under $HOME/.ollama; the image's HOME (/root) is not writable.
             "HOME": TMP.path,
             **props.extra_env,

@@ -21,6 +21,26 @@ from homelab_ai.secrets.sops_secret import SecretKeyRef
 # main.py L2945: @app.get('/oauth/{provider}/login/callback'); the provider is registered as 'oidc' (L2825).
 CALLBACK_PATH = "/oauth/oidc/login/callback"
 CLIENT_SECRET_ENV = "OAUTH_CLIENT_SECRET"
+# Every variable OpenWebUI may set from public_url, oidc and secure_cookies (extra_env may not).
+SIGN_IN_ENV = (
+    "WEBUI_URL",
+    "WEBUI_SESSION_COOKIE_SECURE",
+    CLIENT_SECRET_ENV,
+    "OPENID_PROVIDER_URL",
+    "OAUTH_CLIENT_ID",
+    "OPENID_REDIRECT_URI",
+    "OAUTH_SCOPES",
+    "OAUTH_PROVIDER_NAME",
+    "ENABLE_OAUTH_SIGNUP",
+    "ENABLE_OAUTH_ROLE_MANAGEMENT",
+    "OAUTH_ROLES_CLAIM",
+    "OAUTH_ALLOWED_ROLES",
+    "OAUTH_ADMIN_ROLES",
+    "ENABLE_OAUTH_GROUP_MANAGEMENT",
+    "OAUTH_GROUPS_CLAIM",
+    "ENABLE_LOGIN_FORM",
+    "ENABLE_PASSWORD_AUTH",
+)
 
 
 def _flag(value: bool) -> str:

@@ -19,10 +19,10 @@ from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
-from homelab_ai.services.open_webui.oidc_login import CLIENT_SECRET_ENV, OpenWebUIOidc
+from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
+from homelab_ai.services.open_webui.oidc_login import CLIENT_SECRET_ENV, SIGN_IN_ENV, OpenWebUIOidc
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
 
-OPEN_WEBUI_IMAGE = ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.6.5")
 DATA_DIR = "/app/backend/data"
 # At every start Open WebUI copies its frontend's static files into this package folder (and may
 # create sub-folders there): the one place outside DATA_DIR it writes. It is an emptyDir, seeded
@@ -30,10 +30,13 @@ DATA_DIR = "/app/backend/data"
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED = "/seed"
 SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
-# open-webui 0.12.4 (backend/open_webui/...): WEBUI_URL is config.py L1689 (setting webui.url, L3192);
-# WEBUI_SESSION_COOKIE_SECURE is env.py L778, and WEBUI_AUTH_COOKIE_SECURE follows it (L780-786).
-# Settings kept in the database (webui.url, ui.enable_login_form) are seeded by the first start
-# only, unless ENABLE_PERSISTENT_CONFIG (config.py L3352) is False: then every start reads the env.
+# Open WebUI keeps its settings in its database and, by default, lets the database win over the
+# environment after the first start: a rotated password or a new URL would never arrive, and the
+# A1111 "user:password" would sit in webui.db on the volume (and in its backups). False makes it take
+# every setting from the environment on every start and write none of them to the database
+# (backend/open_webui/models/config.py@v0.12.4 Config.persistent_enabled_for, get, seed_defaults).
+# WEBUI_URL is config.py@v0.12.4 L1689 (setting webui.url, L3192); WEBUI_SESSION_COOKIE_SECURE is env.py
+# L778, and WEBUI_AUTH_COOKIE_SECURE follows it (L780-786).
 PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
@@ -73,10 +76,12 @@ class OpenWebUIProps:
         cpu_request=0.5, cpu_limit=2, memory_request_gib=1, memory_limit_gib=4
     )
     """CPU (cores) and memory (GiB). Default 0.5-2 cores, 1-4 GiB."""
-    health: HealthCheck = HealthCheck(path="/health", startup_budget=timedelta(minutes=10))
-    """Probes of "/health". Default: 10 minutes startup (database migration, embedding model)."""
+    # /ready (main.py@v0.12.4 L3080-3118) answers 200 only once startup finished and the database
+    # answers; /health only says the server is up, which is what liveness needs.
+    health: HealthCheck = HealthCheck(path="/health", ready_path="/ready", startup_budget=timedelta(minutes=10))
+    """Liveness on "/health", startup and readiness on "/ready". Default: 10 minutes startup (migration, embeddings)."""
     extra_env: dict[str, str] = attrs.field(factory=dict, validator=env_mapping)
-    """More environment variables of the UI. Default: none."""
+    """More Open WebUI settings as env vars, read on every start; not the chart's own ones. Default: none."""
     purpose: str = "LLM chat interface"
     """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
@@ -110,6 +115,29 @@ class OpenWebUIProps:
                 "turn it on only when public_url is set and the UI has no LoadBalancer (expose=None)",
             )
 
+    @extra_env.validator
+    def _not_owned(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
+        owned = {*_CHART_ENV, *_IMAGE_GENERATION_ENV, *SIGN_IN_ENV, "WEBUI_SECRET_KEY"}
+        for name in sorted(owned & set(value)):
+            raise HomelabConfigError(
+                "OpenWebUIProps.extra_env",
+                f"sets {name}, which the chart owns",
+                "remove it from extra_env; change the prop it comes from (backend, image_generation, secret, "
+                "public_url, oidc, secure_cookies) instead",
+            )
+
+
+# Env the chart always sets, the image-generation env it sets when Stable Diffusion is wired, and the
+# address and sign-in env it sets from public_url, oidc and secure_cookies.
+_CHART_ENV = ("OLLAMA_BASE_URL", "DATA_DIR", "HOME", PERSISTENT_CONFIG_ENV)
+_IMAGE_GENERATION_ENV = (
+    "ENABLE_IMAGE_GENERATION",
+    "IMAGE_GENERATION_ENGINE",
+    "AUTOMATIC1111_BASE_URL",
+    "AUTOMATIC1111_API_AUTH",
+    SD_PASSWORD_ENV,
+)
+
 
 class OpenWebUI(Construct):
     """The chat UI; its data directory lives on a LonghornVolume so chats survive restarts."""
@@ -120,7 +148,12 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
-        env = {"OLLAMA_BASE_URL": props.backend.url, "DATA_DIR": DATA_DIR, "HOME": TMP.path}
+        env = {
+            "OLLAMA_BASE_URL": props.backend.url,
+            "DATA_DIR": DATA_DIR,
+            "HOME": TMP.path,
+            PERSISTENT_CONFIG_ENV: "False",
+        }
         sd = props.image_generation
         if sd is not None:
             user, password = sd.api_auth()
@@ -135,7 +168,6 @@ class OpenWebUI(Construct):
                 }
             )
         if props.public_url is not None:
-            env[PERSISTENT_CONFIG_ENV] = "False"
             env["WEBUI_URL"] = props.public_url
         if props.oidc is not None and props.public_url is not None:
             assert props.oidc.client_secret is not None  # OpenWebUIOidc refuses None
@@ -188,6 +220,12 @@ class OpenWebUI(Construct):
     def url(self) -> str:
         """In-cluster URL of the UI's Service."""
         return self.app.url
+
+    @property
+    def owned_settings(self) -> tuple[str, ...]:
+        """The Open WebUI settings (env vars) the chart sets: the docs list them as not editable in the UI."""
+        names = [*self.app.props.secret_env, *self.app.props.env]
+        return tuple(n for n in names if n not in ("HOME", "DATA_DIR", SD_PASSWORD_ENV))
 
     @property
     def network_policy(self) -> AppNetworkPolicy | None:

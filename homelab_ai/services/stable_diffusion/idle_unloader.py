@@ -113,6 +113,7 @@ class SdIdleUnloader(Construct):
             env["SD_API_PASSWORD"] = kplus.EnvValue.from_secret_value(
                 kplus.SecretValue(secret=secret, key=props.password.key)
             )
+            props.workload.track_secret(props.password)
         self.container = workload.add_container(
             name=props.container_name,
             image=props.image.reference,

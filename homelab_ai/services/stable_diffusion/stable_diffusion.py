@@ -27,10 +27,10 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
     checkpoint_list,
     checkpoint_tuple,
 )
+from homelab_ai.services.stable_diffusion.contract import SD_IMAGE
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 
-# Maintained AUTOMATIC1111 image; its web UI lives in /app/stable-diffusion-webui.
-SD_IMAGE = ContainerImage(repository="universonic/stable-diffusion-webui", tag="full")
+# The AUTOMATIC1111 image, its pin and what the chart relies on in it: homelab_ai/services/stable_diffusion/contract.py.
 PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 
 # The image runs as its own user sduser (UID/GID 1000), who owns /app; webui.sh refuses to run as

@@ -26,6 +26,7 @@ from homelab_ai.synth.docs.page import GENERATED_MARKER, DocsModel, Page, Sectio
 from homelab_ai.synth.docs.secrets import secrets_section
 from homelab_ai.synth.docs.services import api_endpoints_section, overview_section, services_section
 from homelab_ai.synth.docs.storage import storage_section
+from homelab_ai.synth.docs.upstream import upstream_section
 
 __all__ = [
     "GENERATED_MARKER",
@@ -47,6 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     network_section,
     storage_section,
     secrets_section,
+    upstream_section,
     deploy_section,
     first_time_setup_section,
     api_endpoints_section,
