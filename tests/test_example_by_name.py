@@ -15,8 +15,12 @@ import pytest
 import yaml
 
 from examples.by_name_with_sign_in import build
+from homelab_ai.base.contract import KnobKind
+from homelab_ai.services.open_webui.contract import OPEN_WEBUI_CONTRACT
+from homelab_ai.services.open_webui.oidc_login import SIGN_IN_ENV
 from homelab_ai.synth.dist import render, write_atomically
 from homelab_ai.synth.docs import render_docs
+from tests.contract_checks import container_problems, pin_problems
 from tests.crd_schemas import schema_problems
 from tests.example_charts import with_demo_secrets
 from tests.helpers import container, objects_by_key
@@ -79,6 +83,20 @@ def test_open_webui_signs_in_through_the_provider_only(objects):
     )
     assert (env["ENABLE_LOGIN_FORM"], env["ENABLE_PASSWORD_AUTH"]) == ("false", "false")
     assert env["WEBUI_URL"] == "https://chat.home.example.com"
+
+
+@pytest.mark.parametrize("kind", [k for k in KnobKind if k is not KnobKind.CHART_VALUE], ids=lambda k: k.name.lower())
+def test_every_knob_its_containers_turn_is_in_their_apps_upstream_contract(objects, kind):
+    """The same contract check as dist/'s (test_upstream_contract.py): oauth2-proxy and the OIDC env included."""
+    assert container_problems(objects.values(), kind) == []
+
+
+def test_every_container_runs_its_contracts_pin(objects):
+    assert pin_problems(objects.values()) == []
+
+
+def test_every_sign_in_setting_open_webui_may_get_has_a_row_in_its_contract():
+    assert set(SIGN_IN_ENV) <= OPEN_WEBUI_CONTRACT.named(KnobKind.ENV)
 
 
 def test_the_sign_in_secret_is_copied_encrypted(rendered):

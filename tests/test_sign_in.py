@@ -228,13 +228,14 @@ def test_the_sign_in_proxy_admits_only_the_listed_groups(tmp_path):
     assert args[-3:] == ["--oidc-groups-claim=groups", "--allowed-group=image-makers", "--allowed-group=admins"]
 
 
-def test_the_sign_in_proxy_is_hardened_and_probed_on_its_ping_path(tmp_path):
+def test_the_sign_in_proxy_is_hardened_and_probed_on_its_ping_and_ready_paths(tmp_path):
     deployment = _proxy(tmp_path)[("Deployment", "stable-diffusion-sign-in")]
     proxy = container(deployment)
     assert proxy["securityContext"]["runAsNonRoot"] is True
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
     assert proxy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert {proxy[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/ping"}
+    assert proxy["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert proxy["readinessProbe"]["httpGet"]["path"] == proxy["startupProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_the_sign_in_proxy_may_reach_its_app_and_the_provider_and_nothing_else(tmp_path):

@@ -1,8 +1,8 @@
 """OAuth2Proxy: the same OpenID Connect sign-in in front of an app that has none (Stable Diffusion's web UI).
 
-oauth2-proxy v7.15.3 (quay.io/oauth2-proxy/oauth2-proxy:v7.15.3; Makefile L31-34 and L105 push
-``$(REGISTRY)/$(REPOSITORY):${VERSION}`` with VERSION the git tag) sits between the route and the
-app: a visitor without its cookie is sent to the provider, and back on ``/oauth2/callback``. Every
+oauth2-proxy v7.15.3 (quay.io/oauth2-proxy/oauth2-proxy:v7.15.3; its contract, with every knob's
+source, is homelab_ai/services/oauth2_proxy/contract.py) sits between the route and the app: a
+visitor without its cookie is sent to the provider, and back on ``/oauth2/callback``. Every
 setting is a flag (``pkg/apis/options``, cited per flag below); the two secrets come from a
 SopsSecret as env vars, which oauth2-proxy reads as ``OAUTH2_PROXY_<FLAG>`` (pkg/apis/options/load.go
 L25, L31). It writes nothing to disk, so it runs with the default hardening (UID 10001, read-only
@@ -32,8 +32,8 @@ from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps
 from homelab_ai.cluster.hardening import SecurityProfile
 from homelab_ai.secrets.sops_secret import SecretKeyRef
+from homelab_ai.services.oauth2_proxy.contract import OAUTH2_PROXY_IMAGE
 
-OAUTH2_PROXY_IMAGE = ContainerImage(repository="quay.io/oauth2-proxy/oauth2-proxy", tag="v7.15.3")
 # pkg/apis/options/load.go L31 (SetEnvPrefix) + cfg tags: legacy_options.go L506, cookie.go L15.
 CLIENT_SECRET_ENV = "OAUTH2_PROXY_CLIENT_SECRET"
 COOKIE_SECRET_ENV = "OAUTH2_PROXY_COOKIE_SECRET"
@@ -126,8 +126,8 @@ class OAuth2Proxy(Construct):
                 image=props.image,
                 container_port=props.port,
                 resources=props.resources,
-                # /ping answers without a session (options.go L147); the proxy starts in seconds.
-                health=HealthCheck(path="/ping", startup_budget=timedelta(minutes=1)),
+                # /ping and /ready answer without a session (options.go L147, L149); it starts in seconds.
+                health=HealthCheck(path="/ping", ready_path="/ready", startup_budget=timedelta(minutes=1)),
                 args=tuple(args),
                 secret_env={CLIENT_SECRET_ENV: props.client_secret, COOKIE_SECRET_ENV: props.cookie_secret},
                 security=props.security,
