@@ -281,3 +281,10 @@ def test_the_proxy_waits_an_hour_for_a_render_not_oauth2_proxys_30_seconds(tmp_p
         _proxy(tmp_path, upstream_timeout=timedelta(minutes=20))[("Deployment", "stable-diffusion-sign-in")]
     )["args"]
     assert "--upstream-timeout=20m" in args
+
+
+def test_extra_env_may_not_set_what_the_address_and_sign_in_props_own(tmp_path):
+    with pytest.raises(HomelabConfigError) as caught:
+        _open_webui(tmp_path, extra_env={"WEBUI_URL": "https://elsewhere.example.com"})
+    assert caught.value.field == "OpenWebUIProps.extra_env"
+    assert "WEBUI_URL" in caught.value.problem
