@@ -51,7 +51,8 @@ cdk8s-synth: venv node
 	npx cdk8s synth --no-check-upgrade
 
 ## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ that have one (offline). The
-## Gateway API and cert-manager CRDs are schemas for the tests only: those objects are plain ApiObjects.
+## prometheus-operator, Gateway API and cert-manager CRDs are schemas for the tests only: those
+## objects are plain ApiObjects.
 BINDING_CRDS := crds/flux-helmrelease.yaml crds/flux-kustomization.yaml crds/longhorn-recurringjob.yaml
 imports: node
 	rm -rf homelab_ai/_crds/io

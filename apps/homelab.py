@@ -35,6 +35,9 @@ def site(repo_root: Path = REPO_ROOT) -> AiStackProps:
         # checkpoints=[Checkpoint(url="https://...", file_name="x.safetensors", sha256="<64 hex>")]
         # Longhorn's default of 3 replicas; a single-node cluster would set storage_replicas=1.
         storage_replicas=3,
+        # The envelopes above over-book the card (16 + 12 GiB on 24): the arbiter admits each chat and
+        # image only when it fits, unloading idle models first and making the rest wait.
+        vram_arbiter=True,
     )
 
 

@@ -21,6 +21,7 @@ to the chart's list; ``python -m bench.compare`` names every object that still d
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -622,6 +623,99 @@ def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin")
     return extra
 
 
+def vram_arbiter(
+    name: str, config: dict, clients: tuple[str, ...], servers: tuple[tuple[str, int], ...], sd_secret_checksum: str
+) -> Emitter:
+    """The VRAM arbiter: its script and config in a ConfigMap, a hardened Deployment, Service and NetworkPolicy."""
+    script_file = REPO_ROOT / "homelab_ai/services/vram_arbiter/vram_arbiter.py"
+    script_dir = "/opt/vram-arbiter"
+    ports = {app["name"]: app["listen_port"] for app in config["apps"]} | {"metrics": config["status_port"]}
+
+    def emit(chart: cdk8s.Chart) -> None:
+        script = script_file.read_text()
+        text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+        labels = {NAME_LABEL: name, **MANAGED}
+        config_map = kplus.ConfigMap(
+            chart,
+            f"ConfigMap-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            data={script_file.name: script, "config.json": text},
+        )
+        pod = kplus.Deployment(
+            chart,
+            f"Deployment-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            select=False,
+            replicas=1,
+            strategy=kplus.DeploymentStrategy.recreate(),
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels,
+                annotations={"homelab-ai/vram-arbiter-checksum": hashlib.sha256((script + text).encode()).hexdigest()},
+            ),
+            automount_service_account_token=False,
+        )
+        pod.select(kplus.LabelSelector.of(labels={NAME_LABEL: name}))
+        pod.pod_metadata.add_annotation("checksum/secret-stable-diffusion-secret", sd_secret_checksum)
+        secret = kplus.Secret.from_secret_name(chart, f"Secret-{name}", "stable-diffusion-secret")
+        container = pod.add_container(
+            name="arbiter",
+            image=SCRIPT_IMAGE,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["python", "-I", f"{script_dir}/{script_file.name}"],
+            env_variables={
+                "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
+                "VRAM_ARBITER_CONFIG": kplus.EnvValue.from_value(f"{script_dir}/config.json"),
+                "SD_API_USER": kplus.EnvValue.from_value("admin"),
+                "SD_API_PASSWORD": kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=secret, key="password")),
+            },
+            ports=[kplus.ContainerPort(number=number, name=port_name) for port_name, number in ports.items()],
+            resources=_resources((50, 500), (64, 256)),
+            startup=_probe("/healthz", ports["metrics"], 30, period=2, timeout=3),
+            readiness=_probe("/healthz", ports["metrics"], 3, period=10, timeout=3),
+            liveness=_probe("/healthz", ports["metrics"], 3, period=20, timeout=3),
+        )
+        container.mount(
+            script_dir, kplus.Volume.from_config_map(chart, f"Volume-{name}", config_map, name="files"), read_only=True
+        )
+        container.mount(TMP[1], kplus.Volume.from_empty_dir(chart, f"Scratch-{name}-tmp", TMP[0]))
+        cdk8s.ApiObject.of(pod).add_json_patch(
+            cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr"),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/securityContext", DEFAULT_SECURITY.pod_context()),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/automountServiceAccountToken", False),
+            cdk8s.JsonPatch.add(f"{POD_SPEC}/containers/0/securityContext", DEFAULT_SECURITY.container_context()),
+        )
+        service = kplus.Service(
+            chart,
+            f"Service-{name}",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            type=kplus.ServiceType.CLUSTER_IP,
+            ports=[kplus.ServicePort(name=n, port=number, target_port=number) for n, number in ports.items()],
+        )
+        service.select_label(NAME_LABEL, name)
+        proxy_ports = [{"port": number, "protocol": "TCP"} for n, number in ports.items() if n != "metrics"]
+        policy = cdk8s.ApiObject(
+            chart,
+            f"NetworkPolicy-{name}",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+        )
+        policy.add_json_patch(
+            cdk8s.JsonPatch.add(
+                "/spec",
+                {
+                    "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [{"from": [pods(c)], "ports": proxy_ports} for c in clients],
+                    "egress": [DNS_RULE]
+                    + [{"to": [pods(s)], "ports": [{"port": n, "protocol": "TCP"}]} for s, n in servers],
+                },
+            )
+        )
+
+    return emit
+
+
 def seed_static_dir(image: str, static_dir: str, seed: str = "/seed") -> PodExtra:
     """Open WebUI's init container: copies the image's static folder into the emptyDir that replaces it."""
 
@@ -761,7 +855,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         claims=(Claim("ollama-models", 100),),
         mounts=(Mount("ollama-models", "/models"),),
         gpu=True,
-        policy=Policy(clients=("ollama-pull-models", "open-webui"), internet=True),
+        policy=Policy(clients=("ollama-pull-models", "vram-arbiter"), internet=True),
     )
     stable_diffusion = Workload(
         name="stable-diffusion",
@@ -785,6 +879,34 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         policy=Policy(from_anywhere=True, internet=True),
         extras=(idle_unloader("stable-diffusion-idle-unloader", 7860, "stable-diffusion-secret"),),
     )
+    envelope = {"idle_gib": 0, "active_min_gib": 8}
+    arbiter_config = {
+        "card": {"name": "NVIDIA RTX 4000 SFF", "vram_gib": 24},
+        "status_port": 9400,
+        "poll_interval_seconds": 2.0,
+        "unload_timeout_seconds": 60.0,
+        "apps": [
+            {
+                "name": "ollama",
+                "kind": "ollama",
+                "upstream": "http://ollama.ai.svc.cluster.local:11434",
+                "listen_port": 11434,
+                "envelope": {**envelope, "active_max_gib": 16},
+                "max_wait_seconds": 120.0,
+                "keep_alive_cap_seconds": 300.0,
+                "max_loaded_models": 1,
+            },
+            {
+                "name": "stable-diffusion",
+                "kind": "automatic1111",
+                "upstream": "http://stable-diffusion.ai.svc.cluster.local:80",
+                "listen_port": 7860,
+                "envelope": {**envelope, "active_max_gib": 12},
+                "max_wait_seconds": 300.0,
+                "auth": {"user_env": "SD_API_USER", "password_env": "SD_API_PASSWORD"},
+            },
+        ],
+    }
     open_webui = Workload(
         name="open-webui",
         image=webui_image,
@@ -800,20 +922,20 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         ),
         secret_checksums=tuple(checksum.items()),
         env=(
-            ("OLLAMA_BASE_URL", "http://ollama.ai.svc.cluster.local:11434"),
+            ("OLLAMA_BASE_URL", "http://vram-arbiter.ai.svc.cluster.local:11434"),
             ("DATA_DIR", "/app/backend/data"),
             ("HOME", "/tmp"),
             ("ENABLE_PERSISTENT_CONFIG", "False"),
             ("ENABLE_IMAGE_GENERATION", "true"),
             ("IMAGE_GENERATION_ENGINE", "automatic1111"),
-            ("AUTOMATIC1111_BASE_URL", "http://stable-diffusion.ai.svc.cluster.local:80"),
+            ("AUTOMATIC1111_BASE_URL", "http://vram-arbiter.ai.svc.cluster.local:7860"),
             ("AUTOMATIC1111_API_AUTH", "admin:$(AUTOMATIC1111_API_PASSWORD)"),
         ),
         claims=(Claim("open-webui-data", 10, "longhorn-retain", (user_data,)),),
         mounts=(Mount("open-webui-data", "/app/backend/data"),),
         lb_ip="10.10.2.25",
         scratch=(TMP, ("static", webui_static)),
-        policy=Policy(from_anywhere=True, internet=True, reaches=(("ollama", 11434), ("stable-diffusion", 7860))),
+        policy=Policy(from_anywhere=True, internet=True, reaches=(("vram-arbiter", 11434), ("vram-arbiter", 7860))),
         extras=(seed_static_dir(webui_image, webui_static),),
     )
     return Tree(
@@ -849,6 +971,13 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                         11434,
                     ),
                     workload(stable_diffusion),
+                    vram_arbiter(
+                        "vram-arbiter",
+                        arbiter_config,
+                        clients=("open-webui",),
+                        servers=(("ollama", 11434), ("stable-diffusion", 7860)),
+                        sd_secret_checksum=checksum["stable-diffusion-secret"],
+                    ),
                     workload(open_webui),
                 ],
             ),

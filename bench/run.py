@@ -279,21 +279,34 @@ def scale_section(runs: int, sizes: Sequence[int], log: list[dict]) -> tuple[str
     return text, misses
 
 
+def arbiter_section() -> tuple[str, list[str]]:
+    """The VRAM arbiter's trace replay (bench/arbiter_trace.py), in its own process."""
+    argv = [PYTHON, "-m", "bench.arbiter_trace"]
+    done = subprocess.run(argv, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
+    misses = ["- simulated OOMs on the arbiter's admitted path: goal 0, **MISSED**"] if done.returncode else []
+    return done.stdout.strip(), misses
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="homelab-ai synth benchmarks")
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median); default 7")
     parser.add_argument("--sizes", default="1,10,50,100", help="app counts for the scale benchmark")
-    parser.add_argument("--only", choices=["ai", "startup", "scale"], action="append", help="run only these parts")
+    parser.add_argument(
+        "--only", choices=["ai", "startup", "scale", "arbiter"], action="append", help="run only these parts"
+    )
     parser.add_argument("--json", type=Path, help="also write every single run to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    parts = args.only or ["ai", "startup", "scale"]
+    parts = args.only or ["ai", "startup", "scale", "arbiter"]
     print(f"machine: {machine()}\n")
-    check_baseline(sizes)
     log: list[dict] = []
-    # One untimed run of each kind first, so that no timed run pays for a cold page cache.
-    measure("lib-ai")
-    measure("base-ai")
+    if set(parts) & {"ai", "startup", "scale"}:
+        check_baseline(sizes)
+        # One untimed run of each kind first, so that no timed run pays for a cold page cache.
+        measure("lib-ai")
+        measure("base-ai")
     sections, misses = [], []
     if "ai" in parts:
         text, missed = ai_section(args.runs, log)
@@ -305,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         misses += missed
     if "scale" in parts:
         text, missed = scale_section(args.runs, sizes, log)
+        sections.append(text)
+        misses += missed
+    if "arbiter" in parts:
+        text, missed = arbiter_section()
         sections.append(text)
         misses += missed
     print()

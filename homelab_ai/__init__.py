@@ -71,6 +71,8 @@ from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
 )
 from homelab_ai.services.stable_diffusion.idle_unloader import SdIdleUnloader, SdIdleUnloaderProps
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoring, VramArbiterMonitoringProps
 from homelab_ai.stack.ai_stack import AiStack, AiStackProps
 from homelab_ai.stack.sign_in import SignIn
 
@@ -173,6 +175,10 @@ __all__ = [
     "SynthError",
     "Verdict",
     "VolumeMount",
+    "VramArbiter",
+    "VramArbiterMonitoring",
+    "VramArbiterMonitoringProps",
+    "VramArbiterProps",
     "VramEnvelope",
     "WorkloadKind",
     "budget_markdown",

@@ -62,9 +62,9 @@ def test_ollama_idle_unload_and_concurrency_settings(homelab_objects):
     assert env["OLLAMA_NUM_PARALLEL"]["value"] == "1"
 
 
-def test_open_webui_talks_to_ollama_by_cluster_url(homelab_objects):
+def test_open_webui_talks_to_ollama_through_the_vram_arbiter_by_cluster_url(homelab_objects):
     env = env_of(homelab_objects[("Deployment", "open-webui")])
-    assert env["OLLAMA_BASE_URL"]["value"] == "http://ollama.ai.svc.cluster.local:11434"
+    assert env["OLLAMA_BASE_URL"]["value"] == "http://vram-arbiter.ai.svc.cluster.local:11434"
 
 
 def test_open_webui_secret_key_comes_from_sops_secret(homelab_objects):
@@ -75,11 +75,11 @@ def test_open_webui_secret_key_comes_from_sops_secret(homelab_objects):
     }
 
 
-def test_open_webui_generates_images_through_stable_diffusion_with_its_auth(homelab_objects):
+def test_open_webui_generates_images_through_the_vram_arbiter_with_stable_diffusions_auth(homelab_objects):
     env = env_of(homelab_objects[("Deployment", "open-webui")])
     assert env["ENABLE_IMAGE_GENERATION"]["value"] == "true"
     assert env["IMAGE_GENERATION_ENGINE"]["value"] == "automatic1111"
-    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://stable-diffusion.ai.svc.cluster.local:80"
+    assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://vram-arbiter.ai.svc.cluster.local:7860"
     assert env["AUTOMATIC1111_API_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "stable-diffusion-secret",
         "key": "password",

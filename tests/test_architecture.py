@@ -21,6 +21,7 @@ IN_POD_PROGRAMS = {
     "services/ollama/ollama_pull.py",
     "services/stable_diffusion/sd_fetch_models.py",
     "services/stable_diffusion/sd_idle_unloader.py",
+    "services/vram_arbiter/vram_arbiter.py",
 }
 
 

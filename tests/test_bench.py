@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bench import baseline, compare, run, scale
+from bench import arbiter_trace, baseline, compare, run, scale
 from homelab_ai.synth.dist import RenderedFile, render
 from tests.helpers import objects_by_key
 
@@ -111,3 +111,18 @@ def test_linear_fit_of_points_on_a_line_is_exact():
     assert slope == pytest.approx(0.02)
     assert intercept == pytest.approx(0.5)
     assert r2 == pytest.approx(1.0)
+
+
+def test_arbiter_trace_is_the_same_for_the_same_seed_and_mixes_chats_and_images():
+    first, again = arbiter_trace.make_trace(300, seed=14), arbiter_trace.make_trace(300, seed=14)
+    assert first == again
+    kinds = {item.kind for item in first}
+    assert kinds == {"chat", "image"}
+    assert {item.model for item in first if item.kind == "chat"} == set(arbiter_trace.MODELS)
+    assert any(item.direct for item in first)
+
+
+def test_arbiter_trace_replay_through_the_arbiter_completes_every_request_without_an_oom():
+    run = arbiter_trace.replay(arbiter_trace.make_trace(40, seed=3), with_arbiter=True, use_direct=False)
+    assert run["outcomes"] == {"completed": 40}
+    assert run["card_ooms"] == 0

@@ -73,13 +73,14 @@ def test_services_table_has_each_service_ip_port_and_type_of_dist(page, homelab_
     assert set(rows) == set(services)
     for name, svc in services.items():
         row = rows[name]
-        assert row["Port"] == str(svc["spec"]["ports"][0]["port"])
+        assert row["Port"] == ", ".join(str(p["port"]) for p in svc["spec"]["ports"])
         assert row["Type"].split()[0] == svc["spec"]["type"]
         ip = svc["metadata"].get("annotations", {}).get("metallb.io/loadBalancerIPs", "cluster-internal")
         assert row["IP"] == ip
     assert rows["ollama"]["Purpose"] == "LLM inference backend"
     assert rows["open-webui"]["Purpose"] == "LLM chat interface"
     assert rows["stable-diffusion"]["Purpose"] == "Image generation UI"
+    assert rows["vram-arbiter"]["Purpose"].startswith("VRAM arbiter: admits chats and images only when they fit")
 
 
 def test_storage_table_has_each_claim_size_and_class_of_dist(page, homelab_objects):
@@ -116,8 +117,9 @@ def test_vram_budget_is_the_budget_commands_table_with_its_verdicts(page):
     assert (rows["ollama"]["Idle"], rows["ollama"]["Active"]) == ("0 GiB", "8-16 GiB")
     assert rows["stable-diffusion"]["Active"] == "8-12 GiB"
     assert rows["**total**"]["Active"] == "16-28 GiB"
-    assert "ollama 16 + stable-diffusion 12 = 28 GiB on a 24 GiB card, 4 GiB over" in budget
-    assert "Must not be busy at max together: ollama + stable-diffusion" in budget
+    assert "ollama 16 + stable-diffusion 12 = 28 GiB on a 24 GiB card" in budget
+    assert "the VRAM arbiter 'vram-arbiter' serializes ollama + stable-diffusion" in budget
+    assert "Must not be busy at max together" not in budget
 
 
 def test_vram_budget_shows_a_fitting_card_as_ok(repo_root):
@@ -202,8 +204,10 @@ def test_declared_checkpoints_are_listed_with_their_folder(repo_root, tmp_path):
 def test_api_endpoints_reach_ollama_through_open_webui_and_sd_docs(page, homelab_objects):
     rows = {r["Service"]: r for r in _table(_section(page, "API endpoints"), "Service")}
     assert rows["ollama"]["From the LAN"] == "http://10.10.2.25 (via open-webui)"
+    arbiter = {r["App"]: r for r in _table(_section(page, "VRAM arbiter"), "App")}
+    assert arbiter["ollama"]["Forwards to"] == rows["ollama"]["In the cluster"]
     webui_env = homelab_objects[("Deployment", "open-webui")]["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "OLLAMA_BASE_URL", "value": rows["ollama"]["In the cluster"]} in webui_env
+    assert {"name": "OLLAMA_BASE_URL", "value": arbiter["ollama"]["Through the arbiter"]} in webui_env
     assert rows["stable-diffusion"]["API docs"] == "http://10.10.2.26/docs"
 
 
@@ -216,6 +220,8 @@ def test_mermaid_diagram_shows_services_volumes_and_the_shared_gpu(page):
     assert 'gpu0{{"NVIDIA RTX 4000 SFF<br/>24 GiB · 4 slices"}}' in diagram
     assert 'svc_ollama -.->|"8-16 GiB"| gpu0' in diagram
     assert "svc_open_webui --> svc_ollama" in diagram
+    assert "svc_open_webui -.- arb_vram_arbiter" in diagram
+    assert 'arb_vram_arbiter -.->|"admits"| svc_ollama' in diagram
     assert "svc_stable_diffusion --- pvc_sd_data" in diagram
 
 
@@ -273,5 +279,6 @@ def test_network_section_lists_each_policys_doors_as_in_dist(page, homelab_objec
             assert client in rows[name]["Accept connections from"], (name, client)
         if any("from" not in rule for rule in spec["ingress"]):
             assert rows[name]["Accept connections from"].startswith("anyone")
-    assert rows["ollama"]["Accept connections from"] == "ollama-pull-models, open-webui, on 11434"
+    assert rows["ollama"]["Accept connections from"] == "ollama-pull-models, vram-arbiter, on 11434"
+    assert rows["vram-arbiter"]["Accept connections from"] == "open-webui, on 11434, 7860"
     assert rows["ollama-pull-models"]["May connect to"] == "DNS, ollama:11434"

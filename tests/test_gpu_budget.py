@@ -40,18 +40,17 @@ def _add(ai: cdk8s.Chart, gpu: SharedGpu, name: str, envelope: VramEnvelope, unl
 # The spec's chart ---------------------------------------------------------------------------------
 
 
-def test_spec_chart_synthesizes_with_exactly_one_warning_naming_who_must_not_be_busy_together():
-    from apps.homelab import build
+def test_spec_chart_synthesizes_without_a_budget_warning_because_its_arbiter_serializes_the_pair():
+    from apps.homelab import build, stack
 
     app, _ = build()
     assert collect_problems(app) == []
     warnings = collect_warnings(app)
-    # Besides the budget, only the out-of-the-box demo-key notice (gone once you use your own key).
-    budget = [w for w in warnings if "DEMO age key" not in w]
-    assert len(budget) == 1
-    assert "ollama 16 + stable-diffusion 12 = 28 GiB on a 24 GiB card, 4 GiB over" in budget[0]
-    assert "Must not be busy at max together: ollama + stable-diffusion." in budget[0]
-    assert all(w.startswith("SopsSecret") for w in warnings if w not in budget)
+    # Only the out-of-the-box demo-key notice (gone once you use your own key).
+    assert all(w.startswith("SopsSecret") and "DEMO age key" in w for w in warnings)
+    [note] = [v.message for v in stack().gpu.budget().verdicts() if v.severity.value == "note"]
+    assert "ollama 16 + stable-diffusion 12 = 28 GiB on a 24 GiB card" in note
+    assert "the VRAM arbiter 'vram-arbiter' serializes ollama + stable-diffusion" in note
 
 
 def test_spec_chart_budget_table_rows():

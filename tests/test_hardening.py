@@ -39,8 +39,8 @@ def _all_containers(spec: dict) -> list[dict]:
 
 def test_every_pod_of_the_chart_meets_the_restricted_standard(homelab_objects):
     pods = _pods(homelab_objects)
-    # ollama, open-webui, stable-diffusion, and the model-pull Job
-    assert len(pods) == 4
+    # ollama, open-webui, stable-diffusion, the VRAM arbiter, and the model-pull Job
+    assert len(pods) == 5
     assert {key: violations(spec, PodSecurityLevel.RESTRICTED) for key, spec in pods.items()} == {
         key: [] for key in pods
     }

@@ -28,9 +28,9 @@ from tests.helpers import synth
 
 NS = "ai"
 DNS = {"labels": {"k8s-app": "kube-dns"}, "namespace": "kube-system"}
-APPS = {name: {"app.kubernetes.io/name": name} for name in ("ollama", "open-webui", "stable-diffusion")}
+APPS = {name: {"app.kubernetes.io/name": name} for name in ("ollama", "open-webui", "stable-diffusion", "vram-arbiter")}
 STRANGER = {"app.kubernetes.io/name": "debug-pod"}
-PORTS = {"ollama": 11434, "open-webui": 8080, "stable-diffusion": 7860}
+PORTS = {"ollama": 11434, "open-webui": 8080, "stable-diffusion": 7860, "vram-arbiter": 11434}
 
 
 def _policies(objects: dict) -> list[dict]:
@@ -122,13 +122,14 @@ def test_every_app_pod_has_a_policy_of_its_own(homelab_objects, policies):
         assert named[name]["spec"]["podSelector"] == {"matchLabels": labels}
 
 
-def test_ollama_is_reachable_only_from_open_webui_on_its_port(policies):
+def test_ollama_is_reachable_only_from_the_vram_arbiter_on_its_port(policies):
     ollama = APPS["ollama"]
-    assert ingress_allowed(policies, ollama, APPS["open-webui"], 11434)
-    assert not ingress_allowed(policies, ollama, APPS["open-webui"], 22)
+    assert ingress_allowed(policies, ollama, APPS["vram-arbiter"], 11434)
+    assert not ingress_allowed(policies, ollama, APPS["vram-arbiter"], 22)
+    assert not ingress_allowed(policies, ollama, APPS["open-webui"], 11434)
     assert not ingress_allowed(policies, ollama, APPS["stable-diffusion"], 11434)
     assert not ingress_allowed(policies, ollama, STRANGER, 11434)
-    assert not ingress_allowed(policies, ollama, APPS["open-webui"], 11434, src_ns="default")
+    assert not ingress_allowed(policies, ollama, APPS["vram-arbiter"], 11434, src_ns="default")
     assert not ingress_allowed(policies, ollama, None, 11434, ip="10.10.2.100")
 
 
@@ -141,12 +142,26 @@ def test_web_uis_are_reachable_from_anywhere_on_their_port_only(policies, name):
     assert not ingress_allowed(policies, labels, STRANGER, 11434)
 
 
-def test_open_webui_may_call_ollama_and_stable_diffusion_and_nothing_else_inside(policies):
+def test_open_webui_may_call_the_vram_arbiters_two_apis_and_nothing_else_inside(policies):
     webui = APPS["open-webui"]
-    assert egress_allowed(policies, webui, 11434, dst=APPS["ollama"])
-    assert egress_allowed(policies, webui, 7860, dst=APPS["stable-diffusion"])
-    assert not egress_allowed(policies, webui, 7860, dst=APPS["ollama"])
+    assert egress_allowed(policies, webui, 11434, dst=APPS["vram-arbiter"])
+    assert egress_allowed(policies, webui, 7860, dst=APPS["vram-arbiter"])
+    assert not egress_allowed(policies, webui, 9400, dst=APPS["vram-arbiter"])
+    assert not egress_allowed(policies, webui, 11434, dst=APPS["ollama"])
+    assert not egress_allowed(policies, webui, 7860, dst=APPS["stable-diffusion"])
     assert not egress_allowed(policies, webui, 8080, dst=STRANGER)
+
+
+def test_the_vram_arbiter_admits_only_open_webui_and_calls_only_the_two_apis(policies):
+    arbiter = APPS["vram-arbiter"]
+    assert ingress_allowed(policies, arbiter, APPS["open-webui"], 11434)
+    assert ingress_allowed(policies, arbiter, APPS["open-webui"], 7860)
+    assert not ingress_allowed(policies, arbiter, STRANGER, 11434)
+    assert not ingress_allowed(policies, arbiter, None, 9400, ip="10.10.2.100")  # no monitoring: metrics closed
+    assert egress_allowed(policies, arbiter, 11434, dst=APPS["ollama"])
+    assert egress_allowed(policies, arbiter, 7860, dst=APPS["stable-diffusion"])
+    assert not egress_allowed(policies, arbiter, 8080, dst=APPS["open-webui"])
+    assert not egress_allowed(policies, arbiter, 443, ip="104.16.0.1")
 
 
 def test_apps_do_not_call_each_other_unasked(policies):

@@ -7,6 +7,7 @@ and the checks only `homelab-ai synth` can run are named on stderr.
 
 from __future__ import annotations
 
+import attrs
 import cdk8s
 import pytest
 
@@ -41,12 +42,20 @@ def test_sops_decrypts_the_secrets_a_plain_synth_wrote(plain_synth):
     assert set(decrypt_values(sd, DEMO_AGE_KEY)) == {"password"}
 
 
-def test_plain_synth_prints_the_gpu_budget_warning(plain_synth, capsys):
-    stack, _ = plain_synth
+def test_plain_synth_prints_the_gpu_budget_warning_of_a_stack_without_the_arbiter(tmp_path, capsys):
+    stack = AiStack(
+        cdk8s.App(outdir=str(tmp_path / "out")), "Homelab", attrs.evolve(site(REPO_ROOT), vram_arbiter=False)
+    )
     stack.app.synth()
     err = capsys.readouterr().err
     assert "warning: GPU budget: VRAM over-booked on 'NVIDIA RTX 4000 SFF'" in err
     assert err.count("over-booked") == 1
+
+
+def test_plain_synth_of_the_spec_stack_has_no_over_booking_warning_its_arbiter_serializes_it(plain_synth, capsys):
+    stack, _ = plain_synth
+    stack.app.synth()
+    assert "over-booked" not in capsys.readouterr().err
 
 
 def test_plain_synth_names_the_check_only_homelab_ai_synth_runs(plain_synth, capsys):

@@ -2,8 +2,8 @@
 
 In a temporary copy of the repo (encrypted to the demo key, as committed), `homelab-ai secrets init
 --rotate stable-diffusion-secret` writes a new encrypted file; the chart built from the copy gives
-both pods that read that Secret (the web UI with its idle-unloader sidecar, and Open WebUI) a new
-pod template, leaves Ollama's alone, and renders no secret value anywhere.
+every pod that reads that Secret (the web UI with its idle-unloader sidecar, Open WebUI, and the VRAM
+arbiter) a new pod template, leaves Ollama's alone, and renders no secret value anywhere.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def test_the_rotation_made_a_new_password(rotated):
     assert old != new
 
 
-@pytest.mark.parametrize("name", ["stable-diffusion", "open-webui"])
-def test_both_pods_that_read_the_rotated_secret_get_a_new_pod_template(rotated, name):
+@pytest.mark.parametrize("name", ["stable-diffusion", "open-webui", "vram-arbiter"])
+def test_every_pod_that_reads_the_rotated_secret_gets_a_new_pod_template(rotated, name):
     before, after, _, _, _ = rotated
     key = ("Deployment", name)
     assert _pod_template_hash(before[key]) != _pod_template_hash(after[key])

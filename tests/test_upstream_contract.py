@@ -74,13 +74,13 @@ def test_a_flag_and_a_probe_path_the_contract_lacks_are_refused(dist):
     sd = next(o for o in doctored if o["kind"] == "Deployment" and o["metadata"]["name"] == "stable-diffusion")
     web_ui = sd["spec"]["template"]["spec"]["containers"][0]
     web_ui["args"].append("--medvram")
-    web_ui["readinessProbe"]["httpGet"]["path"] = "/sdapi/v1/memory"
+    web_ui["readinessProbe"]["httpGet"]["path"] = "/sdapi/v1/cmd-flags"
     where = "Deployment/stable-diffusion container stable-diffusion"
     assert container_problems(doctored, KnobKind.FLAG) == [
         f"{where}: CLI flag '--medvram' is not in the AUTOMATIC1111 (Stable Diffusion web UI) v1.10.1 contract"
     ]
     assert container_problems(doctored, KnobKind.API_PATH) == [
-        f"{where}: API path 'GET /sdapi/v1/memory' is not in the AUTOMATIC1111 (Stable Diffusion web UI) v1.10.1 "
+        f"{where}: API path 'GET /sdapi/v1/cmd-flags' is not in the AUTOMATIC1111 (Stable Diffusion web UI) v1.10.1 "
         "contract"
     ]
 
@@ -99,8 +99,10 @@ def test_the_device_plugin_release_installs_the_contracts_chart_version(dist):
     [
         ("homelab_ai/services/ollama/ollama_pull.py", ("/api/",), OLLAMA_CONTRACT),
         ("homelab_ai/services/stable_diffusion/sd_idle_unloader.py", ("/sdapi/", "/internal/"), SD_CONTRACT),
+        ("homelab_ai/services/vram_arbiter/vram_arbiter.py", ("/api/",), OLLAMA_CONTRACT),
+        ("homelab_ai/services/vram_arbiter/vram_arbiter.py", ("/sdapi/", "/internal/"), SD_CONTRACT),
     ],
-    ids=["ollama_pull", "sd_idle_unloader"],
+    ids=["ollama_pull", "sd_idle_unloader", "vram_arbiter_to_ollama", "vram_arbiter_to_sd"],
 )
 def test_every_api_path_an_in_pod_program_calls_is_in_the_contract_of_the_app_it_calls(script, prefixes, contract):
     calls = called_paths(REPO_ROOT / script, prefixes)

@@ -109,6 +109,20 @@ def positive_duration(instance: Any, attribute: attrs.Attribute[Any], value: tim
         )
 
 
+def duration_between(low: timedelta, high: timedelta) -> Validator:
+    """A timedelta of whole seconds from ``low`` to ``high`` (both included)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+        if not isinstance(value, timedelta) or not low <= value <= high or value.microseconds:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is not a timedelta of whole seconds from {low} to {high}",
+                f"pass e.g. timedelta(minutes=2), at least {low} and at most {high}",
+            )
+
+    return check
+
+
 def env_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     """An environment variable name (C identifier)."""
     if not isinstance(value, str) or not _ENV_NAME.match(value):

@@ -27,6 +27,8 @@ class Severity(enum.Enum):
 
     ERROR = "error"
     WARNING = "warning"
+    # Printed with the verdicts, never refused: e.g. an over-booking that a VRAM arbiter serializes.
+    NOTE = "note"
 
 
 @attrs.frozen
@@ -92,6 +94,10 @@ class GpuBudget:
     """Time-slicing replicas: how many pods may hold a slice at once. Required."""
     apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=tuple)
     """The apps that share the card. Default: none."""
+    arbiter: str | None = None
+    """Name of the VRAM arbiter in front of the card. Default None: no arbiter."""
+    arbitrated: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    """The apps whose work that arbiter admits. Default: none."""
 
     # Totals -------------------------------------------------------------------------------------
 
@@ -127,6 +133,7 @@ class GpuBudget:
         return [
             *(Verdict(Severity.ERROR, m) for m in self._errors()),
             *(Verdict(Severity.WARNING, m) for m in self._warnings()),
+            *(Verdict(Severity.NOTE, m) for m in self._notes()),
         ]
 
     @property
@@ -204,11 +211,36 @@ class GpuBudget:
         idle = sum(a.vram.idle_gib for i, a in enumerate(self.apps) if i not in busy)
         return active + idle > self.vram_gib
 
+    def serialized_groups(self) -> list[tuple[BudgetApp, ...]]:
+        """The over-booked groups whose every app the card's VRAM arbiter admits work for."""
+        if self.arbiter is None:
+            return []
+        return [g for g in self.busy_together() if len(g) > 1 and all(a.name in self.arbitrated for a in g)]
+
+    def _unserialized_groups(self) -> list[tuple[BudgetApp, ...]]:
+        serialized = self.serialized_groups()
+        return [g for g in self.busy_together() if g not in serialized]
+
+    def _notes(self) -> list[str]:
+        groups = self.serialized_groups()
+        if not groups or self._unserialized_groups():
+            return []
+        total = self.total_active_max_gib
+        return [
+            f"VRAM over-booked on {self._card()}: at max active, {_sum_expression(self.apps, 'active_max_gib')} "
+            f"= {gib(total)} GiB on a {gib(self.vram_gib)} GiB card, and the VRAM arbiter {self.arbiter!r} "
+            f"serializes {'; '.join(_names(g) for g in groups)}: a request that would not fit first unloads idle "
+            f"apps, then waits for the busy one (and is refused with the holder's name when the wait runs out), "
+            f"never running the card out of memory. Work that bypasses the arbiter (e.g. the Stable Diffusion web "
+            f"page) is seen only once it runs: the arbiter then unloads the idle models and counts the overlap"
+        ]
+
     def _warnings(self) -> list[str]:
         warnings: list[str] = []
         total = self.total_active_max_gib
-        if self.shared and total > self.vram_gib:
-            groups = "; ".join(_names(group) for group in self.busy_together())
+        unserialized = self._unserialized_groups() if self.shared and total > self.vram_gib else []
+        if unserialized:
+            groups = "; ".join(_names(group) for group in unserialized)
             warnings.append(
                 f"VRAM over-booked on {self._card()}: at max active, {_sum_expression(self.apps, 'active_max_gib')} "
                 f"= {gib(total)} GiB on a {gib(self.vram_gib)} GiB card, {gib(total - self.vram_gib)} GiB over. "

@@ -16,6 +16,7 @@ import yaml
 from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
+from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.plus import kplus
 from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive
@@ -84,6 +85,7 @@ class SharedGpu(Construct):
         super().__init__(scope, id)
         self.props = props
         self._apps: list[GpuApp] = []
+        self._arbiter: tuple[str, frozenset[str]] | None = None
         attach(self)  # a plain `app.synth()` prints the budget's warnings too
         if props.create_namespace:
             kplus.Namespace(self, "Namespace", metadata=cdk8s.ApiObjectMetadata(name=props.device_plugin_namespace))
@@ -129,6 +131,8 @@ class SharedGpu(Construct):
             apps=tuple(
                 BudgetApp(name=a.name, vram=a.vram, idle_unload=a.idle_unload, slices=a.slices) for a in self._apps
             ),
+            arbiter=self._arbiter[0] if self._arbiter else None,
+            arbitrated=self._arbiter[1] if self._arbiter else frozenset(),
         )
 
     def synth_warnings(self) -> list[str]:
@@ -138,6 +142,21 @@ class SharedGpu(Construct):
     def attach(self, app: GpuApp) -> None:
         """Called by each GpuApp on this card."""
         self._apps.append(app)
+
+    def arbitrate(self, arbiter: str, apps: tuple[str, ...]) -> None:
+        """Called by the VRAM arbiter that admits work for ``apps`` on this card: the budget says so."""
+        if self._arbiter is not None and self._arbiter[0] != arbiter:
+            raise HomelabConfigError(
+                f"SharedGpu({self.props.card}).arbitrate",
+                f"the card already has the VRAM arbiter {self._arbiter[0]!r}",
+                "put one arbiter in front of each card, listing every app that shares it",
+            )
+        self._arbiter = (arbiter, frozenset(apps))
+
+    @property
+    def arbiter(self) -> str | None:
+        """The name of the VRAM arbiter in front of this card, if any."""
+        return self._arbiter[0] if self._arbiter else None
 
     @property
     def apps(self) -> tuple[GpuApp, ...]:

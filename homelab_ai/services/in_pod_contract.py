@@ -14,6 +14,7 @@ REPO = "homelab-ai"
 OLLAMA_PULL = "homelab_ai/services/ollama/ollama_pull.py"
 SD_FETCH = "homelab_ai/services/stable_diffusion/sd_fetch_models.py"
 SD_UNLOADER = "homelab_ai/services/stable_diffusion/sd_idle_unloader.py"
+VRAM_ARBITER = "homelab_ai/services/vram_arbiter/vram_arbiter.py"
 
 
 def _own(path: str) -> Source:
@@ -58,6 +59,9 @@ IN_POD_CONTRACT = AppContract(
         _env("SD_API_USER", SD_UNLOADER, "the web UI's --api-auth user"),
         _env("SD_API_PASSWORD", SD_UNLOADER, "the web UI's --api-auth password (from the Secret)"),
         _env("SD_CHECKPOINTS", SD_FETCH, "the declared files, as JSON"),
+        _env(
+            "VRAM_ARBITER_CONFIG", VRAM_ARBITER, "the arbiter's config file (card, apps, envelopes), in its ConfigMap"
+        ),
         Knob(kind=KnobKind.FLAG, name="--server", meaning="Ollama's URL", source=_own(OLLAMA_PULL)),
         Knob(
             kind=KnobKind.FLAG,
@@ -68,6 +72,14 @@ IN_POD_CONTRACT = AppContract(
         Knob(kind=KnobKind.FLAG, name="--models-dir", meaning="the web UI's models/ folder", source=_own(SD_FETCH)),
         Knob(kind=KnobKind.API_PATH, name="GET /healthz", meaning="the unloader's own probe", source=_own(SD_UNLOADER)),
         Knob(kind=KnobKind.PORT, name="8099", meaning="the unloader's /healthz", source=_own(SD_UNLOADER)),
+        Knob(kind=KnobKind.PORT, name="11434", meaning="the arbiter serves Ollama's API", source=_own(VRAM_ARBITER)),
+        Knob(kind=KnobKind.PORT, name="7860", meaning="the arbiter serves the web UI's API", source=_own(VRAM_ARBITER)),
+        Knob(
+            kind=KnobKind.PORT,
+            name="9400",
+            meaning="the arbiter's /healthz, /status, /metrics",
+            source=_own(VRAM_ARBITER),
+        ),
         Knob(
             kind=KnobKind.USER,
             name="10001:10001",

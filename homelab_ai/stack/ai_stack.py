@@ -41,6 +41,8 @@ from homelab_ai.services.open_webui.oidc_login import OpenWebUIOidc
 from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.services.stable_diffusion.checkpoint_fetch import Checkpoint, checkpoint_list, checkpoint_tuple
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
+from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoringProps
 from homelab_ai.stack.sign_in import SignIn
 
 # The SOPS files of the stack's two secrets, inside AiStackProps.secrets_dir.
@@ -108,8 +110,18 @@ class AiStackProps:
     """Stable Diffusion's host name, e.g. "images.home.example.com" (needs routing). Default none."""
     sign_in: SignIn | None = None
     """One OpenID Connect login: Open WebUI's own, and a sign-in proxy before Stable Diffusion's route. Default none."""
+    vram_arbiter: bool = False
+    """Put the VRAM arbiter in front of Ollama and Stable Diffusion (Open WebUI goes through it). Default off."""
+    vram_arbiter_monitoring: VramArbiterMonitoringProps | None = None
+    """The arbiter's ServiceMonitor, PrometheusRule and Grafana dashboard. Default None: none of them."""
 
     def __attrs_post_init__(self) -> None:
+        if self.vram_arbiter_monitoring is not None and not self.vram_arbiter:
+            raise HomelabConfigError(
+                "AiStackProps.vram_arbiter_monitoring",
+                "monitors a VRAM arbiter the stack does not have",
+                "set vram_arbiter=True, or drop vram_arbiter_monitoring",
+            )
         hosts = {
             "open_webui_hostname": self.open_webui_hostname,
             "stable_diffusion_hostname": self.stable_diffusion_hostname,
@@ -295,11 +307,27 @@ class AiStack(Construct):
                 gradio_auth=not (sd_proxied and props.stable_diffusion_address is None),
             ),
         )
+        self.vram_arbiter: VramArbiter | None = None
+        """The VRAM arbiter in front of the card's apps, when ``vram_arbiter`` is on."""
+        if props.vram_arbiter:
+            # Admits each chat and image only when it fits the card: idle apps are unloaded first,
+            # the rest waits, instead of the last one to allocate running out of memory.
+            self.vram_arbiter = VramArbiter(
+                apps,
+                "VramArbiter",
+                VramArbiterProps(
+                    gpu=self.gpu,
+                    ollama=self.ollama,
+                    stable_diffusion=self.stable_diffusion,
+                    monitoring=props.vram_arbiter_monitoring,
+                ),
+            )
         self.open_webui = OpenWebUI(
             apps,
             "OpenWebUI",
             OpenWebUIProps(
                 backend=self.ollama,
+                vram_arbiter=self.vram_arbiter,
                 secret=webui_secret,
                 image_generation=self.stable_diffusion,
                 expose=props.open_webui_address,

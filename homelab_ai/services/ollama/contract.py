@@ -97,6 +97,39 @@ OLLAMA_CONTRACT = AppContract(
             source=_src("server/routes.go", "L1102-1161, L2097-2142; api/types.go L764-782"),
         ),
         Knob(
+            kind=KnobKind.API_PATH,
+            name="GET /api/ps",
+            meaning='{"models": [{"name", "model", "size", "size_vram", "expires_at", ...}]}: the VRAM arbiter '
+            "reads each loaded model's VRAM",
+            source=_src("server/routes.go", "L1907, PsHandler L2271-2300; api/types.go L835-844"),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /api/generate",
+            meaning="NDJSON; an empty prompt with keep_alive 0 unloads the model (done_reason unload), at once "
+            "if idle, else when its requests end: how the VRAM arbiter unloads",
+            source=_src("server/routes.go", "L1908, L402-415; server/sched.go expireRunner L1713-1731, L416-424"),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /api/chat",
+            meaning="NDJSON chat; keep_alive (number = seconds, Go duration string, negative = forever) the "
+            "VRAM arbiter caps",
+            source=_src("server/routes.go", "L1909; api/types.go Duration.UnmarshalJSON L1243-1270"),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /api/embed",
+            meaning="embeddings load the model too: the VRAM arbiter admits them",
+            source=_src("server/routes.go", "L1910"),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /api/embeddings",
+            meaning="the older embeddings route, admitted like /api/embed",
+            source=_src("server/routes.go", "L1911"),
+        ),
+        Knob(
             kind=KnobKind.PORT,
             name="11434",
             meaning="the API port (EXPOSE 11434, ENV OLLAMA_HOST=0.0.0.0:11434)",

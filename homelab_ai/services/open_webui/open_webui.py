@@ -22,6 +22,7 @@ from homelab_ai.services.ollama.llm_backend import LlmBackend
 from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
 from homelab_ai.services.open_webui.oidc_login import CLIENT_SECRET_ENV, SIGN_IN_ENV, OpenWebUIOidc
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
 DATA_DIR = "/app/backend/data"
 # At every start Open WebUI copies its frontend's static files into this package folder (and may
@@ -100,6 +101,8 @@ class OpenWebUIProps:
     """Sign in with an OpenID Connect provider (needs public_url). Default none: Open WebUI's own accounts."""
     secure_cookies: bool = False
     """Login cookies over HTTPS only (WEBUI_SESSION_COOKIE_SECURE); not with a plain-HTTP expose. Default off."""
+    vram_arbiter: VramArbiter | None = None
+    """Reach Ollama and Stable Diffusion through this VRAM arbiter instead of directly. Default None (direct)."""
 
     def __attrs_post_init__(self) -> None:
         if self.oidc is not None and self.public_url is None:
@@ -113,6 +116,20 @@ class OpenWebUIProps:
                 "OpenWebUIProps.secure_cookies",
                 "browsers would drop HTTPS-only cookies on a plain-HTTP address, so nobody could stay signed in",
                 "turn it on only when public_url is set and the UI has no LoadBalancer (expose=None)",
+            )
+        arbiter = self.vram_arbiter
+        if arbiter is not None and arbiter.props.ollama is not self.backend:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"arbitrates {arbiter.props.ollama.gpu_app.name}, not this backend {self.backend.gpu_app.name}",
+                "give VramArbiterProps(ollama=...) the same LlmBackend as OpenWebUIProps.backend",
+            )
+        sd = self.image_generation
+        if arbiter is not None and sd is not None and arbiter.props.stable_diffusion is not sd:
+            raise HomelabConfigError(
+                "OpenWebUIProps.vram_arbiter",
+                f"does not arbitrate the Stable Diffusion {sd.gpu_app.name} that makes this UI's images",
+                "give VramArbiterProps(stable_diffusion=...) the same StableDiffusion as image_generation",
             )
 
     @extra_env.validator
@@ -148,8 +165,10 @@ class OpenWebUI(Construct):
         self.data = LonghornVolume(self, "Data", props.data_volume)
         secret_env = {"WEBUI_SECRET_KEY": props.secret.key_ref(props.secret_key_key)}
         # HOME: the image's is /root, which UID 10001 cannot write.
+        arbiter = props.vram_arbiter
+        # Through the arbiter, when there is one: it admits each chat and image only when it fits the card.
         env = {
-            "OLLAMA_BASE_URL": props.backend.url,
+            "OLLAMA_BASE_URL": arbiter.ollama_url if arbiter is not None else props.backend.url,
             "DATA_DIR": DATA_DIR,
             "HOME": TMP.path,
             PERSISTENT_CONFIG_ENV: "False",
@@ -162,7 +181,7 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": sd.url,
+                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None) or sd.url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
@@ -200,9 +219,12 @@ class OpenWebUI(Construct):
         if props.oidc is not None and self.app.network_policy is not None:
             # Discovery, keys and the token exchange go from the pod to the provider.
             self.app.network_policy.allow_egress(props.oidc.provider.egress)
-        props.backend.allow_client(self.app)
-        if sd is not None:
-            sd.allow_client(self.app)
+        if arbiter is not None:
+            arbiter.allow_client(self.app)
+        else:
+            props.backend.allow_client(self.app)
+            if sd is not None:
+                sd.allow_client(self.app)
 
     def _seed_static_dir(self, props: OpenWebUIProps) -> None:
         """Copy the image's static folder into the emptyDir that replaces it in the app container."""

@@ -105,8 +105,48 @@ SD_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/unload-checkpoint",
-            meaning="frees the checkpoint's VRAM, answers {}; the next generation loads it again",
-            source=_webui("modules/api/api.py", "unloadapi", _NOT_AT_TAG),
+            meaning="moves the weights to RAM (sd_models.unload_model_weights -> send_model_to_cpu), answers {}; "
+            "not under the queue lock a job holds. The next generation does not move them back "
+            "(reload_model_weights returns early for the assigned checkpoint): reload-checkpoint first",
+            source=_webui("modules/api/api.py", "unloadapi; modules/sd_models.py reload_model_weights", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/reload-checkpoint",
+            meaning="moves the weights back to the GPU (send_model_to_device), answers {}: the VRAM arbiter "
+            "calls it before a generation",
+            source=_webui("modules/api/api.py", "reloadapi", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="GET /sdapi/v1/memory",
+            meaning="{ram, cuda: {system: {free, used, total}, allocated, reserved, active, ...}}: the VRAM "
+            "arbiter reads cuda.reserved.current as the web UI's VRAM",
+            source=_webui("modules/api/api.py", "get_memory", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/img2img",
+            meaning="a generation like txt2img: the VRAM arbiter admits it",
+            source=_webui("modules/api/api.py", "img2imgapi", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/extra-single-image",
+            meaning="upscaling on the GPU: the VRAM arbiter admits it",
+            source=_webui("modules/api/api.py", "extras_single_image_api", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/extra-batch-images",
+            meaning="batch upscaling on the GPU: the VRAM arbiter admits it",
+            source=_webui("modules/api/api.py", "extras_batch_images_api", _NOT_AT_TAG),
+        ),
+        Knob(
+            kind=KnobKind.API_PATH,
+            name="POST /sdapi/v1/interrogate",
+            meaning="CLIP or DeepDanbooru on the GPU: the VRAM arbiter admits it",
+            source=_webui("modules/api/api.py", "interrogateapi", _NOT_AT_TAG),
         ),
         Knob(
             kind=KnobKind.API_PATH,

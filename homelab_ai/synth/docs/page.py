@@ -17,6 +17,7 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp
 from homelab_ai.secrets.sops_secret import SopsSecret
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
 # Every generated page starts with this; `homelab-ai docs` removes pages with it that it no longer
 # generates and never touches files without it (hand-written guides live next to the pages).
@@ -43,6 +44,7 @@ class DocsModel:
     secrets: tuple[SopsSecret, ...]
     flux: tuple[FluxKustomization, ...]
     recurring_jobs: tuple[LonghornRecurringJob, ...]
+    arbiters: tuple[VramArbiter, ...] = ()
 
     @classmethod
     def of(cls, app: cdk8s.App, folders: Mapping[str, str], project_root: Path, app_spec: str) -> DocsModel:
@@ -62,6 +64,7 @@ class DocsModel:
             secrets=tuple(sorted(every(SopsSecret), key=lambda s: (s.namespace or "", s.name))),
             flux=tuple(sorted(every(FluxKustomization), key=lambda f: (apply_depth(f), f.name))),
             recurring_jobs=every(LonghornRecurringJob),
+            arbiters=tuple(sorted(every(VramArbiter), key=lambda a: (namespace_of(a), a.name))),
         )
 
     def namespaces(self) -> list[str]:
@@ -75,13 +78,19 @@ class DocsModel:
         return None
 
     def consumers_of(self, workload: AppWorkload) -> list[AppWorkload]:
-        """Workloads configured with ``workload``'s in-cluster URL (in an env value or an argument)."""
+        """Workloads configured with ``workload``'s in-cluster URL (in an env value or an argument), directly
+        or through the VRAM arbiter that fronts it."""
+        urls = {workload.url, *(url for a in self.arbiters if (url := arbiter_url_for(a, workload)))}
         return [
             other
             for other in self.workloads
             if other is not workload
-            and any(workload.url in value for value in (*other.props.env.values(), *other.props.args))
+            and any(url in value for value in (*other.props.env.values(), *other.props.args) for url in urls)
         ]
+
+    def arbiter_of(self, workload: AppWorkload) -> VramArbiter | None:
+        """The VRAM arbiter that admits work for ``workload``, if any."""
+        return next((a for a in self.arbiters if arbiter_url_for(a, workload)), None)
 
 
 @attrs.frozen
@@ -167,6 +176,16 @@ def owner_attribute(construct: Construct, name: str) -> object | None:
         if value is not None:
             return value
         scope = scope.node.scope
+    return None
+
+
+def arbiter_url_for(arbiter: VramArbiter, workload: AppWorkload) -> str | None:
+    """Where ``arbiter`` serves ``workload``'s API, when it fronts it."""
+    if arbiter.props.ollama.app is workload:
+        return arbiter.ollama_url
+    sd = arbiter.props.stable_diffusion
+    if sd is not None and sd.app is workload:
+        return arbiter.stable_diffusion_url
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homelab_ai.cluster.routing.app_route import AppRoute
 from homelab_ai.cluster.routing.values import GatewayListener
+from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 from homelab_ai.synth.docs.page import (
     Page,
     _node_id,
@@ -15,6 +16,8 @@ from homelab_ai.synth.docs.page import (
     table,
 )
 
+ARBITER_PURPOSE = "VRAM arbiter: admits chats and images only when they fit the GPU (see VRAM arbiter)"
+
 
 def overview_section(page: Page) -> str:
     """What runs here, and a Mermaid diagram of services, volumes and the shared GPU."""
@@ -25,6 +28,9 @@ def overview_section(page: Page) -> str:
         lines.append(
             f'    {_node_id("svc", workload.name)}["{workload.name}<br/>{workload.props.kind.value} · {where}"]'
         )
+    arbiters = page.of_kind(VramArbiter)
+    for arbiter in arbiters:
+        lines.append(f'    {_node_id("arb", arbiter.name)}[/"{arbiter.name}<br/>admits GPU work"/]')
     for volume in page.volumes:
         lines.append(f'    {_node_id("pvc", volume.claim_name)}[("{volume.claim_name}<br/>{volume.props.size_gib}Gi")]')
     lines.append("  end")
@@ -35,8 +41,16 @@ def overview_section(page: Page) -> str:
         node = _node_id("svc", workload.name)
         if workload.props.expose:
             lines.append(f"  lan --> {node}")
+        arbiter = page.model.arbiter_of(workload)
         for consumer in page.model.consumers_of(workload):
             lines.append(f"  {_node_id('svc', consumer.name)} --> {node}")
+            if arbiter is not None and arbiter in arbiters:
+                # The client's calls pass through the arbiter, which admits them onto the GPU.
+                edge = f"  {_node_id('svc', consumer.name)} -.- {_node_id('arb', arbiter.name)}"
+                if edge not in lines:
+                    lines.append(edge)
+        if arbiter is not None and arbiter in arbiters:
+            lines.append(f'  {_node_id("arb", arbiter.name)} -.->|"admits"| {node}')
         for mount in workload.props.mounts:
             edge = f"  {node} --- {_node_id('pvc', mount.volume.claim_name)}"
             if edge not in lines:
@@ -47,7 +61,7 @@ def overview_section(page: Page) -> str:
             label = f"{vram.active_min_gib:g}-{vram.active_max_gib:g} GiB"
             lines.append(f'  {node} -.->|"{label}"| gpu{page.gpus.index(gpu_app.props.gpu)}')
     lines += _route_lines(page)
-    names = ", ".join(w.name for w in page.workloads)
+    names = ", ".join([w.name for w in page.workloads] + [a.name for a in arbiters])
     return f"## Overview\n\nServices in `{page.namespace}`: {names}.\n\n```mermaid\n" + "\n".join(lines) + "\n```"
 
 
@@ -88,6 +102,9 @@ def services_section(page: Page) -> str:
         )
         for w in page.workloads
     ]
+    for arbiter in page.of_kind(VramArbiter):
+        ports = ", ".join(str(number) for number in arbiter.ports.values())
+        rows.append((arbiter.name, "Deployment", "ClusterIP", "cluster-internal", ports, ARBITER_PURPOSE))
     return "## Services\n\n" + table(("Service", "Workload", "Type", "IP", "Port", "Purpose"), rows)
 
 

@@ -1,0 +1,250 @@
+"""The arbiter's policy as pure functions, with the spec's card and envelopes.
+
+A 24 GiB card; Ollama idle 0, active 8-16 GiB; Stable Diffusion (AUTOMATIC1111) idle 0, active
+8-12 GiB. Together at their maximum they need 28 GiB: the arbiter decides who goes first.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.arbiter_rig import load_arbiter
+
+arb = load_arbiter()
+
+CARD = 24.0
+OLLAMA = arb.Envelope(idle_gib=0, active_min_gib=8, active_max_gib=16)
+SD = arb.Envelope(idle_gib=0, active_min_gib=8, active_max_gib=12)
+NOW = 1_000.0
+
+
+def ollama(**state) -> object:
+    return arb.AppView(name="ollama", envelope=OLLAMA, **{"observed_gib": 0.0, **state})
+
+
+def sd(**state) -> object:
+    return arb.AppView(name="stable-diffusion", envelope=SD, grows_when_busy=True, **{"observed_gib": 0.0, **state})
+
+
+def chat(need: float = 16.0, waited: float = 0.0, max_wait: float = 60.0) -> object:
+    return arb.Request("ollama", need, waited_s=waited, max_wait_s=max_wait)
+
+
+def image(waited: float = 0.0, max_wait: float = 60.0) -> object:
+    return arb.Request("stable-diffusion", 12.0, waited_s=waited, max_wait_s=max_wait)
+
+
+# What each app claims ---------------------------------------------------------------------------------
+
+
+def test_ollama_claims_exactly_the_vram_api_ps_reports():
+    assert arb.claim_gib(ollama(observed_gib=9.5, loaded=True)) == 9.5
+
+
+def test_sd_at_rest_with_its_checkpoint_loaded_claims_its_active_max():
+    # 7 GiB of weights now, 12 GiB as soon as a job from its own web page starts.
+    assert arb.claim_gib(sd(observed_gib=7.0, loaded=True)) == 12.0
+
+
+def test_sd_with_its_checkpoint_unloaded_claims_what_it_holds():
+    assert arb.claim_gib(sd(observed_gib=0.3, loaded=False)) == 0.3
+
+
+def test_an_app_whose_vram_is_unknown_claims_its_active_max():
+    assert arb.claim_gib(sd(observed_gib=None, loaded=True)) == 12.0
+
+
+def test_an_app_that_does_not_answer_holds_nothing():
+    assert arb.claim_gib(ollama(reachable=False, observed_gib=None)) == 0.0
+
+
+def test_an_admitted_request_reserves_its_need_before_the_model_shows_up():
+    assert arb.claim_gib(ollama(observed_gib=0.0, reserved_gib=16.0, busy=True)) == 16.0
+
+
+# Admission ---------------------------------------------------------------------------------------------
+
+
+def test_chat_is_admitted_when_sd_holds_nothing():
+    decision = arb.decide(CARD, [ollama(), sd()], chat(), NOW)
+    assert decision == arb.Admit()
+
+
+def test_chat_while_sd_is_idle_but_loaded_unloads_sd_first():
+    decision = arb.decide(CARD, [ollama(), sd(observed_gib=7.0, loaded=True)], chat(), NOW)
+    assert decision == arb.Unload(("stable-diffusion",))
+
+
+def test_image_while_a_chat_streams_waits_for_ollama():
+    streaming = ollama(observed_gib=16.0, loaded=True, busy=True, busy_since=NOW - 5, reserved_gib=16.0)
+    decision = arb.decide(CARD, [streaming, sd()], image(), NOW)
+    assert isinstance(decision, arb.Wait)
+    assert decision.holders == ("ollama",)
+
+
+def test_image_after_the_chat_unloads_the_idle_ollama_model():
+    decision = arb.decide(CARD, [ollama(observed_gib=16.0, loaded=True), sd()], image(), NOW)
+    assert decision == arb.Unload(("ollama",))
+
+
+def test_a_small_model_and_an_image_fit_together_without_unloading():
+    decision = arb.decide(CARD, [ollama(observed_gib=5.0, loaded=True), sd()], image(), NOW)
+    assert decision == arb.Admit()
+
+
+def test_a_busy_app_is_never_chosen_for_unloading():
+    rendering = sd(observed_gib=9.0, loaded=True, busy=True, busy_since=NOW - 3, foreign_busy=True)
+    decision = arb.decide(CARD, [ollama(), rendering], chat(), NOW)
+    assert isinstance(decision, arb.Wait)
+    assert decision.holders == ("stable-diffusion",)
+
+
+def test_a_wait_that_ran_out_is_refused_naming_the_holder_and_how_long_it_has_held_the_card():
+    streaming = ollama(observed_gib=16.0, loaded=True, busy=True, busy_since=NOW - 95, reserved_gib=16.0)
+    decision = arb.decide(CARD, [streaming, sd()], image(waited=30.0, max_wait=30.0), NOW)
+    assert isinstance(decision, arb.Refuse)
+    assert (decision.holder, decision.held_for_s) == ("ollama", 95.0)
+    assert "ollama has held 16.0 GiB of the 24.0 GiB card for 95 s" in decision.message
+    assert "waited 30 s (limit 30 s)" in decision.message
+
+
+def test_a_request_bigger_than_the_card_is_refused_without_waiting():
+    decision = arb.decide(CARD, [ollama(), sd()], chat(need=30.0), NOW)
+    assert isinstance(decision, arb.Refuse)
+    assert "cannot run on this card at all" in decision.message
+
+
+def test_only_as_many_idle_apps_are_unloaded_as_needed_biggest_first():
+    whisper = arb.AppView(name="whisper", envelope=arb.Envelope(0, 2, 6), observed_gib=6.0, loaded=True)
+    big = ollama(observed_gib=10.0, loaded=True)
+    decision = arb.decide(CARD, [big, whisper, sd()], image(), NOW)
+    # 12 + 10 + 6 = 28: unloading the 10 GiB model is enough.
+    assert decision == arb.Unload(("ollama",))
+
+
+def test_an_app_reloading_under_its_own_reservation_makes_others_wait():
+    restoring = sd(observed_gib=0.0, loaded=False, busy=True, busy_since=NOW, reserved_gib=12.0)
+    decision = arb.decide(CARD, [ollama(), restoring], chat(), NOW)
+    assert isinstance(decision, arb.Wait)
+
+
+# Reaction to work that bypassed the arbiter ---------------------------------------------------------------
+
+
+def test_a_direct_sd_job_with_an_idle_ollama_model_unloads_ollama():
+    direct = sd(observed_gib=9.0, loaded=True, busy=True, foreign_busy=True)
+    reaction = arb.react(CARD, [ollama(observed_gib=16.0, loaded=True), direct])
+    assert reaction == arb.Reaction(unload=("ollama",), overlap=True, blocked=())
+
+
+def test_a_direct_sd_job_during_a_chat_is_an_overlap_blocked_by_ollama():
+    direct = sd(observed_gib=9.0, loaded=True, busy=True, foreign_busy=True)
+    streaming = ollama(observed_gib=16.0, loaded=True, busy=True, reserved_gib=16.0)
+    reaction = arb.react(CARD, [streaming, direct])
+    assert reaction == arb.Reaction(unload=(), overlap=True, blocked=("ollama",))
+
+
+def test_a_direct_sd_job_that_fits_beside_a_small_model_is_no_overlap():
+    direct = sd(observed_gib=9.0, loaded=True, busy=True, foreign_busy=True)
+    assert arb.react(CARD, [ollama(observed_gib=5.0, loaded=True), direct]) == arb.Reaction()
+
+
+def test_no_reaction_without_a_job_from_outside():
+    assert arb.react(CARD, [ollama(observed_gib=16.0, loaded=True), sd(observed_gib=7.0, loaded=True)]) == (
+        arb.Reaction()
+    )
+
+
+# keep_alive ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requested", "forwarded"),
+    [(-1, 300), ("-1m", 300), ("24h", 300), (86400, 300), (1e9, 300)],
+    ids=["minus-one", "negative-string", "a-day-as-string", "a-day-in-seconds", "huge"],
+)
+def test_a_keep_alive_longer_than_the_policy_is_capped(requested, forwarded):
+    assert arb.cap_keep_alive(requested, 300.0) == (forwarded, True)
+
+
+@pytest.mark.parametrize("requested", [0, "0", "2m", 120, "299s", "1m30s"])
+def test_a_keep_alive_within_the_policy_is_forwarded_unchanged(requested):
+    assert arb.cap_keep_alive(requested, 300.0) == (requested, False)
+
+
+def test_an_unreadable_keep_alive_is_left_for_ollama_to_reject():
+    assert arb.cap_keep_alive("soon", 300.0) == ("soon", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1h30m", 5400.0), ("1.5s", 1.5), ("300ms", 0.3), ("0", 0.0), ("-1s", -1.0), ("2h45m30.5s", 9930.5)],
+)
+def test_go_durations_parse_like_time_parse_duration(text, seconds):
+    assert arb.parse_go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5", "1d", "m", "1h 30m"])
+def test_strings_go_rejects_are_not_durations(text):
+    assert arb.parse_go_duration(text) is None
+
+
+def test_a_negative_keep_alive_means_forever():
+    assert arb.keep_alive_seconds(-5) == math.inf
+
+
+# Configuration ------------------------------------------------------------------------------------------
+
+
+def config(**app_overrides) -> dict:
+    app = {
+        "name": "ollama",
+        "kind": "ollama",
+        "upstream": "http://ollama:11434",
+        "listen_port": 11434,
+        "envelope": {"idle_gib": 0, "active_min_gib": 8, "active_max_gib": 16},
+        "max_wait_seconds": 30,
+        **app_overrides,
+    }
+    return {"card": {"name": "RTX", "vram_gib": 24}, "status_port": 9400, "apps": [app]}
+
+
+def test_a_valid_config_loads():
+    loaded = arb.load_config(config(), {})
+    assert (loaded.card_gib, loaded.apps[0].envelope, loaded.apps[0].keep_alive_cap_s) == (24.0, OLLAMA, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fix"),
+    [
+        ({"kind": "comfyui"}, "apps[0] (ollama).kind", "use one of ollama, automatic1111"),
+        ({"upstream": "ollama:11434"}, "apps[0] (ollama).upstream", "use http://host:port"),
+        (
+            {"envelope": {"idle_gib": 0, "active_min_gib": 8, "active_max_gib": 30}},
+            "apps[0] (ollama).envelope.active_max_gib",
+            "lower it",
+        ),
+        ({"envelope": {"idle_gib": 9, "active_min_gib": 8, "active_max_gib": 16}}, "apps[0] (ollama).envelope", "use"),
+        ({"listen_port": 9400}, "apps (ollama).listen_port", "give each app and the status endpoint its own port"),
+        ({"max_wait_seconds": float("nan")}, "apps[0] (ollama).max_wait_seconds", "set max_wait_seconds to a number"),
+        ({"max_wait_seconds": -1}, "apps[0] (ollama).max_wait_seconds", "use a value of at least 0"),
+    ],
+    ids=["kind", "upstream", "bigger-than-card", "unordered", "port-clash", "nan", "negative-wait"],
+)
+def test_a_bad_config_names_the_field_and_the_fix(overrides, field, fix):
+    with pytest.raises(arb.ConfigError) as error:
+        arb.load_config(config(**overrides), {})
+    assert str(error.value).startswith(f"{field}: ")
+    assert f"Fix: {fix}" in str(error.value)
+
+
+def test_sd_credentials_missing_from_the_environment_are_a_config_error():
+    raw = config(
+        name="stable-diffusion",
+        kind="automatic1111",
+        auth={"user_env": "SD_API_USER", "password_env": "SD_API_PASSWORD"},
+    )
+    with pytest.raises(arb.ConfigError, match=r"environment variable SD_API_PASSWORD is empty"):
+        arb.load_config(raw, {"SD_API_USER": "admin"})
