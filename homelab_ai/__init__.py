@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.oidc import OidcProvider
 from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
@@ -15,7 +15,9 @@ from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, Volum
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps, FluxSource, SourceKind
 from homelab_ai.cluster.hardening import PodHardening, ScratchDir, SecurityProfile, harden_container, harden_pod
 from homelab_ai.cluster.load_balancer import LbProvider, LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import (
     DataLocality,
     LonghornStorageClass,
@@ -80,6 +82,7 @@ __all__ = [
     "AccessMode",
     "AiStack",
     "AiStackProps",
+    "ApiServerEgress",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
     "AppRoute",
@@ -102,6 +105,7 @@ __all__ = [
     "DnsServer",
     "Endpoint",
     "ExternalDns",
+    "FileCount",
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
@@ -148,10 +152,14 @@ __all__ = [
     "PodHardening",
     "PodSecurityLevel",
     "PodSelector",
+    "PreUpgradeSnapshot",
+    "PreUpgradeSnapshotProps",
     "ReclaimPolicy",
     "RecurringTask",
     "ReferenceGrant",
     "ReferenceGrantProps",
+    "RestoreDrill",
+    "RestoreDrillProps",
     "RouteTls",
     "RouteTlsSecret",
     "RouteTlsSecretProps",
@@ -170,6 +178,7 @@ __all__ = [
     "SopsSecret",
     "SopsSecretProps",
     "SourceKind",
+    "SqliteIntegrity",
     "StableDiffusion",
     "StableDiffusionProps",
     "SynthError",

@@ -64,7 +64,8 @@ def _failed(report: dict) -> list[tuple[str, str]]:
 
 
 def _covers(scope: tuple[str, ...], resource: str) -> bool:
-    return "all" in scope or any(re.search(rf"\.{re.escape(name)}(\.|$)", resource) for name in scope)
+    # A name also covers its "<name>-<8 hex>" Jobs (a new hash per image or model list).
+    return "all" in scope or any(re.search(rf"\.{re.escape(name)}(-[0-9a-f]{{8}})?(\.|$)", resource) for name in scope)
 
 
 @pytest.fixture(scope="session")

@@ -167,7 +167,11 @@ def test_pull_job_needs_an_http_server_url():
 
 
 def test_chart_pulls_llama32_from_its_ollama(homelab_objects):
-    jobs = [obj for (kind, _), obj in homelab_objects.items() if kind == "Job"]
+    jobs = [
+        obj
+        for (kind, _), obj in homelab_objects.items()
+        if kind == "Job" and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "model-pull"
+    ]
     assert [job["metadata"]["annotations"]["homelab-ai/models"] for job in jobs] == ["llama3.2"]
     args = container(jobs[0])["args"]
     assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"

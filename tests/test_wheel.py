@@ -92,7 +92,12 @@ def test_wheel_ships_the_in_pod_programs_and_py_typed(wheel):
         "homelab_ai/services/ollama/ollama_pull.py",
         "homelab_ai/services/stable_diffusion/sd_fetch_models.py",
         "homelab_ai/services/stable_diffusion/sd_idle_unloader.py",
+        "homelab_ai/cluster/longhorn/longhorn_jobs.py",
     } <= names
+
+
+def test_wheel_ships_the_schema_of_the_doctors_json_report(wheel):
+    assert "homelab_ai/ops/doctor_report.schema.json" in zipfile.ZipFile(wheel).namelist()
 
 
 def test_wheel_metadata_has_an_spdx_license_expression(wheel):

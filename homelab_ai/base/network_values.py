@@ -117,3 +117,25 @@ class DnsServer:
             "to": [selector.peer()],
             "ports": [{"port": self.port, "protocol": "UDP"}, {"port": self.port, "protocol": "TCP"}],
         }
+
+
+@attrs.frozen(kw_only=True)
+class ApiServerEgress:
+    """Where a pod that talks to the Kubernetes API may connect: ``cidr`` on ``ports``.
+
+    443 is the ``kubernetes`` Service; 6443 is the API server behind it (k3s, kubeadm), which is
+    what most CNIs match a policy against once the Service address is translated. ``cidr``
+    defaults to anywhere on those ports; narrow it to the control plane (e.g. ``10.10.0.10/32``).
+    """
+
+    cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
+    """The API server's addresses. Default "0.0.0.0/0": any."""
+    ports: tuple[int, ...] = attrs.field(default=(443, 6443), converter=tuple, validator=ports)
+    """TCP port of the Service and of the API server behind it. Default (443, 6443)."""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ports:
+            raise HomelabConfigError("ApiServerEgress.ports", "no ports given", "list the ports, e.g. (443, 6443)")
+
+    def rule(self) -> dict:
+        return {"to": [{"ipBlock": {"cidr": self.cidr}}], "ports": [{"port": p, "protocol": "TCP"} for p in self.ports]}

@@ -421,3 +421,18 @@ def words(at_least: int = 0) -> Validator:
             raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
 
     return check
+
+
+def short_label(maximum: int, why: str) -> Validator:
+    """A DNS-1123 label of at most ``maximum`` characters: a name that something appends to (``why``)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        dns1123_label(instance, attribute, value)
+        if len(value) > maximum:
+            raise HomelabConfigError(
+                field_name(instance, attribute),
+                f"{value!r} is {len(value)} characters, too long {why}",
+                f"use at most {maximum} characters",
+            )
+
+    return check

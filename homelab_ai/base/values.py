@@ -97,6 +97,17 @@ class ComputeResources:
     def __attrs_post_init__(self) -> None:
         _limit_not_below_request(self)
 
+    def quantities(self) -> dict[str, dict[str, str]]:
+        """``{"requests": {...}, "limits": {...}}`` in millicores and MiB, as a container's ``resources``."""
+
+        def pair(cpu: float, memory_gib: float) -> dict[str, str]:
+            return {"cpu": f"{round(cpu * 1000)}m", "memory": f"{round(memory_gib * 1024)}Mi"}
+
+        return {
+            "requests": pair(self.cpu_request, self.memory_request_gib),
+            "limits": pair(self.cpu_limit, self.memory_limit_gib),
+        }
+
 
 @attrs.frozen(kw_only=True)
 class HealthCheck:

@@ -13,7 +13,7 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.validators import dns1123_label, ports
 
 
@@ -39,6 +39,8 @@ class AppNetworkPolicyProps:
     """Endpoints (pods and port) the pods may connect to, besides DNS. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet access, never the LAN. Default None: no internet."""
+    api_server: ApiServerEgress | None = None
+    """The Kubernetes API, for pods that call it with their service account. Default None: no access."""
     dns: DnsServer = DnsServer()
     """The cluster DNS the pods can always reach. Default DnsServer(): kube-dns in kube-system, port 53."""
 
@@ -94,6 +96,8 @@ class AppNetworkPolicy(Construct):
             self.allow_to(endpoint)
         if props.internet is not None:
             self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.internet.rule()))
+        if props.api_server is not None:
+            self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.api_server.rule()))
 
     def _port_list(self) -> list[dict]:
         return [{"port": p, "protocol": "TCP"} for p in self.props.ports]

@@ -16,11 +16,13 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import InternetEgress
+from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
 from homelab_ai.base.validators import cron, dns1123_label, dns1123_subdomain, host_name, whole_number
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
 from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import LonghornStorageClass, LonghornStorageClassProps
 from homelab_ai.cluster.longhorn.volume import LonghornVolumeProps
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation
@@ -110,6 +112,14 @@ class AiStackProps:
     """Stable Diffusion's host name, e.g. "images.home.example.com" (needs routing). Default none."""
     sign_in: SignIn | None = None
     """One OpenID Connect login: Open WebUI's own, and a sign-in proxy before Stable Diffusion's route. Default none."""
+    snapshot_before_upgrade: bool = True
+    """Snapshot open-webui-data before Flux deploys a new Open WebUI image (it migrates its DB one way). Default on."""
+    open_webui_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring open-webui-data's newest backup and SQLite-checking it. Default None: off."""
+    stable_diffusion_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring sd-data's newest backup and counting its files. Default None: off."""
+    drill_api_server: ApiServerEgress = ApiServerEgress()
+    """Where the drills' pods may reach the Kubernetes API. Default ports 443 and 6443 at any address."""
     vram_arbiter: bool = False
     """Put the VRAM arbiter in front of Ollama and Stable Diffusion (Open WebUI goes through it). Default off."""
     vram_arbiter_monitoring: VramArbiterMonitoringProps | None = None
@@ -400,6 +410,52 @@ class AiStack(Construct):
                     tls=self.tls,
                 ),
             )
+
+        self.pre_upgrade_snapshot: PreUpgradeSnapshot | None = None
+        """The Job that snapshots open-webui-data before a new Open WebUI image (None when switched off)."""
+        if props.snapshot_before_upgrade:
+            # In the infrastructure folder: Flux applies (and waits for) it before the apps' folder.
+            self.pre_upgrade_snapshot = PreUpgradeSnapshot(
+                infra,
+                "OpenWebUIPreUpgrade",
+                PreUpgradeSnapshotProps(
+                    name="open-webui-pre-upgrade", volumes=[self.open_webui.data], image=self.open_webui.props.image
+                ),
+            )
+        drills = []
+        if props.open_webui_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "OpenWebUIRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.open_webui.data,
+                        # Users and chats live in DATA_DIR/webui.db (open_webui/env.py@0.6.5 L265, @0.12.4 L271).
+                        check=SqliteIntegrity(file="webui.db"),
+                        schedule=props.open_webui_drill_schedule,
+                        security=self.open_webui.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        if props.stable_diffusion_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "StableDiffusionRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.stable_diffusion.data,
+                        check=FileCount(min_files=1),
+                        schedule=props.stable_diffusion_drill_schedule,
+                        # Checkpoints make sd-data big: its restore takes longer.
+                        timeout=timedelta(hours=6),
+                        security=self.stable_diffusion.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        self.restore_drills = tuple(drills)
+        """The scheduled restore drills (none unless their schedules are set)."""
 
         # Flux applies each dist/ folder from the repo it was bootstrapped with: the device-plugin
         # config first, then the apps, with their SOPS secrets decrypted.

@@ -24,9 +24,11 @@ from homelab_ai.synth.docs.deploy import deploy_section, first_time_setup_sectio
 from homelab_ai.synth.docs.gpu import gpu_section
 from homelab_ai.synth.docs.network import network_section
 from homelab_ai.synth.docs.page import GENERATED_MARKER, DocsModel, Page, Section
+from homelab_ai.synth.docs.recovery import recovery_section
 from homelab_ai.synth.docs.secrets import secrets_section
 from homelab_ai.synth.docs.services import api_endpoints_section, overview_section, services_section
 from homelab_ai.synth.docs.storage import storage_section
+from homelab_ai.synth.docs.troubleshooting import troubleshooting_section
 from homelab_ai.synth.docs.upstream import upstream_section
 
 __all__ = [
@@ -49,11 +51,13 @@ SECTIONS: tuple[Section, ...] = (
     arbiter_section,
     network_section,
     storage_section,
+    recovery_section,
     secrets_section,
     upstream_section,
     deploy_section,
     first_time_setup_section,
     api_endpoints_section,
+    troubleshooting_section,
 )
 
 
