@@ -59,11 +59,13 @@ lint: venv
 cdk8s-synth: venv node
 	npx cdk8s synth --no-check-upgrade
 
-## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ (offline).
+## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ that have one (offline). The
+## prometheus-operator, Gateway API and cert-manager CRDs are schemas for the tests only: those
+## objects are plain ApiObjects.
+BINDING_CRDS := crds/flux-helmrelease.yaml crds/flux-kustomization.yaml crds/longhorn-recurringjob.yaml
 imports: node
 	rm -rf homelab_ai/_crds/io
-	# The prometheus-operator CRDs are for schema checks in tests only (the monitoring objects are plain ApiObjects).
-	for crd in $(filter-out crds/prometheus-operator-%,$(wildcard crds/*.yaml)); do npx cdk8s import "$$crd" --language python --output homelab_ai/_crds --no-check-upgrade; done
+	for crd in $(BINDING_CRDS); do npx cdk8s import "$$crd" --language python --output homelab_ai/_crds --no-check-upgrade; done
 
 clean:
 	rm -rf $(VENV) node_modules .cdk8s.out

@@ -8,6 +8,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
 from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.oidc import OidcProvider
 from homelab_ai.base.values import AccessMode, ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -26,6 +27,22 @@ from homelab_ai.cluster.longhorn.storage_class import (
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation, NamespaceIsolationProps
 from homelab_ai.cluster.pod_security import PodSecurityLevel
+from homelab_ai.cluster.routing.app_route import AppRoute, AppRouteProps
+from homelab_ai.cluster.routing.certificate import Certificate, CertificateProps
+from homelab_ai.cluster.routing.http_route import HttpRoute, HttpRouteProps
+from homelab_ai.cluster.routing.ingress_route import IngressRoute, IngressRouteProps
+from homelab_ai.cluster.routing.reference_grant import ReferenceGrant, ReferenceGrantProps
+from homelab_ai.cluster.routing.route_tls import RouteTlsSecret, RouteTlsSecretProps
+from homelab_ai.cluster.routing.values import (
+    CertIssuer,
+    ExternalDns,
+    GatewayListener,
+    IngressClass,
+    IngressController,
+    IssuerKind,
+    RouteTls,
+    Routing,
+)
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
 from homelab_ai.gpu.budget import (
     BudgetApp,
@@ -43,8 +60,10 @@ from homelab_ai.gpu.shared_gpu import GpuApp, SharedGpu, SharedGpuProps
 from homelab_ai.gpu.time_sliced_app import GpuTimeSlicedApp, GpuTimeSlicedAppProps
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 from homelab_ai.secrets.sops_secret import SecretKeyRef, SopsSecret, SopsSecretProps
+from homelab_ai.services.oauth2_proxy.oauth2_proxy import OAuth2Proxy, OAuth2ProxyProps
 from homelab_ai.services.ollama.llm_backend import LlmBackend, LlmBackendProps
 from homelab_ai.services.ollama.model_pull import OllamaModelPull, OllamaModelPullProps
+from homelab_ai.services.open_webui.oidc_login import OpenWebUIOidc
 from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.services.stable_diffusion.checkpoint_fetch import (
     Checkpoint,
@@ -57,6 +76,7 @@ from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusio
 from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
 from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoring, VramArbiterMonitoringProps
 from homelab_ai.stack.ai_stack import AiStack, AiStackProps
+from homelab_ai.stack.sign_in import SignIn
 
 __all__ = [
     "AccessMode",
@@ -65,11 +85,16 @@ __all__ = [
     "ApiServerEgress",
     "AppNetworkPolicy",
     "AppNetworkPolicyProps",
+    "AppRoute",
+    "AppRouteProps",
     "AppWorkload",
     "AppWorkloadProps",
     "BudgetApp",
     "BudgetRow",
     "Budgeted",
+    "CertIssuer",
+    "Certificate",
+    "CertificateProps",
     "Checkpoint",
     "CheckpointFetch",
     "CheckpointFetchProps",
@@ -79,18 +104,27 @@ __all__ = [
     "DataLocality",
     "DnsServer",
     "Endpoint",
+    "ExternalDns",
     "FileCount",
     "FluxKustomization",
     "FluxKustomizationProps",
     "FluxSource",
+    "GatewayListener",
     "GpuApp",
     "GpuBudget",
     "GpuTimeSlicedApp",
     "GpuTimeSlicedAppProps",
     "HealthCheck",
     "HomelabConfigError",
+    "HttpRoute",
+    "HttpRouteProps",
     "IdleUnload",
+    "IngressClass",
+    "IngressController",
+    "IngressRoute",
+    "IngressRouteProps",
     "InternetEgress",
+    "IssuerKind",
     "LbProvider",
     "LlmBackend",
     "LlmBackendProps",
@@ -107,9 +141,13 @@ __all__ = [
     "NvidiaDevicePluginProps",
     "NvidiaRuntimeClass",
     "NvidiaRuntimeClassProps",
+    "OAuth2Proxy",
+    "OAuth2ProxyProps",
+    "OidcProvider",
     "OllamaModelPull",
     "OllamaModelPullProps",
     "OpenWebUI",
+    "OpenWebUIOidc",
     "OpenWebUIProps",
     "PodHardening",
     "PodSecurityLevel",
@@ -118,8 +156,14 @@ __all__ = [
     "PreUpgradeSnapshotProps",
     "ReclaimPolicy",
     "RecurringTask",
+    "ReferenceGrant",
+    "ReferenceGrantProps",
     "RestoreDrill",
     "RestoreDrillProps",
+    "RouteTls",
+    "RouteTlsSecret",
+    "RouteTlsSecretProps",
+    "Routing",
     "ScratchDir",
     "SdIdleUnloader",
     "SdIdleUnloaderProps",
@@ -130,6 +174,7 @@ __all__ = [
     "Severity",
     "SharedGpu",
     "SharedGpuProps",
+    "SignIn",
     "SopsSecret",
     "SopsSecretProps",
     "SourceKind",

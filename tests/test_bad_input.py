@@ -620,10 +620,6 @@ def _internet_over_http(infra, ai):
     AppWorkload(ai, "W", app_props(env={"MIRROR": "http://mirror.example.org/x"}, internet=InternetEgress()))
 
 
-def _internet_without_egress(infra, ai):
-    AppWorkload(ai, "W", app_props(env={"HF_ENDPOINT": "https://huggingface.co"}))
-
-
 def _idle_unloader_on_another_port(infra, ai):
     app = AppWorkload(ai, "W", app_props())
     SdIdleUnloader(
@@ -693,7 +689,6 @@ DECLARED_BUT_UNREACHABLE: list[tuple[str, str, Build]] = [
     ("short Service name, wrong port", "container 'a' args[1]: calls http://b:8080", _short_service_name_wrong_port),
     ("loopback port nobody listens on", "env SIDECAR_URL: calls http://127.0.0.1:9999", _loopback_nobody_listens_on),
     ("internet over http while only 443 is open", "env MIRROR: calls http://mirror.example.org", _internet_over_http),
-    ("internet without egress", "env HF_ENDPOINT: calls https://huggingface.co", _internet_without_egress),
     (
         "idle unloader on another port than the web UI",
         "env SD_URL: calls http://127.0.0.1:7861",

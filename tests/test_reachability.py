@@ -72,3 +72,10 @@ def test_an_optional_secret_reference_may_point_at_a_secret_the_chart_does_not_w
 def test_an_egress_rule_with_no_destination_lets_every_call_out_on_its_port():
     app = _deployment("app", [{"name": "HF", "value": "https://huggingface.co"}])
     assert reachability_problems([app, _egress_policy("app", [{"ports": [{"port": 443}]}])], []) == []
+
+
+def test_a_public_url_in_a_pod_that_does_not_go_out_is_a_name_not_a_call():
+    """oauth2-proxy's --redirect-url, Open WebUI's own address: shown or handed on, never called by the pod."""
+    app = _deployment("proxy", [{"name": "REDIRECT", "value": "https://images.example.com/oauth2/callback"}])
+    cluster_only = {"to": [{"podSelector": {"matchLabels": {"app": "server"}}}], "ports": [{"port": 8000}]}
+    assert reachability_problems([app, _egress_policy("proxy", [cluster_only])], []) == []

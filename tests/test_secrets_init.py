@@ -136,7 +136,7 @@ def test_a_key_without_generator_and_no_terminal_is_refused_with_the_fix(tmp_pat
     assert str(refused.value) == (
         "SopsSecret(api).generators: key 'TOKEN' has no generator and there is no terminal to ask for its value. "
         "Fix: run `homelab-ai secrets init --rotate api` in a terminal (it asks without echo), or give 'TOKEN' a "
-        "generator (hex32, password)"
+        "generator (hex32, password, base64url32)"
     )
 
 

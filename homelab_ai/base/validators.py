@@ -497,6 +497,120 @@ def is_typed(cls: type) -> bool:
     return all(isinstance(field.validator, _Typed) for field in attrs.fields(cls))
 
 
+def _dns_name_problem(value: object) -> str | None:
+    """Why ``value`` is not a fully qualified DNS name (DNS-1123 subdomain of two labels or more)."""
+    if not isinstance(value, str) or not value:
+        return f"{value!r} is not a host name"
+    if value.startswith("*"):
+        return f"{value!r} is a wildcard, not one host"
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        return f"{value!r} is not a DNS-1123 name (lower-case letters, digits, '-' and '.', at most 253 characters)"
+    if any(len(label) > 63 for label in value.split(".")):
+        return f"{value!r} has a label longer than 63 characters"
+    if "." not in value:
+        return f"{value!r} is a single label; certificates and DNS records need a fully qualified name"
+    return None
+
+
+def host_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """One app's fully qualified host name, e.g. chat.home.example.com: no wildcard, no port, no scheme."""
+    problem = _dns_name_problem(value)
+    if problem:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            problem,
+            "give the one name people type, in lower case with its domain, e.g. 'chat.home.example.com' "
+            "(an app has one host name; a wildcard would send every name to it)",
+        )
+
+
+def certificate_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """A name a TLS certificate can hold: a host name, or a wildcard in the leftmost label only (``*.example.com``).
+
+    A wildcard covers exactly one label (RFC 6125 section 6.4.3; public CAs issue no other form), so
+    ``a.*.example.com``, ``*.*.example.com`` and ``*.com`` are refused: no certificate can hold them.
+    """
+    text = value if isinstance(value, str) else ""
+    rest = text[2:] if text.startswith("*.") else text
+    problem = _dns_name_problem(rest)
+    if problem is None and text.startswith("*.") and "." not in rest:
+        problem = f"{value!r} would cover a whole top-level domain"
+    if problem is not None or "*" in rest:
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            problem or f"{value!r} has a wildcard that is not the whole leftmost label",
+            "list the names the certificate holds: host names, or '*.' followed by a domain of two labels or "
+            "more (e.g. '*.home.example.com', which covers 'chat.home.example.com' but not 'home.example.com')",
+        )
+
+
+def certificate_covers(names: tuple[str, ...], host: str) -> bool:
+    """Whether a certificate holding ``names`` is valid for ``host`` (a wildcard matches one leftmost label)."""
+    for name in names:
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
+def host_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """At least one host name (see :func:`host_name`), each listed once."""
+    if not value:
+        raise HomelabConfigError(field_name(instance, attribute), "no host name given", "give at least one")
+    for item in value:
+        host_name(instance, attribute, item)
+    if len(set(value)) != len(value):
+        raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
+
+
+def https_site(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """Where people open a site: ``https://`` and a fully qualified host name, nothing after it."""
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    ok = parts is not None and parts.scheme == "https" and parts.path in ("", "/") and not parts.query
+    ok = ok and not parts.fragment and not parts.port and _dns_name_problem(parts.hostname or "") is None  # type: ignore[union-attr]
+    if not ok or value != value.strip() or (parts and parts.netloc != parts.hostname):  # type: ignore[union-attr]
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not an https:// address of one host",
+            "give the address people open, e.g. 'https://chat.home.example.com' (no path, no port)",
+        )
+
+
+_WORD = re.compile(r"^[^\s,;\"'=]+$")
+
+
+def string_tuple(value: object) -> tuple[str, ...]:
+    """Converter: one string is one item (not its letters); any other iterable becomes a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+
+def word(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    """One name written into a comma-, semicolon- or space-separated setting: a client id, claim, role, group."""
+    if not isinstance(value, str) or not _WORD.match(value):
+        raise HomelabConfigError(
+            field_name(instance, attribute),
+            f"{value!r} is not a single name",
+            "use a name without spaces, commas, semicolons, quotes or '=' (it is written into a list setting)",
+        )
+
+
+def words(at_least: int = 0) -> Validator:
+    """A tuple of :func:`word` names, each once, at least ``at_least`` of them."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if len(value) < at_least:
+            raise HomelabConfigError(
+                field_name(instance, attribute), f"{value!r} lists fewer than {at_least}", "list at least one"
+            )
+        for item in value:
+            word(instance, attribute, item)
+        if len(set(value)) != len(value):
+            raise HomelabConfigError(field_name(instance, attribute), f"{value!r} lists a name twice", "list each once")
+
+    return check
+
+
 def short_label(maximum: int, why: str) -> Validator:
     """A DNS-1123 label of at most ``maximum`` characters: a name that something appends to (``why``)."""
 

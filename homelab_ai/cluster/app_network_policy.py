@@ -89,6 +89,7 @@ class AppNetworkPolicy(Construct):
         )
         self._clients: list[PodSelector] = []
         self._endpoints: list[Endpoint] = []
+        self._ranges: list[InternetEgress] = []
         for client in props.allow_from:
             self.allow_from(client)
         for endpoint in props.egress_to:
@@ -140,6 +141,25 @@ class AppNetworkPolicy(Construct):
         if isinstance(client, AppNetworkPolicy):
             for number in self.props.ports:
                 client.allow_to(Endpoint(pods=self.props.pods, port=number))
+
+    @property
+    def ranges(self) -> tuple[InternetEgress, ...]:
+        """Address ranges opened after creation (``allow_range``), beside ``props.internet``."""
+        return tuple(self._ranges)
+
+    def allow_range(self, egress: InternetEgress) -> None:
+        """Let these pods open connections to an address range (a sign-in provider on the LAN, say)."""
+        if egress == self.props.internet or egress in self._ranges:
+            return
+        self._ranges.append(egress)
+        self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", egress.rule()))
+
+    def allow_egress(self, to: Endpoint | InternetEgress) -> None:
+        """``allow_to`` for pods, ``allow_range`` for an address range."""
+        if isinstance(to, Endpoint):
+            self.allow_to(to)
+        else:
+            self.allow_range(to)
 
     def allow_to(self, endpoint: Endpoint) -> None:
         """Let these pods open connections to ``endpoint``."""

@@ -48,6 +48,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "hex32": lambda: secrets.token_hex(32),
     # 48 random bytes, URL-safe base64 (64 characters): safe inside user:password and URLs.
     "password": lambda: secrets.token_urlsafe(48),
+    # 32 random bytes, unpadded URL-safe base64 (43 characters): an AES-256 key that oauth2-proxy
+    # decodes back to 32 bytes (pkg/encryption/utils.go@v7.15.3 SecretBytes, L24-38).
+    "base64url32": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -12,7 +12,9 @@ field at fault) when:
 - a container calls a URL (in its env, command or args) that cannot answer: a Service that does
   not exist or lacks the port, a loopback port no container of the pod listens on, or a
   destination that a NetworkPolicy of the caller (egress) or of the server (ingress) blocks,
-  e.g. a download over http:// from a pod whose policy opens the internet on 443 only.
+  e.g. a download over http:// from a pod whose policy opens the internet on 443 only. A URL
+  outside the cluster is judged only for a pod whose policy lets it out at all: in any other
+  pod it is a name shown or handed on (a redirect address, a public URL), not a call.
 
 NetworkPolicies are evaluated as Kubernetes does for what the chart can know: pods by labels,
 namespaces by ``kubernetes.io/metadata.name``; an ``ipBlock`` is taken to stand for destinations
@@ -346,6 +348,16 @@ def _admits(policies: list[Mapping], direction: str, peer_matches, number: int, 
     return False
 
 
+def _internet_rules(policies: list[Mapping]) -> list[Mapping]:
+    """The egress rules that reach outside the cluster (an ipBlock, or no peer at all)."""
+    return [
+        rule
+        for policy in policies
+        for rule in (policy.get("spec") or {}).get("egress") or []
+        if not rule.get("to") or any("ipBlock" in peer for peer in rule["to"])
+    ]
+
+
 def _internet_ports(policies: list[Mapping]) -> list[int]:
     """The ports egress rules open to destinations outside the cluster (an ipBlock, or no peer at all)."""
     return sorted(
@@ -407,6 +419,8 @@ def _one_call_problem(
         )
     target = _service_for(call.host, pod, services)
     if target is None:
+        if not _internet_rules(egress):
+            return None  # a pod that is not meant to go out: the URL is a name it shows or hands on, not a call
         if _admits(egress, "Egress", lambda peer, _policy: "ipBlock" in peer, call.port, None):
             return None
         names = ", ".join(_name(p) for p in egress)

@@ -148,6 +148,12 @@ class StableDiffusionProps:
                 "keep enable_api=True, or set idle_unloader=False (the GPU budget then refuses a shared card "
                 "unless the VRAM envelope says idle_gib = active_max_gib)",
             )
+        if not self.gradio_auth and self.expose is not None:
+            raise HomelabConfigError(
+                "StableDiffusionProps.gradio_auth",
+                "is off while the web UI has a LoadBalancer address: the whole LAN would get it without a password",
+                "keep gradio_auth=True, or drop expose and reach it only through a sign-in proxy (OAuth2Proxy)",
+            )
 
     purpose: str = "Image generation UI"
     """One line for the operator docs' services table. Default "Image generation UI"."""
@@ -157,6 +163,8 @@ class StableDiffusionProps:
     """Client pods admitted when not exposed (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
     """Outbound internet (checkpoints, the update check). Default None: no internet."""
+    gradio_auth: bool = True
+    """Ask for the password in the web UI (--gradio-auth); off only behind a sign-in proxy. Default on."""
 
     @property
     def models_path(self) -> str:
@@ -173,7 +181,9 @@ class StableDiffusion(Construct):
         self.password_ref = props.secret.key_ref(props.password_key)
         self.data = LonghornVolume(self, "Data", props.data_volume)
         credentials = f"{props.username}:$({PASSWORD_ENV})"
-        args = ["--listen", "--port", str(props.port), "--gradio-auth", credentials]
+        args = ["--listen", "--port", str(props.port)]
+        if props.gradio_auth:
+            args += ["--gradio-auth", credentials]
         if props.enable_api:
             args += ["--api", "--api-auth", credentials]
         args += list(props.extra_args)

@@ -18,6 +18,7 @@ import cdk8s
 
 from homelab_ai.base.errors import SynthError
 from homelab_ai.synth.dist import RenderedFile, collect_problems
+from homelab_ai.synth.docs.access import access_section
 from homelab_ai.synth.docs.arbiter import arbiter_section
 from homelab_ai.synth.docs.deploy import deploy_section, first_time_setup_section
 from homelab_ai.synth.docs.gpu import gpu_section
@@ -45,6 +46,7 @@ __all__ = [
 SECTIONS: tuple[Section, ...] = (
     overview_section,
     services_section,
+    access_section,
     gpu_section,
     arbiter_section,
     network_section,
