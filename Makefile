@@ -3,12 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: twice the CPUs, at least 4. Part of the suite waits (the idle unloader's
+# real-time tests, pip, sops, checkov's start), so more workers than cores keep the CPUs busy.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, 2 * (os.cpu_count() or 1)))')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth docs test venv node lint cdk8s-synth imports clean bench
+.PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +40,16 @@ docs: venv
 	$(BIN)/homelab-ai docs docs
 	$(BIN)/python -m homelab_ai.cli.api_reference docs/api.md
 
-## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
+## Every test: lint, unit, snapshot, schema, checkov, and the end-to-end processes (the CLI, sops,
+## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
+## worker per core (it only computes).
+test-fast: venv
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# The slow tier (`make test-fast` leaves it out): runs the cdk8s CLI (node).
+pytestmark = pytest.mark.slow
+
 
 def _tree(root: Path) -> dict[str, str]:
     return {

@@ -18,6 +18,9 @@ from homelab_ai.ops.report import Report, Verdict, ok, schema
 from homelab_ai.synth.expectations import expectations
 from tests.doctor_cluster import CONTEXT, FakeCluster, chart_values, make_repo
 
+# The slow tier (`make test-fast` leaves it out): runs `homelab-ai doctor` against a fake kubectl (a process per call).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def chart() -> tuple[Expectation, ...]:

@@ -106,6 +106,7 @@ def test_the_sign_in_secret_is_copied_encrypted(rendered):
     assert b"demo-oidc-client-secret" not in secret.content
 
 
+@pytest.mark.slow
 def test_checkov_finds_nothing_that_checkov_yaml_does_not_skip_for_those_objects(rendered, tmp_path):
     write_atomically(rendered[1], tmp_path / "dist")
     report = _checkov(tmp_path / "dist", tmp_path)

@@ -16,6 +16,9 @@ from homelab_ai.base.pod_scripts import script_path
 from tests.crd_schemas import validate_custom
 from tests.fake_kube_api import FakeKubeApi
 
+# The slow tier (`make test-fast` leaves it out): runs the in-pod Longhorn job programs against a fake API server.
+pytestmark = pytest.mark.slow
+
 SCRIPT = script_path("homelab_ai.cluster.longhorn", "longhorn_jobs.py")
 TOKEN = "test-token"
 LONGHORN = "/apis/longhorn.io/v1beta2/namespaces/longhorn-system"

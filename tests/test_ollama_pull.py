@@ -21,6 +21,7 @@ def _pull(server_url: str, *models: str, wait: str = "10") -> subprocess.Complet
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_present_model_is_skipped_without_a_pull():
     with FakeOllama(present=["llama3.2:latest"]) as ollama:
         result = _pull(ollama.url, "llama3.2")
@@ -29,6 +30,7 @@ def test_present_model_is_skipped_without_a_pull():
     assert ollama.pulls() == []
 
 
+@pytest.mark.slow
 def test_missing_model_is_pulled_with_streamed_progress_in_the_log():
     with FakeOllama(pullable={"qwen2.5:14b": 9 * GIB}) as ollama:
         result = _pull(ollama.url, "qwen2.5:14b")
@@ -42,6 +44,7 @@ def test_missing_model_is_pulled_with_streamed_progress_in_the_log():
     assert "all 1 declared model(s) present" in log
 
 
+@pytest.mark.slow
 def test_only_the_missing_models_of_a_list_are_pulled():
     with FakeOllama(present=["llama3.2:latest"], pullable={"mistral": GIB}) as ollama:
         result = _pull(ollama.url, "llama3.2:latest", "mistral")
@@ -49,6 +52,7 @@ def test_only_the_missing_models_of_a_list_are_pulled():
     assert [p["model"] for p in ollama.pulls()] == ["mistral"]
 
 
+@pytest.mark.slow
 def test_unknown_model_fails_naming_the_model_and_ollamas_error():
     with FakeOllama(pullable={"llama3.2": GIB}) as ollama:
         result = _pull(ollama.url, "no-such-model:7b", "llama3.2")
@@ -58,6 +62,7 @@ def test_unknown_model_fails_naming_the_model_and_ollamas_error():
     assert "llama3.2: ready" in result.stdout  # one bad name does not stop the others
 
 
+@pytest.mark.slow
 def test_http_error_from_the_server_fails_naming_the_model():
     with FakeOllama(broken={"llama3.2"}) as ollama:
         result = _pull(ollama.url, "llama3.2")
@@ -65,6 +70,7 @@ def test_http_error_from_the_server_fails_naming_the_model():
     assert "could not pull model 'llama3.2': the server answered HTTP 500: registry unreachable" in result.stdout
 
 
+@pytest.mark.slow
 def test_server_that_is_not_up_yet_is_waited_for():
     port = free_port()
     command = [sys.executable, "-I", str(SCRIPTS["ollama_pull.py"]), "--server", f"http://127.0.0.1:{port}",
@@ -79,6 +85,7 @@ def test_server_that_is_not_up_yet_is_waited_for():
     assert "llama3.2: already present, skipped" in rest
 
 
+@pytest.mark.slow
 def test_server_that_never_comes_up_fails_after_the_bound():
     result = _pull(f"http://127.0.0.1:{free_port()}", "llama3.2", wait="0.5")
     assert result.returncode == 1

@@ -17,6 +17,9 @@ import pytest
 from homelab_ai.services.oauth2_proxy.contract import OAUTH2_PROXY_IMAGE
 from tests.contract_checks import REPO_ROOT, containers, dist_objects
 
+# The slow tier (`make test-fast` leaves it out): runs Renovate's own tools (node).
+pytestmark = pytest.mark.slow
+
 BIN = REPO_ROOT / "node_modules" / ".bin"
 TIMEOUT = 300  # seconds; an extraction takes a few
 

@@ -105,6 +105,7 @@ def fake(tmp_path, app, monkeypatch):
     return cluster
 
 
+@pytest.mark.slow
 def test_restore_command_prints_the_objects_for_the_newest_backup(fake, capsys):
     code = main(["restore", "open-webui-data", "--context", CONTEXT])
     out = capsys.readouterr().out
@@ -115,6 +116,7 @@ def test_restore_command_prints_the_objects_for_the_newest_backup(fake, capsys):
     assert out.startswith("# Restores ai/open-webui-data from Longhorn backup backup-1b2c3d4e5f6a4b7c")
 
 
+@pytest.mark.slow
 def test_restore_command_only_reads_the_cluster(fake, capsys):
     main(["restore", "sd-data", "--context", CONTEXT])
     assert fake.calls() == [
@@ -122,6 +124,7 @@ def test_restore_command_only_reads_the_cluster(fake, capsys):
     ]
 
 
+@pytest.mark.slow
 def test_restore_of_a_claim_the_chart_does_not_back_up_is_refused(fake, capsys):
     code = main(["restore", "ollama-models", "--context", CONTEXT])
     err = capsys.readouterr().err

@@ -8,7 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.fake_servers import FileServer, run_script
+
+# The slow tier (`make test-fast` leaves it out): runs the in-pod script against a fake server.
+pytestmark = pytest.mark.slow
 
 GOOD = b"safetensors bytes " * 1000
 GOOD_SHA = hashlib.sha256(GOOD).hexdigest()

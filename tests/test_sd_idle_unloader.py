@@ -112,6 +112,7 @@ def serve(servers: list[FakeAutomatic1111], **kwargs) -> FakeAutomatic1111:
 # Behaviour against the fake web UI -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unloads_once_after_the_idle_timeout_and_not_again(servers, run_sidecar):
     server = serve(servers)
     sidecar = run_sidecar(server.url, timeout=1.5)
@@ -124,6 +125,7 @@ def test_unloads_once_after_the_idle_timeout_and_not_again(servers, run_sidecar)
     assert sidecar.lines_with("checkpoint unloaded")
 
 
+@pytest.mark.slow
 def test_does_not_unload_while_a_job_runs(servers, run_sidecar):
     server = serve(servers)
     server.start_job()
@@ -137,6 +139,7 @@ def test_does_not_unload_while_a_job_runs(servers, run_sidecar):
     assert server.unloads[0].at - ended >= 1.5 - 0.1 - 0.2
 
 
+@pytest.mark.slow
 def test_a_job_between_two_polls_restarts_the_idle_timer(servers, run_sidecar):
     server = serve(servers)
     run_sidecar(server.url, timeout=1.5, poll=0.1)
@@ -146,6 +149,7 @@ def test_a_job_between_two_polls_restarts_the_idle_timer(servers, run_sidecar):
     assert server.unloads[0].at - happened >= 1.5
 
 
+@pytest.mark.slow
 def test_unloads_again_only_after_new_activity(servers, run_sidecar):
     server = serve(servers)
     sidecar = run_sidecar(server.url, timeout=1.0)
@@ -159,6 +163,7 @@ def test_unloads_again_only_after_new_activity(servers, run_sidecar):
     assert sidecar.lines_with("activity after unload")
 
 
+@pytest.mark.slow
 def test_retries_with_backoff_until_the_web_ui_comes_up(servers, run_sidecar):
     port = free_port()
     sidecar = run_sidecar(f"http://127.0.0.1:{port}", timeout=1.0, poll=0.1, backoff=0.4)
@@ -172,6 +177,7 @@ def test_retries_with_backoff_until_the_web_ui_comes_up(servers, run_sidecar):
     assert sidecar.lines_with("web UI answers again")
 
 
+@pytest.mark.slow
 def test_a_restarted_web_ui_is_unloaded_again(servers, run_sidecar):
     first = serve(servers)
     sidecar = run_sidecar(first.url, timeout=1.0, poll=0.1, backoff=0.2)
@@ -185,6 +191,7 @@ def test_a_restarted_web_ui_is_unloaded_again(servers, run_sidecar):
     assert second.unloads[0].at - restarted_at >= 1.0
 
 
+@pytest.mark.slow
 def test_sends_basic_auth_from_its_environment(servers, run_sidecar):
     expected = "Basic " + base64.b64encode(b"admin:s3cret-pass").decode()
     server = serve(servers, authorization=expected)
@@ -195,6 +202,7 @@ def test_sends_basic_auth_from_its_environment(servers, run_sidecar):
     assert sidecar.lines_with("as 'admin'")
 
 
+@pytest.mark.slow
 def test_a_wrong_password_is_logged_and_nothing_is_unloaded(servers, run_sidecar):
     server = serve(servers, authorization="Basic " + base64.b64encode(b"admin:right").decode())
     sidecar = run_sidecar(server.url, timeout=0.3, SD_API_USER="admin", SD_API_PASSWORD="wrong")
@@ -203,6 +211,7 @@ def test_a_wrong_password_is_logged_and_nothing_is_unloaded(servers, run_sidecar
     assert "SD_API_USER/SD_API_PASSWORD" in sidecar.lines_with("HTTP 401")[0]
 
 
+@pytest.mark.slow
 def test_health_endpoint_reports_the_loop_not_the_web_ui(run_sidecar):
     health = free_port()
     run_sidecar(f"http://127.0.0.1:{free_port()}", SD_HEALTH_PORT=str(health))  # no web UI at all
@@ -217,6 +226,7 @@ def test_health_endpoint_reports_the_loop_not_the_web_ui(run_sidecar):
     wait_until(healthy, "GET /healthz answering 200")
 
 
+@pytest.mark.slow
 def test_stops_cleanly_on_sigterm(servers, run_sidecar):
     server = serve(servers)
     sidecar = run_sidecar(server.url, timeout=60)
@@ -225,6 +235,7 @@ def test_stops_cleanly_on_sigterm(servers, run_sidecar):
     assert sidecar.lines_with("stopping")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "value"),
     [("SD_IDLE_TIMEOUT_SECONDS", "ten"), ("SD_POLL_INTERVAL_SECONDS", "0"), ("SD_URL", "stable-diffusion:7860")],
@@ -236,6 +247,7 @@ def test_refuses_a_bad_setting_before_polling(name, value):
     assert f"configuration error: {name}=" in result.stderr
 
 
+@pytest.mark.slow
 def test_refuses_a_user_without_a_password():
     env = {"PATH": os.environ.get("PATH", ""), "SD_API_USER": "admin"}
     result = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=DEADLINE)

@@ -23,7 +23,7 @@ def committed_values(repo_root) -> list[str]:
 
 def _workload_containers(repo_root):
     for path in files_under(repo_root / "dist"):
-        doc = yaml.safe_load(path.read_bytes())
+        doc = yaml.safe_load(path.read_bytes()) or {}  # the synth's marker file is comments only
         if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
             yield path, from_pod(doc)
 

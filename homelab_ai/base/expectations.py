@@ -14,8 +14,10 @@ from typing import Any
 
 import attrs
 
+from homelab_ai.base.validators import typed_fields
 
-@attrs.frozen(kw_only=True)
+
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class CheckKind:
     """One kind of check: the same for every subject it applies to."""
 
@@ -29,7 +31,7 @@ class CheckKind:
     """What the doctor reads, in a sentence naming the kubectl calls (no default)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Expectation:
     """One subject the chart expects to find in a state, and what usually fixes it when it is not."""
 

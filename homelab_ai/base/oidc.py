@@ -11,7 +11,7 @@ import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import Endpoint, InternetEgress
-from homelab_ai.base.validators import field_name, http_url, matches
+from homelab_ai.base.validators import field_name, http_url, matches, typed_fields
 
 # OpenID Connect Discovery 1.0, section 4: the configuration lives at this path below the issuer.
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -38,7 +38,7 @@ def _egress(instance: OidcProvider, attribute: attrs.Attribute[object], value: o
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OidcProvider:
     """An OpenID Connect provider (Authelia, Authentik, Keycloak, Pocket ID, Google, ...)."""
 

@@ -14,10 +14,10 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
-from homelab_ai.base.validators import dns1123_label, ports
+from homelab_ai.base.validators import as_tuple, dns1123_label, ports, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppNetworkPolicyProps:
     """Whose traffic (``pods``), on which ports it serves, who may connect, where it may go.
 
@@ -29,13 +29,13 @@ class AppNetworkPolicyProps:
     """Name of the NetworkPolicy, usually the app's. Required."""
     pods: PodSelector
     """The pods this policy selects: the app's. Required."""
-    ports: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=ports)
+    ports: tuple[int, ...] = attrs.field(default=(), converter=as_tuple, validator=ports)
     """Container port numbers the pods serve on: clients get in on these only. Default: none."""
     from_anywhere: bool = False
     """Accept every client on ports (an app behind a LoadBalancer). Default False."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods accepted on ports when not from_anywhere. Default: none."""
-    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=tuple)
+    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=as_tuple)
     """Endpoints (pods and port) the pods may connect to, besides DNS. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet access, never the LAN. Default None: no internet."""

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from homelab_ai.base.expectations import Expectation
+from homelab_ai.base.validators import as_tuple, typed_fields
 
 SCHEMA_FILE = "doctor_report.schema.json"
 REPORT_VERSION = 1
@@ -23,7 +24,7 @@ class Verdict(enum.Enum):
     FAIL = "fail"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Finding:
     """What the doctor found for one expectation."""
 
@@ -31,7 +32,7 @@ class Finding:
     """What was checked (no default)."""
     verdict: Verdict
     """ok, warn or fail (no default)."""
-    evidence: tuple[str, ...] = attrs.field(converter=tuple)
+    evidence: tuple[str, ...] = attrs.field(converter=as_tuple)
     """What the cluster showed, one line each (no default)."""
     fix: str | None = None
     """How to fix it; the expectation's own fix when None and the verdict is not ok (default None)."""
@@ -59,11 +60,11 @@ def fail(expectation: Expectation, *evidence: str, fix: str | None = None) -> Fi
     return Finding(expectation=expectation, verdict=Verdict.FAIL, evidence=evidence, fix=fix)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Report:
     """Every finding of one run, in the order of the expectations."""
 
-    findings: tuple[Finding, ...] = attrs.field(converter=tuple)
+    findings: tuple[Finding, ...] = attrs.field(converter=as_tuple)
     """One per expectation (no default)."""
     context: str | None = None
     """The kubeconfig context asked for; None for the current one (default None)."""

@@ -17,7 +17,15 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
-from homelab_ai.base.validators import cron, dns1123_label, dns1123_subdomain, host_name, whole_number
+from homelab_ai.base.validators import (
+    as_path,
+    cron,
+    dns1123_label,
+    dns1123_subdomain,
+    host_name,
+    typed_fields,
+    whole_number,
+)
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
 from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
@@ -54,11 +62,7 @@ STABLE_DIFFUSION_SECRET_FILE = "stable-diffusion.sops.yaml"
 SIGN_IN_SECRET_FILE = "sign-in.sops.yaml"
 
 
-def _path(value: object) -> Path:
-    return value if isinstance(value, Path) else Path(str(value))
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AiStackProps:
     """The site's facts for one AI namespace; the defaults are the spec's sizes and schedules."""
 
@@ -72,7 +76,7 @@ class AiStackProps:
     """Open WebUI's LAN address: IP, port and load-balancer provider; None only with a host name. Required."""
     stable_diffusion_address: LoadBalancer | None
     """Stable Diffusion's LAN address: IP, port and load-balancer provider; None only with a host name. Required."""
-    secrets_dir: Path = attrs.field(converter=_path)
+    secrets_dir: Path = attrs.field(converter=as_path)
     """Folder of the SOPS files open-webui.sops.yaml and stable-diffusion.sops.yaml. Required."""
     namespace: str = attrs.field(default="ai", validator=dns1123_label)
     """Namespace of the apps, and the dist/ folder they are written to. Default "ai"."""

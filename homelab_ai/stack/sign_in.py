@@ -12,10 +12,10 @@ import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.oidc import OidcProvider
-from homelab_ai.base.validators import string_tuple, word, words
+from homelab_ai.base.validators import string_tuple, typed_fields, word, words
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SignIn:
     """Who may sign in, through which provider, and what the provider's claims decide."""
 

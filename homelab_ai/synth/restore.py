@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import cdk8s
 
+from homelab_ai.base.validators import typed_fields
 from homelab_ai.base.values import AccessMode
 from homelab_ai.cluster.longhorn.storage_class import PROVISIONER, LonghornStorageClass, LonghornStorageClassProps
 from homelab_ai.cluster.longhorn.volume import PRUNE_ANNOTATION, LonghornVolume
@@ -41,7 +42,7 @@ class RestoreError(Exception):
     """No backup to restore from, or the chart has no such claim."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ClaimToRestore:
     """A backed-up claim of the chart and the Longhorn class its volume gets."""
 

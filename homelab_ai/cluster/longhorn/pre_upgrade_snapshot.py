@@ -29,7 +29,7 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
 from homelab_ai.base.pod_scripts import script_text
-from homelab_ai.base.validators import dns1123_label, field_name, positive_duration, short_label
+from homelab_ai.base.validators import as_tuple, dns1123_label, field_name, positive_duration, short_label, typed_fields
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.flux_kustomization import FluxKustomization
 from homelab_ai.cluster.longhorn.longhorn_jobs import snapshot_name
@@ -52,13 +52,13 @@ def _volumes(instance: Any, attribute: attrs.Attribute[Any], value: tuple[Any, .
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class PreUpgradeSnapshotProps:
     """The app's claims and image; a new image reference runs the Job again."""
 
     name: str = attrs.field(validator=short_label(MAX_NAME_LENGTH, "with the Job's '-<hash>' suffix"))
     """Name of the Job (plus ``-<8 hex>`` of the image), its ConfigMap and its RBAC. Required."""
-    volumes: tuple[LonghornVolume, ...] = attrs.field(converter=tuple, validator=_volumes)
+    volumes: tuple[LonghornVolume, ...] = attrs.field(converter=as_tuple, validator=_volumes)
     """The claims whose volumes are snapshotted. Required."""
     image: ContainerImage = attrs.field(validator=attrs.validators.instance_of(ContainerImage))
     """The app's image: what is about to be deployed. Required."""

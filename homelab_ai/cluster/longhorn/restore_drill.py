@@ -37,6 +37,7 @@ from homelab_ai.base.validators import (
     matches,
     positive_duration,
     short_label,
+    typed_fields,
     whole_number,
 )
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
@@ -61,7 +62,7 @@ RESTORED = "/restored"
 MAX_NAME_LENGTH = 52 - len("-check")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SqliteIntegrity:
     """Run SQLite's ``PRAGMA integrity_check`` on ``file`` (a path inside the volume)."""
 
@@ -80,7 +81,7 @@ class SqliteIntegrity:
         return f"SQLite `PRAGMA integrity_check` on `{self.file}`"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class FileCount:
     """Count the volume's regular files; fewer than ``min_files`` fails."""
 
@@ -118,7 +119,7 @@ def _volume(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class RestoreDrillProps:
     """Which claim, how to check it, when, and with what the drill may reach the API server."""
 

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import dns1123_subdomain, host_name
+from homelab_ai.base.validators import dns1123_subdomain, host_name, typed_fields
 from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload
 from homelab_ai.cluster.routing.http_route import HttpRoute, HttpRouteProps
 from homelab_ai.cluster.routing.ingress_route import IngressRoute, IngressRouteProps
@@ -27,7 +27,7 @@ def _tls(instance: AppRouteProps, attribute: attrs.Attribute[object], value: obj
         raise HomelabConfigError("AppRouteProps.tls", f"{value!r} is not a RouteTlsSecret", "pass one, or None")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppRouteProps:
     """Which app, under which name, the way ``routing`` says."""
 

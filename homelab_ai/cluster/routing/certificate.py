@@ -12,13 +12,13 @@ import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.validators import dns1123_subdomain, host_names, string_tuple
+from homelab_ai.base.validators import as_dict, dns1123_subdomain, host_names, string_tuple, typed_fields
 from homelab_ai.cluster.routing.values import CertIssuer
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab-ai"}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class CertificateProps:
     """Which names, from which issuer, into which Secret."""
 
@@ -30,7 +30,7 @@ class CertificateProps:
     """The cert-manager Issuer or ClusterIssuer that signs it. Required."""
     secret_name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
     """The TLS Secret cert-manager writes. Default: the Certificate's name."""
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels beside app.kubernetes.io/managed-by. Default none."""
 
 

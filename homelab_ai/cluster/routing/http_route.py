@@ -18,12 +18,14 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.validators import (
+    as_dict,
     dns1123_label,
     dns1123_subdomain,
     host_names,
     port,
     positive_duration,
     string_tuple,
+    typed_fields,
 )
 from homelab_ai.base.values import go_duration
 from homelab_ai.cluster.routing.certificate import MANAGED_BY
@@ -32,7 +34,7 @@ from homelab_ai.cluster.routing.values import GatewayListener
 API_VERSION = "gateway.networking.k8s.io/v1"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class HttpRouteProps:
     """A Service's host names on a Gateway listener."""
 
@@ -50,9 +52,9 @@ class HttpRouteProps:
         default=timedelta(hours=1), validator=attrs.validators.optional(positive_duration)
     )
     """rules[].timeouts.request; None leaves it to the implementation. Default 1 hour."""
-    annotations: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    annotations: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Annotations of the app's route (external-dns). Default none."""
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels of both routes, beside app.kubernetes.io/managed-by. Default none."""
 
 

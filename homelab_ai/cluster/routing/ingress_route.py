@@ -20,12 +20,14 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.validators import (
+    as_dict,
     dns1123_label,
     dns1123_subdomain,
     host_names,
     port,
     positive_duration,
     string_tuple,
+    typed_fields,
     whole_number,
 )
 from homelab_ai.cluster.routing.certificate import MANAGED_BY
@@ -45,7 +47,7 @@ def nginx_annotations(stream_timeout: timedelta, max_upload_mib: int) -> dict[st
     }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class IngressRouteProps:
     """A Service's host names on an Ingress class, with the TLS Secret that covers them."""
 
@@ -65,9 +67,9 @@ class IngressRouteProps:
     """How long a request or websocket may stay open without traffic. Default 1 hour."""
     max_upload_mib: int = attrs.field(default=100, validator=whole_number(1, 100_000))
     """Largest request body, MiB. Default 100."""
-    annotations: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    annotations: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """More annotations (external-dns). Default none."""
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels beside app.kubernetes.io/managed-by. Default none."""
 
 

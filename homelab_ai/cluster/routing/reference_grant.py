@@ -13,11 +13,11 @@ import attrs
 import cdk8s
 from constructs import Construct
 
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain
+from homelab_ai.base.validators import as_dict, dns1123_label, dns1123_subdomain, typed_fields
 from homelab_ai.cluster.routing.certificate import MANAGED_BY
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ReferenceGrantProps:
     """Which Secret, for the Gateways of which namespace."""
 
@@ -27,7 +27,7 @@ class ReferenceGrantProps:
     """The namespace whose Gateways may read the Secret. Required."""
     secret_name: str = attrs.field(validator=dns1123_subdomain)
     """The TLS Secret, in the grant's own namespace. Required."""
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels beside app.kubernetes.io/managed-by. Default none."""
 
 

@@ -15,13 +15,20 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import certificate_covers, dns1123_subdomain, host_names, string_tuple
+from homelab_ai.base.validators import (
+    as_dict,
+    certificate_covers,
+    dns1123_subdomain,
+    host_names,
+    string_tuple,
+    typed_fields,
+)
 from homelab_ai.cluster.routing.certificate import Certificate, CertificateProps
 from homelab_ai.cluster.routing.reference_grant import ReferenceGrant, ReferenceGrantProps
 from homelab_ai.cluster.routing.values import GatewayListener, Routing
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class RouteTlsSecretProps:
     """Which host names, under which name, the way ``routing.tls`` says."""
 
@@ -31,7 +38,7 @@ class RouteTlsSecretProps:
     """Every host name the routes serve. Required."""
     routing: Routing = attrs.field(validator=attrs.validators.instance_of(Routing))
     """The routing whose ``tls`` is not None. Required."""
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels beside app.kubernetes.io/managed-by. Default none."""
 
     def __attrs_post_init__(self) -> None:

@@ -34,6 +34,7 @@ from homelab_ai.base.validators import (
     matches,
     positive_duration,
     string_tuple,
+    typed_fields,
     whole_number,
 )
 
@@ -45,7 +46,7 @@ class IssuerKind(enum.Enum):
     CLUSTER_ISSUER = "ClusterIssuer"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class CertIssuer:
     """A cert-manager issuer the cluster already has (Let's Encrypt, a private CA, ...)."""
 
@@ -57,7 +58,7 @@ class CertIssuer:
     """ClusterIssuer (default) or Issuer (then it must be in the apps' namespace)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class RouteTls:
     """Where the route's certificate comes from: a cert-manager Certificate, or a TLS Secret that exists.
 
@@ -102,7 +103,7 @@ class IngressController(enum.Enum):
     NGINX = "ingress-nginx"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class IngressClass:
     """Route through an Ingress: for clusters without Gateway API."""
 
@@ -114,7 +115,7 @@ class IngressClass:
     """Whose annotations carry websockets, timeouts and the redirect. Default ingress-nginx."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class GatewayListener:
     """Route through a Gateway the cluster already has (Gateway API); homelab-ai writes routes, not the Gateway."""
 
@@ -134,7 +135,7 @@ def _prefix(instance: ExternalDns, attribute: attrs.Attribute[str], value: str) 
     )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ExternalDns:
     """Ask external-dns for each app's DNS record, through an annotation on its route.
 
@@ -161,7 +162,7 @@ def _via(instance: Routing, attribute: attrs.Attribute[object], value: object) -
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Routing:
     """How apps are reached by name: through which Gateway or Ingress class, with which certificate and DNS.
 

@@ -24,6 +24,7 @@ from homelab_ai.base.validators import (
     port,
     positive_duration,
     string_tuple,
+    typed_fields,
     word,
     words,
 )
@@ -41,7 +42,7 @@ COOKIE_SECRET_ENV = "OAUTH2_PROXY_COOKIE_SECRET"
 CALLBACK_PATH = "/oauth2/callback"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OAuth2ProxyProps:
     """Who signs in (the provider and its client), where they land (``public_url``), which app is behind."""
 

@@ -17,12 +17,14 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
 from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import (
+    as_tuple,
     field_name,
     http_url,
     ollama_model_name,
-    positive,
     positive_duration,
     short_label,
+    typed_fields,
+    whole_number,
 )
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.script_pod import script_pod
@@ -36,7 +38,7 @@ MAX_NAME_LENGTH = 63 - 9
 
 def model_tuple(value: Any) -> Any:
     """Lists become tuples; a lone string is left alone so the validator can refuse it by name."""
-    return value if isinstance(value, str) else tuple(value)
+    return value if isinstance(value, str) else as_tuple(value)
 
 
 def model_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -73,7 +75,7 @@ def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str,
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OllamaModelPullProps:
     """Which models, which server, and the Job's bounds.
 
@@ -95,7 +97,7 @@ class OllamaModelPullProps:
     """How long one attempt waits for the server (a new cluster pulls its image). Default 20 minutes."""
     deadline: timedelta = attrs.field(default=timedelta(hours=6), validator=positive_duration)
     """How long the whole Job may run, retries included. Default 6 hours."""
-    backoff_limit: int = attrs.field(default=3, validator=[attrs.validators.instance_of(int), positive])
+    backoff_limit: int = attrs.field(default=3, validator=whole_number(1))
     """How many times a failed pod is retried. Default 3."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25

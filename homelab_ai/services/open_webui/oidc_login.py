@@ -15,7 +15,7 @@ import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.oidc import OidcProvider
-from homelab_ai.base.validators import string_tuple, word, words
+from homelab_ai.base.validators import string_tuple, typed_fields, word, words
 from homelab_ai.secrets.sops_secret import SecretKeyRef
 
 # main.py L2945: @app.get('/oauth/{provider}/login/callback'); the provider is registered as 'oidc' (L2825).
@@ -47,7 +47,7 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OpenWebUIOidc:
     """Sign in to Open WebUI with an OpenID Connect provider; roles and groups may come from its claims."""
 

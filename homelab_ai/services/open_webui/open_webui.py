@@ -10,7 +10,7 @@ from constructs import Construct
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import dns1123_label, env_mapping, https_site, port, secret_key
+from homelab_ai.base.validators import as_tuple, dns1123_label, env_mapping, https_site, port, secret_key, typed_fields
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -41,7 +41,7 @@ SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
 PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OpenWebUIProps:
     """Open WebUI wired to an LlmBackend, optionally to StableDiffusion; its session key from a SopsSecret.
 
@@ -87,7 +87,7 @@ class OpenWebUIProps:
     """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
     """Who the UI runs as. Default SecurityProfile(): UID/GID 10001, read-only root filesystem."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods admitted when the UI is not exposed. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet (embedding model download, web search). Default None: no internet."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import timedelta
 
 import attrs
@@ -9,7 +10,16 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
-from homelab_ai.base.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    matches,
+    port,
+    positive_duration,
+    secret_key,
+    typed_fields,
+)
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -41,7 +51,32 @@ PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
 
 
-@attrs.frozen(kw_only=True)
+def _checkpoints_reachable(props: StableDiffusionProps) -> None:
+    """Each checkpoint's download must get through the pod's NetworkPolicy, or the init container
+    retries forever and the web UI never starts. Refused, not opened: which ports the pod may use
+    on the internet is the user's decision (HTTPS only by default)."""
+    if not props.checkpoints:
+        return
+    open_ports = props.model_downloads.ports if props.model_downloads else ()
+    for index, checkpoint in enumerate(props.checkpoints):
+        parts = urllib.parse.urlsplit(checkpoint.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if port not in open_ports:
+            allowed = (
+                f"lets the pod reach the internet on port(s) {', '.join(map(str, open_ports))} only"
+                if open_ports
+                else "is None, so the pod may not reach the internet at all"
+            )
+            raise HomelabConfigError(
+                "StableDiffusionProps.checkpoints",
+                f"checkpoints[{index}] is downloaded from {checkpoint.url} (port {port}), but model_downloads "
+                f"{allowed}: the init container can never fetch it and the pod never starts",
+                "use the file's https:// URL with model_downloads=InternetEgress() (HTTPS), or add the port: "
+                f"model_downloads=InternetEgress(ports=({', '.join(map(str, (*open_ports, port)))},))",
+            )
+
+
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
 
@@ -97,7 +132,7 @@ class StableDiffusionProps:
     """CPU (cores) and memory (GiB). Default 2-8 cores, 8-24 GiB."""
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
     """Probes of "/internal/ping". Default: 20 minutes startup (installs dependencies, may fetch a model)."""
-    extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     """More web UI command-line arguments. Default: none."""
     checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
     """Files fetched into models/ before the web UI starts; license and size are yours. Default: none."""
@@ -105,6 +140,7 @@ class StableDiffusionProps:
     """Python image of the fetch init container. Default SCRIPT_IMAGE."""
 
     def __attrs_post_init__(self) -> None:
+        _checkpoints_reachable(self)
         if self.idle_unloader and not self.enable_api:
             raise HomelabConfigError(
                 "StableDiffusionProps.idle_unloader",
@@ -123,7 +159,7 @@ class StableDiffusionProps:
     """One line for the operator docs' services table. Default "Image generation UI"."""
     security: SecurityProfile = SD_SECURITY
     """Who the web UI runs as. Default SD_SECURITY: the image's UID/GID 1000, writable root."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods admitted when not exposed (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
     """Outbound internet (checkpoints, the update check). Default None: no internet."""

@@ -9,6 +9,7 @@ import attrs
 import cdk8s
 from constructs import Construct
 
+from homelab_ai.base.validators import typed_fields
 from homelab_ai.base.values import WorkloadKind
 from homelab_ai.cluster.app_workload import AppWorkload
 from homelab_ai.cluster.flux_kustomization import FluxKustomization
@@ -30,7 +31,7 @@ _GENERATORS = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class DocsModel:
     """What the docs need from a built chart app, found by walking its construct tree once."""
 
@@ -93,7 +94,7 @@ class DocsModel:
         return next((a for a in self.arbiters if arbiter_url_for(a, workload)), None)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class Page:
     """One generated page: the namespace's workloads, volumes and secrets, and the cards they share."""
 
