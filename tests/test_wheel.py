@@ -27,7 +27,13 @@ EXAMPLE = REPO_ROOT / "examples/speech_to_text.py"
 TIMEOUT = 300
 
 
+def _outside_env() -> dict[str, str]:
+    """This process's environment without what points Python at the repo (pip would see homelab_ai installed)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = _outside_env() if env is None else env
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
 
@@ -66,7 +72,7 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def _user_env(venv: Path, **extra: str) -> dict[str, str]:
     """The user's shell: the venv's commands first, nothing of this repo on the Python path."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = _outside_env()
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.update(JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", SOPS_DISABLE_VERSION_CHECK="1", **extra)
     return env
