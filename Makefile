@@ -3,12 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers: twice the CPUs, at least 4. Part of the suite waits (the idle unloader's
+# real-time tests, pip, sops, checkov's start), so more workers than cores keep the CPUs busy.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, 2 * (os.cpu_count() or 1)))')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth docs test venv node lint cdk8s-synth imports clean bench mutate
+.PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +44,16 @@ docs: venv
 	$(BIN)/homelab-ai docs docs
 	$(BIN)/python -m homelab_ai.cli.api_reference docs/api.md
 
-## Every test: lint, unit, snapshot, schema, and the cdk8s CLI path.
+## Every test: lint, unit, snapshot, schema, checkov, and the end-to-end processes (the CLI, sops,
+## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
+## worker per core (it only computes).
+test-fast: venv
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench
@@ -54,11 +63,13 @@ lint: venv
 cdk8s-synth: venv node
 	npx cdk8s synth --no-check-upgrade
 
-## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ (offline).
+## Regenerate the bindings in homelab_ai/_crds/ from the CRDs in crds/ that have one (offline). The
+## prometheus-operator, Gateway API and cert-manager CRDs are schemas for the tests only: those
+## objects are plain ApiObjects.
+BINDING_CRDS := crds/flux-helmrelease.yaml crds/flux-kustomization.yaml crds/longhorn-recurringjob.yaml
 imports: node
 	rm -rf homelab_ai/_crds/io
-	# The prometheus-operator CRDs are for schema checks in tests only (the monitoring objects are plain ApiObjects).
-	for crd in $(filter-out crds/prometheus-operator-%,$(wildcard crds/*.yaml)); do npx cdk8s import "$$crd" --language python --output homelab_ai/_crds --no-check-upgrade; done
+	for crd in $(BINDING_CRDS); do npx cdk8s import "$$crd" --language python --output homelab_ai/_crds --no-check-upgrade; done
 
 clean:
 	rm -rf $(VENV) node_modules .cdk8s.out

@@ -35,6 +35,11 @@ def site(repo_root: Path = REPO_ROOT) -> AiStackProps:
         # checkpoints=[Checkpoint(url="https://...", file_name="x.safetensors", sha256="<64 hex>")]
         # Longhorn's default of 3 replicas; a single-node cluster would set storage_replicas=1.
         storage_replicas=3,
+        # Backups are only as good as the last restore: after the nightly backups (03:00), the newest
+        # backup of each user-data claim is restored into a scratch claim and checked.
+        open_webui_drill_schedule="30 4 * * 0",
+        # sd-data is 150 GiB: once a month.
+        stable_diffusion_drill_schedule="30 5 1 * *",
         # The envelopes above over-book the card (16 + 12 GiB on 24): the arbiter admits each chat and
         # image only when it fits, unloading idle models first and making the rest wait.
         vram_arbiter=True,

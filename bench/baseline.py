@@ -826,6 +826,322 @@ def model_pull(name: str, server_url: str, models: tuple[str, ...], server: str,
     return emit
 
 
+LONGHORN_JOBS = "longhorn_jobs.py"
+SCRIPT_DIR = "/opt/homelab-ai"
+API_RULE = {
+    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+    "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+}
+
+
+def _quantities(cpu_millis: tuple[int, int], memory_mib: tuple[int, int]) -> dict[str, dict[str, str]]:
+    return {
+        "requests": {"cpu": f"{cpu_millis[0]}m", "memory": f"{memory_mib[0]}Mi"},
+        "limits": {"cpu": f"{cpu_millis[1]}m", "memory": f"{memory_mib[1]}Mi"},
+    }
+
+
+def _api_pod(config_map: str, args: list[str], account: str) -> k8s.PodSpec:
+    """longhorn_jobs.py from its ConfigMap, as nobody, with the service account's token."""
+    quantities = _quantities((50, 500), (64, 256))
+    container = k8s.Container(
+        name="run",
+        image=SCRIPT_IMAGE,
+        image_pull_policy="IfNotPresent",
+        command=["python", f"{SCRIPT_DIR}/{LONGHORN_JOBS}"],
+        args=args,
+        env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
+        resources=k8s.ResourceRequirements(
+            requests={k: k8s.Quantity.from_string(v) for k, v in quantities["requests"].items()},
+            limits={k: k8s.Quantity.from_string(v) for k, v in quantities["limits"].items()},
+        ),
+        security_context=k8s.SecurityContext(
+            allow_privilege_escalation=False,
+            privileged=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.Capabilities(drop=["ALL"]),
+            run_as_non_root=True,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+        volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
+    )
+    return k8s.PodSpec(
+        restart_policy="Never",
+        service_account_name=account,
+        automount_service_account_token=True,
+        enable_service_links=False,
+        security_context=k8s.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=65534,
+            run_as_group=65534,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+        containers=[container],
+        volumes=[k8s.Volume(name="script", config_map=k8s.ConfigMapVolumeSource(name=config_map, default_mode=0o444))],
+    )
+
+
+def _rule(group: str, resource: str, verbs: list[str], names: list[str] | None = None) -> k8s.PolicyRule:
+    return k8s.PolicyRule(api_groups=[group], resources=[resource], verbs=verbs, resource_names=names)
+
+
+def _role(chart: cdk8s.Chart, name: str, namespace: str, account: str, account_ns: str, rules: list) -> None:
+    k8s.KubeRole(
+        chart,
+        f"Role-{namespace}-{name}",
+        metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=dict(MANAGED)),
+        rules=rules,
+    )
+    k8s.KubeRoleBinding(
+        chart,
+        f"RoleBinding-{namespace}-{name}",
+        metadata=k8s.ObjectMeta(name=name, namespace=namespace, labels=dict(MANAGED)),
+        role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+        subjects=[k8s.Subject(kind="ServiceAccount", name=account, namespace=account_ns)],
+    )
+
+
+def _script(file: str) -> str:
+    return (REPO_ROOT / "homelab_ai/cluster/longhorn" / file).read_text(encoding="utf-8")
+
+
+def pre_upgrade_snapshot(name: str, namespace: str, claim: str, claims_namespace: str, image: str) -> Emitter:
+    """The Job (named for the image) that snapshots the claim's Longhorn volume, its ConfigMap and RBAC."""
+    job = f"{name}-{hashlib.sha256(image.encode()).hexdigest()[:8]}"
+    snapshot = (
+        f"{claim[:40].rstrip('-')}-pre-{hashlib.sha256(f'{claims_namespace}/{claim}@{image}'.encode()).hexdigest()[:8]}"
+    )
+    labels = {NAME_LABEL: name, "app.kubernetes.io/component": "pre-upgrade", **MANAGED}
+
+    def emit(chart: cdk8s.Chart) -> None:
+        meta = k8s.ObjectMeta(name=name, namespace=namespace, labels=labels)
+        k8s.KubeConfigMap(chart, f"ConfigMap-{name}", metadata=meta, data={LONGHORN_JOBS: _script(LONGHORN_JOBS)})
+        k8s.KubeServiceAccount(chart, f"ServiceAccount-{name}", metadata=meta, automount_service_account_token=False)
+        _role(
+            chart,
+            name,
+            namespace,
+            name,
+            namespace,
+            [
+                _rule("longhorn.io", "volumes", ["list"]),
+                _rule("longhorn.io", "snapshots", ["create"]),
+                _rule("longhorn.io", "snapshots", ["get"], [snapshot]),
+            ],
+        )
+        args = ["snapshot", "--namespace", claims_namespace, "--image", image, "--longhorn-namespace", namespace]
+        args += ["--wait-seconds", "900", "--claim", claim, "--snapshot", snapshot]
+        k8s.KubeJob(
+            chart,
+            f"Job-{name}",
+            metadata=k8s.ObjectMeta(
+                name=job,
+                namespace=namespace,
+                labels=labels,
+                annotations={
+                    "homelab-ai/image": image,
+                    "homelab-ai/snapshots": snapshot,
+                    "kustomize.toolkit.fluxcd.io/force": "enabled",
+                },
+            ),
+            spec=k8s.JobSpec(
+                backoff_limit=2,
+                active_deadline_seconds=900 + 600,
+                template=k8s.PodTemplateSpec(metadata=k8s.ObjectMeta(labels=labels), spec=_api_pod(name, args, name)),
+            ),
+        )
+
+    return emit
+
+
+def restore_drill(
+    claim: str,
+    namespace: str,
+    size_gib: int,
+    schedule: str,
+    check: list[str],
+    security: Security,
+    timeout_s: int = 7200,
+) -> Emitter:
+    """The CronJob that restores the claim's newest backup and checks it, with its ConfigMap, RBAC and policy."""
+    name = f"restore-drill-{claim}"
+    scratch, job, result, storage_class = f"{name}-scratch", f"{name}-check", f"{name}-result", f"{name}.{namespace}"
+    labels = {NAME_LABEL: name, "app.kubernetes.io/component": "restore-drill", **MANAGED}
+    check_labels = {NAME_LABEL: job, "app.kubernetes.io/component": "restore-drill", **MANAGED}
+    config = {
+        "name": name,
+        "namespace": namespace,
+        "claim": claim,
+        "longhornNamespace": "longhorn-system",
+        "timeoutSeconds": timeout_s,
+        "storageClass": {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": storage_class, "labels": dict(MANAGED)},
+            "provisioner": "driver.longhorn.io",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": False,
+            "parameters": {"numberOfReplicas": "1", "staleReplicaTimeout": "30", "fsType": "ext4"},
+        },
+        "scratchClaim": {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": scratch, "namespace": namespace, "labels": check_labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": storage_class,
+                "resources": {"requests": {"storage": f"{size_gib}Gi"}},
+            },
+        },
+        "checkJob": {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job, "namespace": namespace, "labels": check_labels},
+            "spec": {
+                "backoffLimit": 0,
+                "activeDeadlineSeconds": timeout_s,
+                "template": {
+                    "metadata": {"labels": check_labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "securityContext": security.pod_context(),
+                        "containers": [
+                            {
+                                "name": "check",
+                                "image": SCRIPT_IMAGE,
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": [
+                                    "python",
+                                    f"{SCRIPT_DIR}/{LONGHORN_JOBS}",
+                                    "check",
+                                    "--path",
+                                    "/restored",
+                                    *check,
+                                ],
+                                "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+                                "resources": _quantities((100, 1000), (128, 1024)),
+                                "securityContext": {**security.container_context(), "readOnlyRootFilesystem": True},
+                                "volumeMounts": [
+                                    {"name": "restored", "mountPath": "/restored"},
+                                    {"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "restored", "persistentVolumeClaim": {"claimName": scratch}},
+                            {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}},
+                            {"name": "tmp", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        },
+        "resultConfigMap": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": result,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/component": "restore-drill", **MANAGED},
+            },
+        },
+    }
+
+    def emit(chart: cdk8s.Chart) -> None:
+        meta = k8s.ObjectMeta(name=name, labels=labels)
+        data = {
+            LONGHORN_JOBS: _script(LONGHORN_JOBS),
+            "drill.json": json.dumps(config, indent=2, sort_keys=True) + "\n",
+        }
+        k8s.KubeConfigMap(chart, f"ConfigMap-{name}", metadata=meta, data=data)
+        k8s.KubeServiceAccount(chart, f"ServiceAccount-{name}", metadata=meta, automount_service_account_token=False)
+        _role(
+            chart,
+            name,
+            namespace,
+            name,
+            namespace,
+            [
+                _rule("", "persistentvolumeclaims", ["get"], [claim, scratch]),
+                _rule("", "persistentvolumeclaims", ["create"]),
+                _rule("", "persistentvolumeclaims", ["delete"], [scratch]),
+                _rule("batch", "jobs", ["create"]),
+                _rule("batch", "jobs", ["get", "delete"], [job]),
+                _rule("", "pods", ["list"]),
+                _rule("", "configmaps", ["create"]),
+                _rule("", "configmaps", ["update"], [result]),
+            ],
+        )
+        _role(chart, f"{name}-backups", "longhorn-system", name, namespace, [_rule("longhorn.io", "backups", ["list"])])
+        cluster_objects = [
+            k8s.KubeClusterRole(
+                chart,
+                f"ClusterRole-{storage_class}",
+                metadata=k8s.ObjectMeta(name=storage_class, labels=dict(MANAGED)),
+                rules=[
+                    _rule("storage.k8s.io", "storageclasses", ["create"]),
+                    _rule("storage.k8s.io", "storageclasses", ["delete"], [storage_class]),
+                ],
+            ),
+            k8s.KubeClusterRoleBinding(
+                chart,
+                f"ClusterRoleBinding-{storage_class}",
+                metadata=k8s.ObjectMeta(name=storage_class, labels=dict(MANAGED)),
+                role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=storage_class),
+                subjects=[k8s.Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+            ),
+        ]
+        for obj in cluster_objects:
+            obj.add_json_patch(cdk8s.JsonPatch.remove("/metadata/namespace"))
+        policy = cdk8s.ApiObject(
+            chart,
+            f"NetworkPolicy-{name}",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=dict(MANAGED)),
+        )
+        policy.add_json_patch(
+            cdk8s.JsonPatch.add(
+                "/spec",
+                {
+                    "podSelector": {"matchLabels": {NAME_LABEL: name}},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [],
+                    "egress": [DNS_RULE, API_RULE],
+                },
+            )
+        )
+        k8s.KubeCronJob(
+            chart,
+            f"CronJob-{name}",
+            metadata=meta,
+            spec=k8s.CronJobSpec(
+                schedule=schedule,
+                concurrency_policy="Forbid",
+                starting_deadline_seconds=3600,
+                successful_jobs_history_limit=1,
+                failed_jobs_history_limit=1,
+                job_template=k8s.JobTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.JobSpec(
+                        backoff_limit=0,
+                        active_deadline_seconds=timeout_s + 900,
+                        template=k8s.PodTemplateSpec(
+                            metadata=k8s.ObjectMeta(labels=labels),
+                            spec=_api_pod(name, ["drill", "--config", f"{SCRIPT_DIR}/drill.json"], name),
+                        ),
+                    ),
+                ),
+            ),
+        )
+
+    return emit
+
+
 # ---------------------------------------------------------------------------------------------
 # The two trees the benchmark synthesizes.
 # ---------------------------------------------------------------------------------------------
@@ -963,6 +1279,9 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                     time_slicing_config_map("nvidia-time-slicing", "nvidia-device-plugin", replicas=4),
                     runtime_class("nvidia"),
                     device_plugin("nvidia-device-plugin", "nvidia-time-slicing", 4, "nvidia"),
+                    pre_upgrade_snapshot(
+                        "open-webui-pre-upgrade", "longhorn-system", "open-webui-data", "ai", webui_image
+                    ),
                 ],
             ),
             ChartSpec("ai-namespace", "ai", emitters=[namespace("ai", pod_security_labels())]),
@@ -989,6 +1308,18 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                         sd_secret_checksum=checksum["stable-diffusion-secret"],
                     ),
                     workload(open_webui),
+                    restore_drill(
+                        "open-webui-data", "ai", 10, "30 4 * * 0", ["--sqlite", "webui.db"], DEFAULT_SECURITY
+                    ),
+                    restore_drill(
+                        "sd-data",
+                        "ai",
+                        150,
+                        "30 5 1 * *",
+                        ["--min-files", "1"],
+                        Security(user=1000, group=1000, fs_group=1000, read_only_root=False),
+                        timeout_s=6 * 3600,
+                    ),
                 ],
             ),
             ChartSpec(

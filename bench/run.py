@@ -7,6 +7,7 @@ medians. Before timing anything, the baseline is checked to emit the same object
 
     python -m bench.run                 # the full table (7 runs each, N = 1, 10, 50, 100)
     python -m bench.run --runs 9 --sizes 1,10,25,50,100 --json results.json
+    python -m bench.run --only tests    # `make test` and `make test-fast`, 3 runs each (median)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +40,10 @@ SCALE_MEMORY_TARGET_MIB = 500
 # before (N 10->50). A quadratic term shows up there first: before the fixes in bench/README.md it
 # was 1.46 while R^2 of a straight line was still 0.99, so R^2 is reported but not the verdict.
 LINEAR_MARGINAL_RATIO = 1.3
+# The test suite's targets (issue 13): the whole suite, and the unit tier for the edit loop.
+TEST_TARGET_S = 60.0
+TEST_FAST_TARGET_S = 15.0
+TEST_RUNS = 3
 
 
 def _env() -> dict[str, str]:
@@ -279,6 +285,53 @@ def scale_section(runs: int, sizes: Sequence[int], log: list[dict]) -> tuple[str
     return text, misses
 
 
+def time_make(target: str) -> dict:
+    """``make TARGET`` in the repo, to completion: wall time, CPU seconds of everything it ran, exit code, load."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    # The environment a developer types `make test` in: no PYTHONPATH (the wheel tests install into a
+    # fresh venv, and a PYTHONPATH pointing at this repo would make pip think homelab-ai is installed).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(["make", target], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary = next((line for line in reversed(done.stdout.splitlines()) if " passed" in line), "")
+    return {
+        "target": target,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "returncode": done.returncode,
+        "load": load,
+        "summary": summary,
+    }
+
+
+def tests_section(runs: int, log: list[dict]) -> tuple[str, list[str]]:
+    """`make test` and `make test-fast`, each run ``runs`` times: median wall time against the targets."""
+    rows, targets = [], []
+    for target, goal in (("test", TEST_TARGET_S), ("test-fast", TEST_FAST_TARGET_S)):
+        results = [time_make(target) for _ in range(runs)]
+        log.extend(results)
+        failed = [r for r in results if r["returncode"] != 0]
+        wall, cpu = median(results, "wall_s"), median(results, "cpu_s")
+        loads = ", ".join(f"{r['load']:.1f}" for r in results)
+        rows.append([f"`make {target}`", f"{wall:.1f}", f"{cpu:.1f}", loads, results[-1]["summary"].strip("= ")])
+        ok = wall < goal and not failed
+        note = f" ({len(failed)} run(s) failed)" if failed else ""
+        targets.append(f"- `make {target}` < {goal:.0f} s: {wall:.1f} s{note}, {verdict(ok)}")
+    text = (
+        f"## Tests, median of {runs} runs\n\n"
+        + table(["", "wall (s)", "CPU, all processes (s)", "load average at start", "last run"], rows)
+        + "\n\n"
+        + "\n".join(targets)
+        + f"\n- on {os.cpu_count()} CPUs: wall time is at least CPU / {os.cpu_count()}; a higher load average "
+        "(other processes) stretches it"
+    )
+    return text, [t for t in targets if "MISSED" in t]
+
+
 def arbiter_section() -> tuple[str, list[str]]:
     """The VRAM arbiter's trace replay (bench/arbiter_trace.py), in its own process."""
     argv = [PYTHON, "-m", "bench.arbiter_trace"]
@@ -294,12 +347,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median); default 7")
     parser.add_argument("--sizes", default="1,10,50,100", help="app counts for the scale benchmark")
     parser.add_argument(
-        "--only", choices=["ai", "startup", "scale", "arbiter"], action="append", help="run only these parts"
+        "--only",
+        choices=["ai", "startup", "scale", "arbiter", "tests"],
+        action="append",
+        help="run only these parts",
     )
+    parser.add_argument("--test-runs", type=int, default=TEST_RUNS, help="runs of `make test` and `make test-fast`")
     parser.add_argument("--json", type=Path, help="also write every single run to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    parts = args.only or ["ai", "startup", "scale", "arbiter"]
+    parts = args.only or ["ai", "startup", "scale", "arbiter", "tests"]
     print(f"machine: {machine()}\n")
     log: list[dict] = []
     if set(parts) & {"ai", "startup", "scale"}:
@@ -322,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         misses += missed
     if "arbiter" in parts:
         text, missed = arbiter_section()
+        sections.append(text)
+        misses += missed
+    if "tests" in parts:
+        text, missed = tests_section(args.test_runs, log)
         sections.append(text)
         misses += missed
     print()

@@ -1,8 +1,20 @@
-"""Shared fixtures: the homelab's chart, built once per test session, and its rendered objects."""
+"""Shared fixtures: the homelab's chart, built once per test session, and its rendered objects.
+
+`make test` runs the tests in parallel (pytest-xdist, one session per worker), so a session
+fixture is built at most once per worker: put expensive, read-only things here (the rendered
+chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
+real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
+everything else, and there a test that starts a Python, Node or tool process fails with that fix
+(quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
+loadfile`), so its module fixtures (a built wheel, a repo copy after `secrets init`, a chart) are
+built once, not once per worker.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +48,49 @@ def homelab_objects(homelab_files):
     from tests.helpers import objects_by_key
 
     return objects_by_key(homelab_files)
+
+
+@pytest.fixture(scope="session")
+def homelab_dist(homelab_files, tmp_path_factory) -> Path:
+    """The spec's chart written as `make synth` writes it (dist/ with its marker), once per session.
+
+    Read-only for the tests: copy it before changing anything in it.
+    """
+    from homelab_ai.synth.dist import write_atomically
+
+    out = tmp_path_factory.mktemp("homelab") / "dist"
+    write_atomically(homelab_files, out)
+    return out
+
+
+# Processes that cost the fast tier a second or more each (an interpreter or a tool on one).
+_HEAVY_PROCESSES = ("python", "node", "npx", "npm", "checkov", "kubectl", "renovate", "homelab-ai", "cdk8s", "pip")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_heavy_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """In the fast tier (`-m "not slow ..."`), fail a test that starts a heavy process: mark it slow."""
+    fast_tier = "not slow" in (request.config.option.markexpr or "")
+    if not fast_tier or request.node.get_closest_marker("slow") or request.node.get_closest_marker("e2e"):
+        yield
+        return
+    original = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen, args, *more, **options) -> None:  # type: ignore[no-untyped-def]
+        argv = [str(a) for a in args] if isinstance(args, list | tuple) else str(args).split()
+        name = Path(argv[0]).name if argv else ""
+        if name.startswith(_HEAVY_PROCESSES) and not any("jsii" in a for a in argv):
+            pytest.fail(
+                f"{request.node.nodeid} starts `{name}` in the fast tier: mark it @pytest.mark.slow "
+                "(`make test-fast` runs no Python, Node or tool processes)",
+                pytrace=False,
+            )
+        original(self, args, *more, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
+    yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

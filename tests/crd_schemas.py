@@ -1,8 +1,10 @@
 """JSON-schema checks for custom resources, which kubernetes-validate has no schema for.
 
-Flux's HelmRelease is checked against the CRD in crds/ (the file its bindings are generated from),
-made strict: an unknown field is an error, as the API server's structural pruning would silently
-drop it. HelmRepository's CRD is not in crds/, so its schema here is the subset of
+Every CRD in crds/ (Flux HelmRelease and Kustomization, Longhorn RecurringJob, prometheus-operator
+ServiceMonitor and PrometheusRule, Gateway API HTTPRoute and ReferenceGrant, cert-manager
+Certificate) and in crds/schemas-only/ (Longhorn Volume, Backup, BackupTarget, Setting, Snapshot) is
+loaded and made strict: an unknown field is an error, as the API server's structural pruning would
+silently drop it. HelmRepository's CRD is not in crds/, so its schema here is the subset of
 source.toolkit.fluxcd.io/v1 that the constructs may write, kept by hand.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import yaml
 
 CRDS = Path(__file__).resolve().parent.parent / "crds"
@@ -47,9 +50,15 @@ HELM_REPOSITORY_V1: dict[str, Any] = {
 
 
 def _strict(schema: Any) -> Any:
-    """Refuse unknown fields wherever the schema lists its fields and does not ask to keep unknown ones."""
+    """Refuse unknown fields wherever the schema lists its fields and does not ask to keep unknown ones.
+
+    OpenAPI's ``nullable: true`` (Longhorn's ``+nullable`` fields: a Go nil map or zero time is
+    ``null`` in the API's JSON) becomes JSON schema's ``null`` type.
+    """
     if isinstance(schema, dict):
         schema = {key: _strict(value) for key, value in schema.items()}
+        if schema.get("nullable") and isinstance(schema.get("type"), str):
+            schema["type"] = [schema["type"], "null"]
         if (
             "properties" in schema
             and "additionalProperties" not in schema
@@ -64,7 +73,9 @@ def _strict(schema: Any) -> Any:
 
 def _from_crds() -> dict[tuple[str, str], dict[str, Any]]:
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(CRDS.glob("*.yaml")):
+    # crds/*.yaml: what the charts render (some have bindings, see make imports); crds/schemas-only/: objects
+    # made outside the synth (restores, drills, the doctor).
+    for path in sorted([*CRDS.glob("*.yaml"), *CRDS.glob("schemas-only/*.yaml")]):
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
@@ -95,3 +106,14 @@ def validate_custom(doc: dict[str, Any]) -> list[str]:
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
         for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def schema_problems(doc: dict[str, Any], version: str = "1.27") -> list[str]:
+    """A custom resource against its CRD, anything else against Kubernetes' own schema (strict)."""
+    if is_custom(doc):
+        return validate_custom(doc)
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [exc.message]
+    return []

@@ -13,6 +13,7 @@ import pyrage
 import yaml
 
 from homelab_ai.secrets import sops
+from tests.helpers import run_cli_in_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGE_KEY = REPO_ROOT / "tests/fixtures/demo-age.key"
@@ -59,7 +60,15 @@ def cli_env(key_file: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 def run_cli(cwd: Path, *args: str, key_file: Path | None = None, **extra_env: str) -> subprocess.CompletedProcess:
-    """`homelab-ai ARGS` in ``cwd`` as a user runs it (a fresh process, stdin not a terminal)."""
+    """`homelab-ai ARGS` in ``cwd`` as a user runs it (its own environment, stdin not a terminal), in
+    this process: the command's code path without a new Python and jsii per call (tests/helpers.py)."""
+    return run_cli_in_process(cwd, *args, env=cli_env(key_file, **extra_env))
+
+
+def run_cli_process(
+    cwd: Path, *args: str, key_file: Path | None = None, **extra_env: str
+) -> subprocess.CompletedProcess:
+    """`homelab-ai ARGS` in ``cwd`` as its own process: for the few true end-to-end tests."""
     return subprocess.run(
         [sys.executable, "-m", "homelab_ai.cli", *args],
         cwd=cwd,

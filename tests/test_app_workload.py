@@ -13,10 +13,12 @@ from homelab_ai import (
     LonghornVolume,
     LonghornVolumeProps,
     SecretKeyRef,
+    SopsSecret,
+    SopsSecretProps,
     VolumeMount,
     WorkloadKind,
 )
-from tests.factories import app_props, charts
+from tests.factories import app_props, charts, write_encrypted_like_secret
 from tests.helpers import container, env_of, synth
 
 
@@ -97,13 +99,27 @@ def test_rwo_volume_makes_deployment_recreate():
     assert synth(app)[("Deployment", "demo")]["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_secret_env_is_a_secret_key_ref_never_a_literal():
-    env = env_of(_deployment(secret_env={"TOKEN": SecretKeyRef(secret_name="s", key="token")}))
+def _with_secret(tmp_path, keys: list[str], **overrides) -> dict:
+    """A Deployment whose secret_env reads the SopsSecret 's' (the synth refuses a Secret it does not write)."""
+    app, _, ai = charts()
+    file = write_encrypted_like_secret(tmp_path / "s.sops.yaml", "s", keys)
+    SopsSecret(ai, "S", SopsSecretProps(name="s", file=file, keys=keys))
+    AppWorkload(ai, "W", app_props(**overrides))
+    return synth(app)[("Deployment", "demo")]
+
+
+def test_secret_env_is_a_secret_key_ref_never_a_literal(tmp_path):
+    env = env_of(_with_secret(tmp_path, ["token"], secret_env={"TOKEN": SecretKeyRef(secret_name="s", key="token")}))
     assert env["TOKEN"] == {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}}
 
 
-def test_secret_env_comes_before_plain_env_so_it_can_be_expanded():
-    obj = _deployment(secret_env={"PASSWORD": SecretKeyRef(secret_name="s", key="p")}, env={"AUTH": "user:$(PASSWORD)"})
+def test_secret_env_comes_before_plain_env_so_it_can_be_expanded(tmp_path):
+    obj = _with_secret(
+        tmp_path,
+        ["p"],
+        secret_env={"PASSWORD": SecretKeyRef(secret_name="s", key="p")},
+        env={"AUTH": "user:$(PASSWORD)"},
+    )
     names = [e["name"] for e in container(obj)["env"]]
     assert names.index("PASSWORD") < names.index("AUTH")
 

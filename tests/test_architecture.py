@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "homelab_ai"
 # Lowest first. homelab_ai/__init__.py re-exports the public API from every layer below the CLI.
 LAYERS = ("_crds", "base", "secrets", "cluster", "gpu", "services", "stack", "synth", "ops", "cli")
 IN_POD_PROGRAMS = {
+    "cluster/longhorn/longhorn_jobs.py",
     "services/ollama/ollama_pull.py",
     "services/stable_diffusion/sd_fetch_models.py",
     "services/stable_diffusion/sd_idle_unloader.py",

@@ -92,6 +92,7 @@ def test_compare_names_objects_only_one_side_renders():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["lib-scale", "base-scale"])
 def test_measure_reports_phases_and_peak_memory_of_python_and_node(repo_root, case):
     done = subprocess.run(
@@ -122,6 +123,7 @@ def test_arbiter_trace_is_the_same_for_the_same_seed_and_mixes_chats_and_images(
     assert any(item.direct for item in first)
 
 
+@pytest.mark.slow
 def test_arbiter_trace_replay_through_the_arbiter_completes_every_request_without_an_oom():
     run = arbiter_trace.replay(arbiter_trace.make_trace(40, seed=3), with_arbiter=True, use_direct=False)
     assert run["outcomes"] == {"completed": 40}

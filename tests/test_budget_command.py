@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import run_cli_in_process
 
 OVERBOOKED_APP = """
 import cdk8s
@@ -22,12 +22,8 @@ def build():
 
 
 def _run(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if pythonpath is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), str(cwd)])
-    return subprocess.run(
-        [sys.executable, "-m", "homelab_ai.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    """`homelab-ai ARGS` (in this process: tests/helpers.py), with ``pythonpath`` importable."""
+    return run_cli_in_process(cwd, *args, python_path=[pythonpath] if pythonpath else [])
 
 
 def test_budget_prints_the_spec_table_and_the_pair_the_arbiter_serializes_and_exits_zero(repo_root):

@@ -11,6 +11,9 @@ import pytest
 
 from tests.tools import require_tool
 
+# The slow tier (`make test-fast` leaves it out): runs the cdk8s CLI (node).
+pytestmark = pytest.mark.slow
+
 
 def _tree(root: Path) -> dict[str, str]:
     return {

@@ -12,6 +12,7 @@ from homelab_ai import (
     Checkpoint,
     CheckpointKind,
     HomelabConfigError,
+    InternetEgress,
     SopsSecret,
     SopsSecretProps,
     StableDiffusion,
@@ -34,6 +35,8 @@ def _sd(tmp_path, **overrides) -> tuple[StableDiffusion, dict]:
     app, infra, ai = charts()
     file = write_encrypted_like_secret(tmp_path / "sd.sops.yaml", "sd", ["password"])
     secret = SopsSecret(ai, "Secret", SopsSecretProps(name="sd", file=file, keys=["password"]))
+    # The init container downloads over HTTPS: the pod's NetworkPolicy must let it out.
+    overrides.setdefault("model_downloads", InternetEgress())
     sd = StableDiffusion(ai, "SD", StableDiffusionProps(gpu=gpu(infra), vram=vram(), secret=secret, **overrides))
     return sd, synth(app)
 
@@ -76,7 +79,7 @@ def test_models_folder_follows_root_path(tmp_path):
 
 
 def test_declared_files_reach_the_init_container_as_json(tmp_path):
-    lora = Checkpoint(url="http://files.lan/style.safetensors", file_name="style.safetensors", sha256=SHA, kind="lora")
+    lora = Checkpoint(url="https://files.lan/style.safetensors", file_name="style.safetensors", sha256=SHA, kind="lora")
     _, objects = _sd(tmp_path, checkpoints=[SDXL, lora])
     assert json.loads(_env(_init(objects))["SD_CHECKPOINTS"]) == [
         {"url": SDXL.url, "folder": "Stable-diffusion", "file_name": "sd_xl_base_1.0.safetensors", "sha256": SHA},
@@ -125,16 +128,18 @@ def test_deployment_and_configmap_with_checkpoints_are_valid_kubernetes(tmp_path
         kubernetes_validate.validate(objects[key], "1.27", strict=True)
 
 
+@pytest.mark.slow
 def test_the_init_containers_own_command_fetches_the_declared_file(tmp_path):
     """What the init container runs, run here: its env and args, the models folder swapped for a temp one."""
     content = b"weights" * 100
+    url = "https://files.example/m.safetensors"
+    checkpoint = Checkpoint(url=url, file_name="m.safetensors", sha256=hashlib.sha256(content).hexdigest())
+    init = _init(_sd(tmp_path, checkpoints=[checkpoint])[1])
     with FileServer({"/m.safetensors": content}) as server:
-        checkpoint = Checkpoint(
-            url=f"{server.url}/m.safetensors", file_name="m.safetensors", sha256=hashlib.sha256(content).hexdigest()
-        )
-        init = _init(_sd(tmp_path, checkpoints=[checkpoint])[1])
         models = tmp_path / "models"
         env = {"PATH": "/usr/bin:/bin", **_env(init)}
+        # The rendered list, with the internet host swapped for the fake one on 127.0.0.1.
+        env["SD_CHECKPOINTS"] = env["SD_CHECKPOINTS"].replace("https://files.example", server.url)
         result = run_script("sd_fetch_models.py", *init["args"], "--models-dir", str(models), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (models / "Stable-diffusion/m.safetensors").read_bytes() == content

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The slow tier (`make test-fast` leaves it out): runs `homelab-ai` as its own process.
+pytestmark = pytest.mark.slow
+
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import pytest
 
 from apps.homelab import build
-from homelab_ai.base.errors import SynthError
+from homelab_ai.base.errors import OutputError, SynthError
 from homelab_ai.synth.dist import synthesize
 
 
@@ -23,25 +22,23 @@ def _tree(root: Path) -> dict[str, str]:
     }
 
 
-def test_two_synths_give_identical_bytes(tmp_path):
-    synthesize(build, tmp_path / "a")
-    synthesize(build, tmp_path / "b")
-    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+def test_two_synths_give_identical_bytes(tmp_path, homelab_dist):
+    synthesize(build, tmp_path / "again")
+    assert _tree(tmp_path / "again") == _tree(homelab_dist)
 
 
 @pytest.mark.golden
-def test_committed_dist_is_what_the_code_produces(repo_root, tmp_path):
+def test_committed_dist_is_what_the_code_produces(repo_root, homelab_dist):
     """Drift check (golden): committed dist/ equals a fresh synth; behaviour is held by the other tests."""
-    synthesize(build, tmp_path / "dist")
-    comparison = filecmp.dircmp(repo_root / "dist", tmp_path / "dist")
-    assert _tree(repo_root / "dist") == _tree(tmp_path / "dist"), (
+    comparison = filecmp.dircmp(repo_root / "dist", homelab_dist)
+    assert _tree(repo_root / "dist") == _tree(homelab_dist), (
         f"dist/ is stale (run `make synth`): {comparison.diff_files} {comparison.left_only} {comparison.right_only}"
     )
 
 
-def test_failed_synth_leaves_existing_dist_exactly_as_it_was(tmp_path):
+def test_failed_synth_leaves_existing_dist_exactly_as_it_was(tmp_path, homelab_dist):
     out = tmp_path / "dist"
-    synthesize(build, out)
+    shutil.copytree(homelab_dist, out)  # a dist/ from an earlier good synth
     (out / "operator-notes.txt").write_text("mine")
     before = _tree(out)
 
@@ -56,11 +53,11 @@ def test_failed_synth_leaves_existing_dist_exactly_as_it_was(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dist.")]
 
 
-def test_failed_construction_leaves_existing_dist_untouched(tmp_path):
+def test_failed_construction_leaves_existing_dist_untouched(tmp_path, homelab_dist):
     from homelab_ai import LoadBalancer
 
     out = tmp_path / "dist"
-    synthesize(build, out)
+    shutil.copytree(homelab_dist, out)
     before = _tree(out)
 
     def bad_props():
@@ -72,43 +69,39 @@ def test_failed_construction_leaves_existing_dist_untouched(tmp_path):
     assert _tree(out) == before
 
 
-def test_a_write_that_fails_half_way_leaves_existing_dist_exactly_as_it_was(tmp_path):
+def test_a_write_that_fails_half_way_leaves_existing_dist_exactly_as_it_was(tmp_path, homelab_dist):
     """Rendering succeeded but writing broke after some files: the staging folder is dropped, dist/ kept."""
     from homelab_ai.synth.dist import RenderedFile, render, write_atomically
 
     out = tmp_path / "dist"
-    synthesize(build, out)
+    shutil.copytree(homelab_dist, out)
     before = _tree(out)
     app, folders = build()
     files = render(app, folders)
     # A file where the next one needs a folder: the write fails after the first files are on disk.
     broken = [*files, RenderedFile("zz/clash", b"x"), RenderedFile("zz/clash/inside.yaml", b"y")]
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="nothing was changed"):
         write_atomically(broken, out)
     assert _tree(out) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dist.")]
 
 
-def test_every_folder_has_a_kustomization_listing_its_files(tmp_path):
+def test_every_folder_has_a_kustomization_listing_its_files(homelab_dist):
     import yaml
 
-    synthesize(build, tmp_path / "dist")
     for folder in ("ai", "flux", "infrastructure"):
-        listed = yaml.safe_load((tmp_path / "dist" / folder / "kustomization.yaml").read_text())["resources"]
-        on_disk = sorted(p.name for p in (tmp_path / "dist" / folder).iterdir() if p.name != "kustomization.yaml")
+        listed = yaml.safe_load((homelab_dist / folder / "kustomization.yaml").read_text())["resources"]
+        on_disk = sorted(p.name for p in (homelab_dist / folder).iterdir() if p.name != "kustomization.yaml")
         assert listed == on_disk
 
 
-def test_main_reports_refusal_and_exits_non_zero(repo_root, tmp_path):
-    """The CLI path prints the error (naming the field) and does not create the output."""
-    env_code = (
-        "import sys, apps.main as m, apps.homelab as h;"
-        "from homelab_ai import LoadBalancer;"
-        "h.build = lambda: LoadBalancer(ip='bad');"
-        "m.build = h.build;"
-        f"sys.exit(m.main([{str(tmp_path / 'out')!r}]))"
-    )
-    result = subprocess.run([sys.executable, "-c", env_code], cwd=repo_root, capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "LoadBalancer.ip: 'bad' is not an IPv4 address" in result.stderr
+def test_main_reports_refusal_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    """apps/main.py (what `cdk8s synth` runs) prints the error naming the field and creates no output;
+    tests/test_bad_input.py runs it as its own process."""
+    import apps.main
+    from homelab_ai import LoadBalancer
+
+    monkeypatch.setattr(apps.main, "build", lambda: LoadBalancer(ip="bad"))
+    assert apps.main.main([str(tmp_path / "out")]) == 1
+    assert "LoadBalancer.ip: 'bad' is not an IPv4 address" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

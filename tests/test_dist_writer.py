@@ -1,12 +1,11 @@
-"""The dist/ writer on small charts: file names, kustomizations, SOPS copies, refusals, the all-or-nothing write.
+"""Rendering for dist/ on small charts: file names, kustomizations, SOPS copies, refusals, synthesize's warnings.
 
-tests/test_dist.py shows the same on the spec's chart; these are small enough for `make mutate`.
+tests/test_dist.py shows the same on the spec's chart, tests/test_dist_faults.py the atomic write; these are
+small enough for `make mutate`.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import cdk8s
@@ -20,13 +19,11 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import SynthError
 from homelab_ai.base.plus import kplus
 from homelab_ai.synth.dist import (
-    RenderedFile,
     collect_problems,
     collect_warnings,
     render,
     synthesize,
     to_yaml,
-    write_atomically,
 )
 from tests.factories import charts, write_encrypted_like_secret
 
@@ -38,7 +35,12 @@ def config_map(scope: Construct, name: str) -> cdk8s.ApiObject:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """The written files, without the marker the writer leaves (tests/test_dist_faults.py tests the writer)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".homelab-ai-dist"
+    }
 
 
 def test_each_object_is_one_file_named_kind_and_name_with_a_kustomization_per_folder():
@@ -188,37 +190,6 @@ def test_a_long_line_is_not_folded():
 # Writing --------------------------------------------------------------------------------------------
 
 
-def test_write_replaces_the_whole_folder_and_leaves_nothing_behind(tmp_path):
-    out = tmp_path / "dist"
-    write_atomically([RenderedFile("a/old.yaml", b"old")], out)
-    write_atomically([RenderedFile("a/new.yaml", b"new"), RenderedFile("b/c.yaml", b"c")], out)
-    assert _tree(out) == {"a/new.yaml": b"new", "b/c.yaml": b"c"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
-    assert stat.S_IMODE(out.stat().st_mode) == 0o755
-
-
-def test_write_creates_missing_parent_folders(tmp_path):
-    write_atomically([RenderedFile("x.yaml", b"x")], tmp_path / "deep" / "er" / "dist")
-    assert (tmp_path / "deep/er/dist/x.yaml").read_bytes() == b"x"
-
-
-def test_a_write_that_fails_half_way_keeps_the_old_folder_and_cleans_up(tmp_path):
-    out = tmp_path / "dist"
-    write_atomically([RenderedFile("keep.yaml", b"keep")], out)
-    broken = [RenderedFile("a.yaml", b"a"), RenderedFile("zz/clash", b"x"), RenderedFile("zz/clash/in.yaml", b"y")]
-    with pytest.raises(OSError):
-        write_atomically(broken, out)
-    assert _tree(out) == {"keep.yaml": b"keep"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
-
-
-def test_a_failed_first_write_creates_nothing(tmp_path):
-    broken = [RenderedFile("zz/clash", b"x"), RenderedFile("zz/clash/in.yaml", b"y")]
-    with pytest.raises(OSError):
-        write_atomically(broken, tmp_path / "dist")
-    assert list(tmp_path.iterdir()) == []
-
-
 def _small_build():
     app, _infra, ai = charts()
     config_map(ai, "one")
@@ -350,43 +321,3 @@ def test_two_sops_secrets_for_one_file_are_refused_naming_both(tmp_path):
 def test_a_long_line_with_spaces_is_not_folded():
     text = " ".join(["word"] * 60)
     assert to_yaml({"k": text}) == f"k: {text}\n"
-
-
-# How the folder is replaced ----------------------------------------------------------------------
-
-
-def test_files_are_staged_beside_the_target_and_the_old_folder_moved_aside_then_dropped(tmp_path, monkeypatch):
-    out = tmp_path / "dist"
-    write_atomically([RenderedFile("old.yaml", b"old")], out)
-    renames: list[tuple[Path, Path]] = []
-    real_rename = os.rename
-
-    def recording(source, target):
-        renames.append((Path(source), Path(target)))
-        real_rename(source, target)
-
-    monkeypatch.setattr(os, "rename", recording)
-    write_atomically([RenderedFile("a/b/c.yaml", b"deep")], out)
-    (aside, moved), (staging, placed) = renames
-    assert (aside, placed) == (out, out)
-    assert moved.parent.parent == tmp_path and moved.parent.name.startswith(".dist.old-") and moved.name == "dist"
-    assert staging.parent == tmp_path and staging.name.startswith(".dist.new-")
-    assert _tree(out) == {"a/b/c.yaml": b"deep"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]
-
-
-def test_if_the_new_folder_cannot_be_moved_in_the_old_one_is_put_back(tmp_path, monkeypatch):
-    out = tmp_path / "dist"
-    write_atomically([RenderedFile("old.yaml", b"old")], out)
-    real_rename = os.rename
-
-    def refuse_the_new_folder(source, target):
-        if Path(source).name.startswith(".dist.new-"):
-            raise OSError("disk on fire")
-        real_rename(source, target)
-
-    monkeypatch.setattr(os, "rename", refuse_the_new_folder)
-    with pytest.raises(OSError, match="disk on fire"):
-        write_atomically([RenderedFile("new.yaml", b"new")], out)
-    assert _tree(out) == {"old.yaml": b"old"}
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dist.new-")] == []

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
 import cdk8s
@@ -20,6 +18,7 @@ from homelab_ai import (
 )
 from homelab_ai.synth.docs import GENERATED_MARKER, render_docs, write_docs
 from tests.factories import app_props, charts, gpu, vram
+from tests.helpers import run_cli_in_process
 
 PAGE = "ai-namespace.md"
 
@@ -189,16 +188,24 @@ def test_first_time_setup_shows_a_checkpoint_example_where_sd_reads_models(page)
 
 
 def test_declared_checkpoints_are_listed_with_their_folder(repo_root, tmp_path):
-    from homelab_ai import Checkpoint, SopsSecret, SopsSecretProps, StableDiffusion, StableDiffusionProps
+    from homelab_ai import (
+        Checkpoint,
+        InternetEgress,
+        SopsSecret,
+        SopsSecretProps,
+        StableDiffusion,
+        StableDiffusionProps,
+    )
     from tests.factories import write_encrypted_like_secret
 
     app, infra, ai = charts()
     secret_file = write_encrypted_like_secret(tmp_path / "sd.sops.yaml", "sd", ["password"])
     secret = SopsSecret(ai, "S", SopsSecretProps(name="sd", file=secret_file, keys=["password"]))
     lora = Checkpoint(url="https://example.org/a.safetensors", file_name="a.safetensors", sha256="ab" * 32, kind="lora")
-    StableDiffusion(
-        ai, "SD", StableDiffusionProps(gpu=gpu(infra), vram=vram(0, 8, 12), secret=secret, checkpoints=[lora])
+    props = StableDiffusionProps(
+        gpu=gpu(infra), vram=vram(0, 8, 12), secret=secret, checkpoints=[lora], model_downloads=InternetEgress()
     )
+    StableDiffusion(ai, "SD", props)
     text = _docs(app, {"infrastructure": "infrastructure", "ai": "ai"}, repo_root)[PAGE]
     assert "| a.safetensors | lora | `Lora/a.safetensors` |" in text
 
@@ -252,14 +259,7 @@ def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_pa
 @pytest.mark.golden
 def test_docs_command_writes_the_committed_page(repo_root, tmp_path):
     """Drift check (golden): the CLI writes the committed page; its content is tested by the section tests."""
-    result = subprocess.run(
-        [sys.executable, "-m", "homelab_ai.cli", "docs", str(tmp_path / "docs")],
-        cwd=repo_root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_cli_in_process(repo_root, "docs", str(tmp_path / "docs"))
     assert result.returncode == 0, result.stderr
     assert "wrote 1 page(s)" in result.stdout
     assert (tmp_path / "docs" / PAGE).read_bytes() == (repo_root / "docs" / PAGE).read_bytes()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from apps.homelab import build, stack
-from homelab_ai.synth.dist import synthesize
+from apps.homelab import stack
+from tests.helpers import run_cli_in_process
 from tests.tools import require_tool
 
 
@@ -21,11 +20,11 @@ def _key(doc: dict) -> tuple[str, str, str | None, str]:
 
 
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory) -> tuple[Path, list]:
-    out = tmp_path_factory.mktemp("gitops") / "dist"
-    return out, synthesize(build, out)
+def synthesized(homelab_dist, homelab_files) -> tuple[Path, list]:
+    return homelab_dist, homelab_files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["ai", "flux", "infrastructure"])
 def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, folder):
     kubectl = require_tool("kubectl")
@@ -53,6 +52,7 @@ def test_sops_files_in_dist_are_the_source_files_byte_for_byte(synthesized):
     assert sorted(p.name for p in out.rglob("*.sops.yaml")) == sorted(s.output_name for s in secrets)
 
 
+@pytest.mark.slow
 def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(synthesized):
     kubectl = require_tool("kubectl")
     out, _ = synthesized
@@ -95,11 +95,9 @@ def test_a_fact_changed_in_the_chart_changes_both_dist_and_docs(repo_root, tmp_p
     facts.write_text(source.replace('ip="10.10.2.26"', 'ip="10.10.2.99"'))
     before_dist, before_docs = _tree(copy / "dist"), _tree(copy / "docs")
 
-    code = "from homelab_ai.cli import main; import sys; sys.exit(main(['synth', 'dist']) or main(['docs', 'docs']))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=copy, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
+    for command in (("synth", "dist"), ("docs", "docs")):  # `make synth`, run in this process on the copy
+        result = run_cli_in_process(copy, *command)
+        assert result.returncode == 0, result.stderr
 
     changed_dist = {p for p, digest in _tree(copy / "dist").items() if before_dist.get(p) != digest}
     changed_docs = {p for p, digest in _tree(copy / "docs").items() if before_docs.get(p) != digest}

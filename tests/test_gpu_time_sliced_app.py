@@ -114,7 +114,9 @@ def test_idle_unload_refuses_an_empty_mechanism_or_timeout(field, mechanism, sec
 
 def test_idle_unload_must_be_typed_not_free_text():
     _, infra, _ = charts()
-    with pytest.raises(TypeError, match="idle_unload"):
+    with pytest.raises(
+        HomelabConfigError, match=r"GpuTimeSlicedAppProps\.idle_unload: 'OLLAMA_KEEP_ALIVE=5m' is a str"
+    ):
         GpuTimeSlicedAppProps(app=app_props(), gpu=gpu(infra), vram=vram(), idle_unload="OLLAMA_KEEP_ALIVE=5m")
 
 

@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from homelab_ai import HomelabConfigError, LlmBackend, LlmBackendProps, OllamaModelPull, OllamaModelPullProps
+from homelab_ai import (
+    HomelabConfigError,
+    InternetEgress,
+    LlmBackend,
+    LlmBackendProps,
+    OllamaModelPull,
+    OllamaModelPullProps,
+)
 from homelab_ai.base.pod_scripts import script_text
 from tests.factories import charts, gpu, vram
 from tests.fake_servers import FakeOllama, run_script
@@ -15,6 +22,7 @@ from tests.helpers import container, synth
 
 def _backend_objects(**overrides) -> dict:
     app, infra, ai = charts()
+    overrides.setdefault("model_downloads", InternetEgress())  # `ollama pull` downloads over HTTPS
     LlmBackend(ai, "Ollama", LlmBackendProps(gpu=gpu(infra), vram=vram(), **overrides))
     return synth(app)
 
@@ -112,12 +120,17 @@ def test_job_runs_unprivileged_on_a_read_only_root():
 
 def test_backend_exposes_its_declared_models():
     _, infra, ai = charts()
-    backend = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=gpu(infra), vram=vram(), models=["llama3.2", "mistral"]))
+    backend = LlmBackend(
+        ai,
+        "Ollama",
+        LlmBackendProps(gpu=gpu(infra), vram=vram(), models=["llama3.2", "mistral"], model_downloads=InternetEgress()),
+    )
     assert backend.models == ("llama3.2", "mistral")
     assert isinstance(backend.model_pull, OllamaModelPull)
     assert backend.model_pull.pod_labels == {"app.kubernetes.io/name": "ollama-pull-models"}
 
 
+@pytest.mark.slow
 def test_the_jobs_own_arguments_drive_the_script():
     """What the Job runs, run here: its args with the server swapped for a fake on loopback."""
     job = _job(models=["llama3.2", "mistral"])
@@ -137,23 +150,25 @@ def test_model_names_ollama_accepts_are_accepted(name):
 @pytest.mark.parametrize("name", ["", "llama 3", "-x", "a:b:c", "x/", "a/b/c/d", ":tag", "x:", "llama3.2\n"])
 def test_malformed_model_name_is_refused_naming_the_field(name):
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .* is not an Ollama model name"):
-        LlmBackendProps(gpu=None, vram=vram(), models=[name])
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=[name])
 
 
 def test_a_bare_string_is_refused_rather_than_split_into_letters():
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 'llama3.2' is not a list"):
-        LlmBackendProps(gpu=None, vram=vram(), models="llama3.2")
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models="llama3.2")
 
 
 def test_the_same_model_twice_is_refused():
     with pytest.raises(HomelabConfigError, match=re.escape("'llama3.2:latest' and 'llama3.2' are the same model")):
-        LlmBackendProps(gpu=None, vram=vram(), models=["llama3.2", "llama3.2:latest"])
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["llama3.2", "llama3.2:latest"])
 
 
 def test_backend_name_too_long_for_the_job_is_refused_when_models_are_listed():
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.name: .* too long"):
-        LlmBackendProps(gpu=None, vram=vram(), name="o" * 43, models=["llama3.2"])
-    assert LlmBackendProps(gpu=None, vram=vram(), name="o" * 43).models == ()
+        LlmBackendProps(
+            gpu=gpu(charts()[1]), vram=vram(), name="o" * 43, models=["llama3.2"], model_downloads=InternetEgress()
+        )
+    assert LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), name="o" * 43).models == ()
 
 
 def test_pull_job_without_models_is_refused():
@@ -167,8 +182,20 @@ def test_pull_job_needs_an_http_server_url():
 
 
 def test_chart_pulls_llama32_from_its_ollama(homelab_objects):
-    jobs = [obj for (kind, _), obj in homelab_objects.items() if kind == "Job"]
+    jobs = [
+        obj
+        for (kind, _), obj in homelab_objects.items()
+        if kind == "Job" and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "model-pull"
+    ]
     assert [job["metadata"]["annotations"]["homelab-ai/models"] for job in jobs] == ["llama3.2"]
     args = container(jobs[0])["args"]
     assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"
     assert jobs[0]["metadata"]["namespace"] == "ai"
+
+
+def test_models_without_a_way_to_the_internet_are_refused():
+    """`ollama pull` fetches from the Ollama registry over HTTPS: without egress the Job never finishes."""
+    with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 1 model\(s\) are pulled .* on 443"):
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["llama3.2"])
+    with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .*Fix: set model_downloads=InternetEgress"):
+        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["x"], model_downloads=InternetEgress(ports=(80,)))

@@ -108,6 +108,7 @@ def test_unknown_model_fails_naming_the_model_and_ollamas_error():
     assert "llama3.2: ready" in result.stdout  # one bad name does not stop the others
 
 
+@pytest.mark.slow
 def test_server_that_is_not_up_yet_is_waited_for():
     port = free_port()
     command = [sys.executable, "-I", str(SCRIPTS["ollama_pull.py"]), "--server", f"http://127.0.0.1:{port}",
@@ -122,6 +123,7 @@ def test_server_that_is_not_up_yet_is_waited_for():
     assert "llama3.2: already present, skipped" in rest
 
 
+@pytest.mark.slow
 def test_server_that_never_comes_up_fails_after_the_bound():
     result = _pull(f"http://127.0.0.1:{free_port()}", "llama3.2", wait="0.5")
     assert result.returncode == 1
@@ -132,6 +134,7 @@ def test_server_that_never_comes_up_fails_after_the_bound():
     assert "did not answer within 0.5s (last error: " in lines[-1]
 
 
+@pytest.mark.slow
 def test_the_script_runs_in_a_bare_interpreter_as_in_its_pod():
     with FakeOllama(present=["llama3.2:latest"]) as ollama:
         result = run_script("ollama_pull.py", "--server", ollama.url, "llama3.2")
@@ -252,6 +255,7 @@ def test_seconds_are_read_as_numbers():
     assert code == 0, out.getvalue()
 
 
+@pytest.mark.slow
 def test_a_server_that_accepts_but_never_answers_is_given_up_on_after_the_bound():
     from tests.fake_servers import SilentServer
 
@@ -273,6 +277,7 @@ def _slow(ollama: FakeOllama, path: str) -> None:
     ollama.handle = slow
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "message"),
     [

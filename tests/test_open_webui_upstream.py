@@ -139,6 +139,7 @@ def test_that_release_serves_the_probe_paths_the_chart_uses(source):
     assert all(f"@app.get('{path}')" in main for path in probes)
 
 
+@pytest.mark.slow
 def test_without_pypi_the_check_fails_and_says_why_instead_of_skipping(tmp_path, monkeypatch):
     monkeypatch.setattr("tests.upstream_wheels.CACHE", tmp_path)
     # A closed port on loopback for the index, nothing else pip could use.

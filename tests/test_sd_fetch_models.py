@@ -113,6 +113,7 @@ def test_missing_url_fails_leaving_nothing_and_other_files_still_land(tmp_path):
     assert _files(tmp_path) == ["Stable-diffusion/good.safetensors"]
 
 
+@pytest.mark.slow
 def test_list_is_read_from_the_environment_the_init_container_sets(tmp_path):
     with FileServer({"/m": GOOD}) as server:
         env = dict(os.environ, SD_CHECKPOINTS=json.dumps([_entry(server, "/m", GOOD_SHA)]))
@@ -271,6 +272,7 @@ def test_the_download_says_who_it_is(tmp_path):
     assert server.headers[0]["User-Agent"] == "homelab-ai-sd-fetch/1"
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_fails_after_the_timeout(tmp_path):
     from tests.fake_servers import SilentServer
 

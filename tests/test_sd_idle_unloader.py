@@ -480,6 +480,7 @@ def run_sidecar() -> Iterator[Callable[..., Sidecar]]:
         process.stop()
 
 
+@pytest.mark.slow
 def test_the_process_unloads_after_the_timeout_and_not_much_later(servers, run_sidecar):
     server = serve(servers, authorization=AUTH)
     process = run_sidecar(server.url, timeout=1.5, SD_API_USER="admin", SD_API_PASSWORD="s3cret-pass")
@@ -495,6 +496,7 @@ def test_the_process_unloads_after_the_timeout_and_not_much_later(servers, run_s
     assert process.lines_with("unloading the checkpoint")
 
 
+@pytest.mark.slow
 def test_the_process_serves_the_gate_and_stops_cleanly_on_sigterm(servers, run_sidecar):
     server = serve(servers)
     gate = free_port()
@@ -513,6 +515,7 @@ def test_the_process_serves_the_gate_and_stops_cleanly_on_sigterm(servers, run_s
     assert process.lines_with("stopping")
 
 
+@pytest.mark.slow
 def test_the_process_refuses_a_bad_setting_before_polling():
     env = {"PATH": os.environ.get("PATH", ""), "SD_POLL_INTERVAL_SECONDS": "0"}
     result = subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, text=True, timeout=DEADLINE)
@@ -522,6 +525,7 @@ def test_the_process_refuses_a_bad_setting_before_polling():
     )
 
 
+@pytest.mark.slow
 def test_main_watches_serves_its_ports_and_stops_on_sigterm(servers, monkeypatch, capsys):
     server = serve(servers)
     handlers: dict[int, Callable] = {}
@@ -560,6 +564,7 @@ def status_of_health(port: int) -> int:
         return response.status
 
 
+@pytest.mark.slow
 def test_a_web_ui_that_never_answers_is_a_failed_poll_after_the_request_timeout():
     from tests.fake_servers import SilentServer
 
@@ -773,6 +778,7 @@ def test_log_lines_are_stamped_in_utc_whatever_the_local_zone(monkeypatch, capsy
     assert abs((datetime.now(UTC) - seen).total_seconds()) < 60
 
 
+@pytest.mark.slow
 def test_a_gate_whose_web_ui_hangs_answers_502_after_its_timeout():
     from tests.fake_servers import SilentServer
 

@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+from homelab_ai.cluster.pod_security import pod_spec
 from homelab_ai.secrets import sops
 from homelab_ai.secrets.age_key import recipients_of_key_file
 from tests.sops_helpers import DEMO_AGE_KEY, DIST_SECRETS, decrypt_values, files_containing, files_under, git
@@ -22,13 +23,13 @@ def committed_values(repo_root) -> list[str]:
 
 def _workload_containers(repo_root):
     for path in files_under(repo_root / "dist"):
-        doc = yaml.safe_load(path.read_bytes())
+        doc = yaml.safe_load(path.read_bytes()) or {}  # the synth's marker file is comments only
         if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
             yield path, from_pod(doc)
 
 
 def from_pod(doc: dict) -> list[dict]:
-    spec = doc["spec"]["template"]["spec"]
+    spec = pod_spec(doc) or {}  # a CronJob's pod is in its jobTemplate
     return spec.get("containers", []) + spec.get("initContainers", [])
 
 

@@ -42,6 +42,7 @@ def _secrets(repo: Path) -> list[SopsSecret]:
     return sops_secrets(stack(repo).app)
 
 
+@pytest.mark.slow
 def test_init_encrypts_exactly_the_generated_values(tmp_path, known_values):
     key = tmp_path / "age.key"
     repo = copy_repo(tmp_path / "repo", new_age_key(key))
@@ -62,6 +63,7 @@ BROKEN_CONFIGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", BROKEN_CONFIGS.values(), ids=BROKEN_CONFIGS.keys())
 def test_a_broken_sops_yaml_leaves_no_plaintext_anywhere(tmp_path, known_values, scratch_tmp, config):
     recipient = new_age_key(tmp_path / "age.key")
@@ -75,6 +77,7 @@ def test_a_broken_sops_yaml_leaves_no_plaintext_anywhere(tmp_path, known_values,
     assert not any(v in str(refused.value) for v in known_values)
 
 
+@pytest.mark.slow
 def test_sops_output_with_plaintext_is_refused_with_the_rule_to_fix(tmp_path, known_values):
     recipient = new_age_key(tmp_path / "age.key")
     repo = copy_repo(tmp_path / "repo", recipient)
@@ -86,6 +89,7 @@ def test_sops_output_with_plaintext_is_refused_with_the_rule_to_fix(tmp_path, kn
     assert "`encrypted_regex: ^(data|stringData)$`" in message
 
 
+@pytest.mark.slow
 def test_a_failure_on_the_second_secret_writes_not_even_the_first(tmp_path, known_values, monkeypatch):
     repo = copy_repo(tmp_path / "repo", new_age_key(tmp_path / "age.key"))
     real_encrypt = sops.encrypt
@@ -109,6 +113,7 @@ def _prompted_secret(tmp_path: Path) -> SopsSecret:
     return SopsSecret(ai, "Api", props)
 
 
+@pytest.mark.slow
 def test_a_key_without_generator_is_asked_for_on_the_terminal(tmp_path):
     key = tmp_path / "age.key"
     repo = copy_repo(tmp_path / "repo", new_age_key(key))
@@ -123,6 +128,7 @@ def test_a_key_without_generator_is_asked_for_on_the_terminal(tmp_path):
     assert decrypt_values(repo / "apps/secrets/api.sops.yaml", key) == {"TOKEN": "typed-by-the-user"}
 
 
+@pytest.mark.slow
 def test_a_key_without_generator_and_no_terminal_is_refused_with_the_fix(tmp_path):
     repo = copy_repo(tmp_path / "repo", new_age_key(tmp_path / "age.key"))
     with pytest.raises(HomelabConfigError) as refused:
@@ -130,7 +136,7 @@ def test_a_key_without_generator_and_no_terminal_is_refused_with_the_fix(tmp_pat
     assert str(refused.value) == (
         "SopsSecret(api).generators: key 'TOKEN' has no generator and there is no terminal to ask for its value. "
         "Fix: run `homelab-ai secrets init --rotate api` in a terminal (it asks without echo), or give 'TOKEN' a "
-        "generator (hex32, password)"
+        "generator (hex32, password, base64url32)"
     )
 
 

@@ -25,6 +25,7 @@ RULES = (
 PLAIN = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\nstringData:\n  TOKEN: s3cr3t-marker-value\n"
 
 
+@pytest.mark.slow
 def test_encrypt_reads_stdin_and_writes_no_file(tmp_path):
     config = _config(tmp_path, RULES)
     before = sorted(tmp_path.rglob("*"))
@@ -37,6 +38,7 @@ def test_encrypt_reads_stdin_and_writes_no_file(tmp_path):
     assert sops.file_age_recipients(doc) == [sops.DEMO_AGE_RECIPIENT]
 
 
+@pytest.mark.slow
 def test_decrypt_returns_the_plaintext_with_the_private_key(tmp_path):
     config = _config(tmp_path, RULES)
     target = tmp_path / "apps/secrets/web.sops.yaml"
@@ -47,6 +49,7 @@ def test_decrypt_returns_the_plaintext_with_the_private_key(tmp_path):
     assert files_containing(tmp_path, ["s3cr3t-marker-value"]) == []
 
 
+@pytest.mark.slow
 def test_decrypt_without_the_key_is_a_sops_error(tmp_path, monkeypatch):
     config = _config(tmp_path, RULES)
     target = tmp_path / "apps/secrets/web.sops.yaml"
@@ -58,6 +61,7 @@ def test_decrypt_without_the_key_is_a_sops_error(tmp_path, monkeypatch):
         sops.decrypt(target, env={"SOPS_AGE_KEY_FILE": str(tmp_path / "none.txt")})
 
 
+@pytest.mark.slow
 def test_encrypt_without_a_matching_rule_is_a_sops_error(tmp_path):
     config = _config(tmp_path, RULES)
     with pytest.raises(sops.SopsError, match=r"could not encrypt other/web.sops.yaml .*no matching creation rules"):
@@ -95,6 +99,7 @@ def test_flux_age_secret_command_matches_the_gitops_convention():
     )
 
 
+@pytest.mark.slow
 def test_encrypt_ignores_recipients_from_the_environment(tmp_path, monkeypatch):
     config = _config(tmp_path, RULES)
     monkeypatch.setenv("SOPS_AGE_RECIPIENTS", str(pyrage.x25519.Identity.generate().to_public()))

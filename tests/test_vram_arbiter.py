@@ -22,6 +22,9 @@ from tests.arbiter_rig import (
 )
 from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard
 
+# The slow tier (`make test-fast` leaves it out): runs the in-pod arbiter program against fake servers.
+pytestmark = pytest.mark.slow
+
 SD = "stable-diffusion"
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}]}
 

@@ -265,6 +265,7 @@ def _expressions(stack: Stack) -> list[str]:
     return [r["expr"] for r in rules] + [t["expr"] for p in board["panels"] for t in p["targets"]]
 
 
+@pytest.mark.slow
 def test_every_promql_expression_parses_with_prometheus_grammar(monitored):
     node = shutil.which("node")
     assert node is not None, "node is needed (make test installs it with the cdk8s CLI)"
@@ -281,6 +282,7 @@ def test_every_promql_expression_parses_with_prometheus_grammar(monitored):
     assert dict(zip(expressions, json.loads(done.stdout), strict=True)) == {e: None for e in expressions}
 
 
+@pytest.mark.slow
 def test_the_promql_check_catches_a_broken_expression():
     done = subprocess.run(
         ["node", str(PROMQL_CHECK)],

@@ -14,6 +14,7 @@ import enum
 
 import attrs
 
+from homelab_ai.base.validators import as_tuple, typed_fields
 from homelab_ai.base.values import ContainerImage
 
 
@@ -29,7 +30,7 @@ class KnobKind(enum.Enum):
     CHART_VALUE = "chart value"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Source:
     """Where upstream defines a knob: ``repo`` (owner/name) at ``ref`` (a tag), file ``path``, ``lines``.
 
@@ -55,7 +56,7 @@ class Source:
         return f"{self.repo}/{self.path}@{self.ref}{lines}"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Knob:
     """One knob: its kind, its exact name as the chart writes it, what it does, and its source."""
 
@@ -74,7 +75,7 @@ class Knob:
     default none (an env var read directly on every start)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppContract:
     """The knobs of one app at one pinned version (image tag or chart version)."""
 
@@ -88,7 +89,7 @@ class AppContract:
     """The release pinned before this table; the ``changed`` notes compare against it."""
     image_source: Source
     """Where upstream publishes the pinned tag (release workflow, official-images entry, Chart.yaml)."""
-    knobs: tuple[Knob, ...] = attrs.field(converter=tuple)
+    knobs: tuple[Knob, ...] = attrs.field(converter=as_tuple)
     """Every knob the chart uses, one row each."""
     pin_gap: str = ""
     """Why the pin is not yet immutable (a floating tag without a digest); empty for a proper pin."""

@@ -13,6 +13,13 @@ class HomelabConfigError(ValueError):
         super().__init__(f"{field}: {problem}. Fix: {fix}")
 
 
+class OutputError(HomelabConfigError):
+    """The output folder cannot be written, or is not the synth's to replace; nothing was changed.
+
+    ``field`` is the folder's path, so the message reads like every other refusal.
+    """
+
+
 class SynthError(Exception):
     """Synthesis refused; nothing was written. Carries every problem found, not only the first."""
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 
 import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import cidr, dns1123_label, label_mapping, matches, port, ports
+from homelab_ai.base.validators import (
+    as_dict,
+    as_tuple,
+    cidr,
+    dns1123_label,
+    label_mapping,
+    matches,
+    port,
+    ports,
+    typed_fields,
+)
 
 # Private, shared, link-local and loopback ranges: "the internet" never includes the home LAN,
 # the cluster's own networks or a cloud metadata endpoint.
@@ -22,15 +31,11 @@ NON_INTERNET = (
 )
 
 
-def _labels(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class PodSelector:
     """Pods picked by labels, in the policy's own namespace unless ``namespace`` names another."""
 
-    labels: dict[str, str] = attrs.field(converter=_labels, validator=label_mapping)
+    labels: dict[str, str] = attrs.field(converter=as_dict, validator=label_mapping)
     """Labels the selected pods carry (all must match). Required."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
     """Namespace of the pods. Default None: the policy's own namespace."""
@@ -43,7 +48,7 @@ class PodSelector:
         return entry
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Endpoint:
     """Pods and the port they listen on: what an egress rule opens. The port is the container's
     port, not the Service's: policies see traffic after the Service has translated it."""
@@ -68,7 +73,7 @@ def _excepts_inside(instance: InternetEgress) -> None:
             )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class InternetEgress:
     """Outbound connections to the internet (model downloads), never to the LAN.
 
@@ -76,11 +81,11 @@ class InternetEgress:
     link-local addresses out of reach even though they are inside ``cidr``.
     """
 
-    ports: tuple[int, ...] = attrs.field(default=(443,), converter=tuple, validator=ports)
+    ports: tuple[int, ...] = attrs.field(default=(443,), converter=as_tuple, validator=ports)
     """Port numbers opened outbound, over TCP. Default (443,): HTTPS only."""
     cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
     """The address range counted as the internet. Default "0.0.0.0/0"."""
-    except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=tuple)
+    except_cidrs: tuple[str, ...] = attrs.field(default=NON_INTERNET, converter=as_tuple)
     """Ranges inside cidr kept out of reach. Default: private, shared, link-local and loopback ranges."""
 
     def __attrs_post_init__(self) -> None:
@@ -96,7 +101,7 @@ class InternetEgress:
         return {"to": [{"ipBlock": block}], "ports": [{"port": p, "protocol": "TCP"} for p in self.ports]}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class DnsServer:
     """The cluster DNS that every pod must still reach: kube-dns in kube-system by default (CoreDNS
     keeps the ``k8s-app: kube-dns`` label). Port 53 over UDP and TCP (large answers use TCP)."""
@@ -104,7 +109,7 @@ class DnsServer:
     namespace: str = attrs.field(default="kube-system", validator=dns1123_label)
     """Namespace of the cluster DNS pods. Default "kube-system"."""
     labels: dict[str, str] = attrs.field(
-        factory=lambda: {"k8s-app": "kube-dns"}, converter=_labels, validator=label_mapping
+        factory=lambda: {"k8s-app": "kube-dns"}, converter=as_dict, validator=label_mapping
     )
     """Labels of the cluster DNS pods. Default {"k8s-app": "kube-dns"} (CoreDNS keeps that label)."""
     port: int = attrs.field(default=53, validator=port)
@@ -117,3 +122,25 @@ class DnsServer:
             "to": [selector.peer()],
             "ports": [{"port": self.port, "protocol": "UDP"}, {"port": self.port, "protocol": "TCP"}],
         }
+
+
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
+class ApiServerEgress:
+    """Where a pod that talks to the Kubernetes API may connect: ``cidr`` on ``ports``.
+
+    443 is the ``kubernetes`` Service; 6443 is the API server behind it (k3s, kubeadm), which is
+    what most CNIs match a policy against once the Service address is translated. ``cidr``
+    defaults to anywhere on those ports; narrow it to the control plane (e.g. ``10.10.0.10/32``).
+    """
+
+    cidr: str = attrs.field(default="0.0.0.0/0", validator=cidr)
+    """The API server's addresses. Default "0.0.0.0/0": any."""
+    ports: tuple[int, ...] = attrs.field(default=(443, 6443), converter=as_tuple, validator=ports)
+    """TCP port of the Service and of the API server behind it. Default (443, 6443)."""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ports:
+            raise HomelabConfigError("ApiServerEgress.ports", "no ports given", "list the ports, e.g. (443, 6443)")
+
+    def rule(self) -> dict:
+        return {"to": [{"ipBlock": {"cidr": self.cidr}}], "ports": [{"port": p, "protocol": "TCP"} for p in self.ports]}

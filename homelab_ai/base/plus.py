@@ -15,7 +15,7 @@ from cdk8s_plus_27 import k8s
 if TYPE_CHECKING:
     from homelab_ai.base.values import ComputeResources
 
-__all__ = ["container_resources", "k8s", "kplus"]
+__all__ = ["container_resources", "k8s", "kplus", "resource_requirements"]
 
 
 def container_resources(res: ComputeResources) -> kplus.ContainerResources:
@@ -29,4 +29,13 @@ def container_resources(res: ComputeResources) -> kplus.ContainerResources:
             request=cdk8s.Size.mebibytes(round(res.memory_request_gib * 1024)),
             limit=cdk8s.Size.mebibytes(round(res.memory_limit_gib * 1024)),
         ),
+    )
+
+
+def resource_requirements(res: ComputeResources) -> k8s.ResourceRequirements:
+    """The L1 (``k8s``) requests and limits of a ComputeResources, for containers built without cdk8s-plus."""
+    quantities = res.quantities()
+    return k8s.ResourceRequirements(
+        requests={k: k8s.Quantity.from_string(v) for k, v in quantities["requests"].items()},
+        limits={k: k8s.Quantity.from_string(v) for k, v in quantities["limits"].items()},
     )

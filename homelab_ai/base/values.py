@@ -9,7 +9,15 @@ from datetime import timedelta
 import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import absolute_path, field_name, matches, positive, positive_duration
+from homelab_ai.base.validators import (
+    absolute_path,
+    field_name,
+    matches,
+    positive,
+    positive_duration,
+    typed_fields,
+    whole_number,
+)
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -42,7 +50,7 @@ def _image_digest(instance: ContainerImage, attribute: attrs.Attribute[str | Non
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ContainerImage:
     """A container image pinned to a tag (and optionally a digest): rebuilds get the same bits."""
 
@@ -77,7 +85,7 @@ def _limit_not_below_request(instance: ComputeResources) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ComputeResources:
     """CPU (cores) and memory (GiB) requests and limits for one container.
 
@@ -97,8 +105,19 @@ class ComputeResources:
     def __attrs_post_init__(self) -> None:
         _limit_not_below_request(self)
 
+    def quantities(self) -> dict[str, dict[str, str]]:
+        """``{"requests": {...}, "limits": {...}}`` in millicores and MiB, as a container's ``resources``."""
 
-@attrs.frozen(kw_only=True)
+        def pair(cpu: float, memory_gib: float) -> dict[str, str]:
+            return {"cpu": f"{round(cpu * 1000)}m", "memory": f"{round(memory_gib * 1024)}Mi"}
+
+        return {
+            "requests": pair(self.cpu_request, self.memory_request_gib),
+            "limits": pair(self.cpu_limit, self.memory_limit_gib),
+        }
+
+
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class HealthCheck:
     """HTTP health endpoint and how long the app may take to come up (model loading is slow)."""
 
@@ -110,7 +129,7 @@ class HealthCheck:
     """Time between two probes. Default 10 seconds."""
     timeout: timedelta = attrs.field(default=timedelta(seconds=5), validator=positive_duration)
     """How long one probe may take before it counts as failed. Default 5 seconds."""
-    liveness_failures: int = attrs.field(default=6, validator=positive)
+    liveness_failures: int = attrs.field(default=6, validator=whole_number(1))
     """How many failed liveness probes in a row restart the container. Default 6."""
     ready_path: str | None = attrs.field(default=None, validator=attrs.validators.optional(absolute_path))
     """Path of the startup and readiness probes, for a deeper check (Open WebUI's /ready). Default None: path."""

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from homelab_ai.base.errors import HomelabConfigError, SynthError
+from homelab_ai.synth.build_errors import guarded
 from homelab_ai.synth.dist import synthesize
 from homelab_ai.synth.project import BuildFn, app_spec, load_build, project_root
 
@@ -26,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output folder (default: $CDK8S_OUTDIR when the cdk8s CLI runs it, else dist)",
     )
     parser.add_argument("--strict", action="store_true", help="treat warnings (e.g. VRAM over-booking) as errors")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUTDIR even when the synth did not write it (a plain file, or a folder of other files)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -35,13 +41,13 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir or os.environ.get("CDK8S_OUTDIR") or "dist")
     if not outdir.is_absolute():
         outdir = root / outdir
-    return synth_and_report(build, outdir, strict=args.strict)
+    return synth_and_report(build, outdir, strict=args.strict, overwrite=args.force)
 
 
-def synth_and_report(build: BuildFn, outdir: Path, *, strict: bool = False) -> int:
+def synth_and_report(build: BuildFn, outdir: Path, *, strict: bool = False, overwrite: bool = False) -> int:
     """Synthesize, print the result or the refusal; the exit code for a command line."""
     try:
-        files = synthesize(build, outdir, strict=strict)
+        files = synthesize(guarded(build), outdir, strict=strict, overwrite=overwrite)
     except (SynthError, HomelabConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -13,11 +13,11 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import DnsServer, Endpoint, InternetEgress, PodSelector
-from homelab_ai.base.validators import dns1123_label, ports
+from homelab_ai.base.network_values import ApiServerEgress, DnsServer, Endpoint, InternetEgress, PodSelector
+from homelab_ai.base.validators import as_tuple, dns1123_label, ports, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppNetworkPolicyProps:
     """Whose traffic (``pods``), on which ports it serves, who may connect, where it may go.
 
@@ -29,16 +29,18 @@ class AppNetworkPolicyProps:
     """Name of the NetworkPolicy, usually the app's. Required."""
     pods: PodSelector
     """The pods this policy selects: the app's. Required."""
-    ports: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=ports)
+    ports: tuple[int, ...] = attrs.field(default=(), converter=as_tuple, validator=ports)
     """Container port numbers the pods serve on: clients get in on these only. Default: none."""
     from_anywhere: bool = False
     """Accept every client on ports (an app behind a LoadBalancer). Default False."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods accepted on ports when not from_anywhere. Default: none."""
-    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=tuple)
+    egress_to: tuple[Endpoint, ...] = attrs.field(default=(), converter=as_tuple)
     """Endpoints (pods and port) the pods may connect to, besides DNS. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet access, never the LAN. Default None: no internet."""
+    api_server: ApiServerEgress | None = None
+    """The Kubernetes API, for pods that call it with their service account. Default None: no access."""
     dns: DnsServer = DnsServer()
     """The cluster DNS the pods can always reach. Default DnsServer(): kube-dns in kube-system, port 53."""
 
@@ -87,12 +89,15 @@ class AppNetworkPolicy(Construct):
         )
         self._clients: list[PodSelector] = []
         self._endpoints: list[Endpoint] = []
+        self._ranges: list[InternetEgress] = []
         for client in props.allow_from:
             self.allow_from(client)
         for endpoint in props.egress_to:
             self.allow_to(endpoint)
         if props.internet is not None:
             self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.internet.rule()))
+        if props.api_server is not None:
+            self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", props.api_server.rule()))
 
     def _port_list(self) -> list[dict]:
         return [{"port": p, "protocol": "TCP"} for p in self.props.ports]
@@ -136,6 +141,25 @@ class AppNetworkPolicy(Construct):
         if isinstance(client, AppNetworkPolicy):
             for number in self.props.ports:
                 client.allow_to(Endpoint(pods=self.props.pods, port=number))
+
+    @property
+    def ranges(self) -> tuple[InternetEgress, ...]:
+        """Address ranges opened after creation (``allow_range``), beside ``props.internet``."""
+        return tuple(self._ranges)
+
+    def allow_range(self, egress: InternetEgress) -> None:
+        """Let these pods open connections to an address range (a sign-in provider on the LAN, say)."""
+        if egress == self.props.internet or egress in self._ranges:
+            return
+        self._ranges.append(egress)
+        self._resource.add_json_patch(cdk8s.JsonPatch.add("/spec/egress/-", egress.rule()))
+
+    def allow_egress(self, to: Endpoint | InternetEgress) -> None:
+        """``allow_to`` for pods, ``allow_range`` for an address range."""
+        if isinstance(to, Endpoint):
+            self.allow_to(to)
+        else:
+            self.allow_range(to)
 
     def allow_to(self, endpoint: Endpoint) -> None:
         """Let these pods open connections to ``endpoint``."""

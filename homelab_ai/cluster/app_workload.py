@@ -11,7 +11,6 @@ accept traffic only on their port, from anywhere when exposed, else from the cli
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 
 import attrs
 import cdk8s
@@ -22,7 +21,7 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import Endpoint, InternetEgress, PodSelector
 from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port
+from homelab_ai.base.validators import absolute_path, as_dict, as_tuple, dns1123_label, env_mapping, port, typed_fields
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.hardening import TMP, ScratchDir, SecurityProfile, harden_pod
@@ -47,7 +46,7 @@ def secret_checksum_key(secret_name: str) -> str:
     return f"checksum/{key}"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class VolumeMount:
     """Mount ``volume`` (or its ``sub_path`` folder) at ``path``."""
 
@@ -61,11 +60,7 @@ class VolumeMount:
     """Mount it read-only. Default False."""
 
 
-def _env_dict(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AppWorkloadProps:
     """Everything that describes one app's pod, Service and network access.
 
@@ -91,15 +86,15 @@ class AppWorkloadProps:
     """Deployment, or StatefulSet when the pod name must be stable (ollama-0). Default Deployment."""
     service_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
     """Port of the Service; with expose, the LoadBalancer's port. Default None: container_port."""
-    command: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    command: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     """Replaces the image's entrypoint. Default: the image's."""
-    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     """Arguments of the command. Default: the image's."""
-    env: dict[str, str] = attrs.field(factory=dict, converter=_env_dict, validator=env_mapping)
+    env: dict[str, str] = attrs.field(factory=dict, converter=as_dict, validator=env_mapping)
     """Plain environment variables of the container (never secrets: see secret_env). Default: none."""
-    secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=dict, validator=env_mapping)
+    secret_env: dict[str, SecretKeyRef] = attrs.field(factory=dict, converter=as_dict, validator=env_mapping)
     """Environment variables read from Secret keys: name to SecretKeyRef. Default: none."""
-    mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=tuple)
+    mounts: tuple[VolumeMount, ...] = attrs.field(default=(), converter=as_tuple)
     """Longhorn volumes mounted into the container. Default: none."""
     expose: LoadBalancer | None = None
     """LAN address (IP, port) of a LoadBalancer Service. Default None: ClusterIP, in-cluster only."""
@@ -111,11 +106,11 @@ class AppWorkloadProps:
         default=SecurityProfile(), validator=attrs.validators.instance_of(SecurityProfile)
     )
     """Who the containers run as, and whether the root filesystem is read-only. Default UID/GID 10001, read-only."""
-    scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=tuple)
+    scratch: tuple[ScratchDir, ...] = attrs.field(default=(TMP,), converter=as_tuple)
     """Writable emptyDirs that a read-only root filesystem needs. Default: /tmp only."""
     network_policy: bool = True
     """Give the app its own NetworkPolicy, its only doors in and out. Default True."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods admitted to an app that is not exposed. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet access (HTTPS by default), e.g. model downloads. Default None: no internet."""

@@ -18,7 +18,15 @@ from constructs import Construct
 from homelab_ai._crds.io.fluxcd.toolkit import kustomize
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plain_synth import attach
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, matches, positive_duration
+from homelab_ai.base.validators import (
+    as_tuple,
+    dns1123_label,
+    dns1123_subdomain,
+    field_name,
+    matches,
+    positive_duration,
+    typed_fields,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.secrets.sops_secret import SopsSecret
 
@@ -42,7 +50,7 @@ _SOURCE_KIND = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class FluxSource:
     """The source Flux pulls ``dist/`` from: by default the repo Flux was bootstrapped with."""
 
@@ -61,10 +69,6 @@ class FluxSource:
         return f"{self.kind.value}/{self.name}"
 
 
-def _charts_tuple(value: object) -> tuple[cdk8s.Chart, ...]:
-    return tuple(value)  # type: ignore[arg-type]
-
-
 def _charts(instance: object, attribute: attrs.Attribute, value: tuple) -> None:
     if not all(isinstance(chart, cdk8s.Chart) for chart in value):
         raise HomelabConfigError(
@@ -81,7 +85,7 @@ def _flux_kustomizations(instance: object, attribute: attrs.Attribute, value: tu
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class FluxKustomizationProps:
     """One ``dist/`` folder as a Flux Kustomization.
 
@@ -95,9 +99,11 @@ class FluxKustomizationProps:
     """Name of the Kustomization object. Required."""
     folder: str = attrs.field(validator=matches(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "name a folder of dist/"))
     """Folder of dist/ it applies, e.g. "ai". Required."""
-    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=_charts_tuple, validator=_charts)
+    charts: tuple[cdk8s.Chart, ...] = attrs.field(default=(), converter=as_tuple, validator=_charts)
     """Charts rendered into folder; a SopsSecret in them switches decryption on. Default: none."""
-    depends_on: tuple[FluxKustomization, ...] = attrs.field(default=(), converter=tuple, validator=_flux_kustomizations)
+    depends_on: tuple[FluxKustomization, ...] = attrs.field(
+        default=(), converter=as_tuple, validator=_flux_kustomizations
+    )
     """Kustomizations Flux applies (and waits for) first. Default: none."""
     source: FluxSource = FluxSource()
     """Where Flux pulls dist/ from. Default FluxSource(): the flux-system GitRepository."""

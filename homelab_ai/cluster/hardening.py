@@ -17,7 +17,7 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import kplus
-from homelab_ai.base.validators import absolute_path, dns1123_label, positive, whole_number
+from homelab_ai.base.validators import absolute_path, dns1123_label, positive, typed_fields, whole_number
 
 # Above 10000: no clash with a host account (and what checkov's CKV_K8S_40 asks for).
 DEFAULT_UID = 10001
@@ -47,7 +47,7 @@ def _root_needs_a_reason(instance: SecurityProfile) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SecurityProfile:
     """Who a pod's containers run as, and whether their root filesystem is read-only.
 
@@ -106,7 +106,7 @@ class SecurityProfile:
         }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class ScratchDir:
     """A writable folder for a container with a read-only root filesystem: an emptyDir, gone with the pod."""
 

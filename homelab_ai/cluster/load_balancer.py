@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from homelab_ai.base.validators import dns1123_label, ipv4, port
+from homelab_ai.base.validators import dns1123_label, ipv4, port, typed_fields
 
 
 class LbProvider(enum.Enum):
@@ -30,7 +30,7 @@ _SHARING_ANNOTATION = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LoadBalancer:
     """Expose a Service on ``ip``:``port``.
 

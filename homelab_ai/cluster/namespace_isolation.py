@@ -13,10 +13,10 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import DnsServer
-from homelab_ai.base.validators import dns1123_label
+from homelab_ai.base.validators import dns1123_label, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class NamespaceIsolationProps:
     """Names of the two policies and where cluster DNS lives."""
 

@@ -15,13 +15,13 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import kplus
-from homelab_ai.base.validators import dns1123_label, matches
+from homelab_ai.base.validators import dns1123_label, matches, typed_fields
 from homelab_ai.cluster.pod_security import PodSecurityLevel, pod_spec, violations
 
 LABEL = "pod-security.kubernetes.io"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SecureNamespaceProps:
     """The namespace and its three Pod Security modes; ``version`` pins the standard's version."""
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import attrs
 
+from homelab_ai.base.validators import as_tuple, typed_fields
 from homelab_ai.gpu.cards import known_card
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
@@ -31,7 +32,7 @@ class Severity(enum.Enum):
     NOTE = "note"
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class Verdict:
     """One finding about the budget; errors refuse the synth, warnings are printed (or refused with --strict)."""
 
@@ -41,7 +42,7 @@ class Verdict:
     """What is wrong, with the numbers it is about and the fix. Required."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class BudgetApp:
     """What the budget needs to know about one app on the card."""
 
@@ -55,7 +56,7 @@ class BudgetApp:
     """Time-slicing slices it holds; more than 1 is refused. Default 1."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class BudgetRow:
     """One line of the VRAM table, already formatted (GiB)."""
 
@@ -82,7 +83,7 @@ def _names(apps: Sequence[BudgetApp]) -> str:
     return " + ".join(a.name for a in apps)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class GpuBudget:
     """A card (name, VRAM, time-slicing replicas) and the apps that share it."""
 
@@ -92,7 +93,7 @@ class GpuBudget:
     """VRAM of the card, GiB. Required."""
     replicas: int
     """Time-slicing replicas: how many pods may hold a slice at once. Required."""
-    apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=tuple)
+    apps: tuple[BudgetApp, ...] = attrs.field(default=(), converter=as_tuple)
     """The apps that share the card. Default: none."""
     arbiter: str | None = None
     """Name of the VRAM arbiter in front of the card. Default None: no arbiter."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import attrs
 
+from homelab_ai.base.validators import typed_fields
 
-@attrs.frozen
+
+@attrs.frozen(field_transformer=typed_fields)
 class KnownCard:
     """A card's official name, the names nvidia-smi or vendors also use, and its VRAM in GiB."""
 

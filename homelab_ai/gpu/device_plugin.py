@@ -16,7 +16,14 @@ from constructs import Construct
 
 from homelab_ai._crds.io.fluxcd.toolkit import helm
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive_duration
+from homelab_ai.base.validators import (
+    as_dict,
+    dns1123_label,
+    dns1123_subdomain,
+    matches,
+    positive_duration,
+    typed_fields,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.gpu.device_plugin_contract import CHART_REPOSITORY_URL, CHART_VERSION
 from homelab_ai.gpu.shared_gpu import SharedGpu
@@ -26,7 +33,7 @@ CHECKSUM_ANNOTATION = "checksum/config"
 _OWNED_VALUES = ("config", "podAnnotations")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class NvidiaDevicePluginProps:
     """Which card's config to load, and which pinned chart release to install from where.
 
@@ -57,9 +64,9 @@ class NvidiaDevicePluginProps:
     """How often Flux reconciles the repository and the release. Default 1 hour."""
     runtime_class_name: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_subdomain))
     """RuntimeClass of the plugin's own pods, e.g. on k3s. Default None: containerd's default."""
-    node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    node_selector: dict[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Node labels the plugin's pods need. Default: none (the chart's affinity)."""
-    extra_values: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    extra_values: dict[str, Any] = attrs.field(factory=dict, converter=as_dict)
     """More chart values; not config or podAnnotations (made from the SharedGpu). Default: none."""
 
     @extra_values.validator

@@ -13,10 +13,10 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain
+from homelab_ai.base.validators import as_dict, dns1123_label, dns1123_subdomain, typed_fields
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class NvidiaRuntimeClassProps:
     """The class name pods use and the containerd handler it maps to (both ``nvidia`` by convention)."""
 
@@ -24,7 +24,7 @@ class NvidiaRuntimeClassProps:
     """Name that pods put in runtimeClassName. Default "nvidia"."""
     handler: str = attrs.field(default="nvidia", validator=dns1123_label)
     """containerd runtime handler it maps to. Default "nvidia"."""
-    node_selector: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    node_selector: dict[str, str] = attrs.field(factory=dict, converter=as_dict)
     """Labels of the nodes that have the runtime (scheduling.nodeSelector). Default: none, any node."""
 
 

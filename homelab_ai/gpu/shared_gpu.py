@@ -19,7 +19,7 @@ from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plain_synth import attach
 from homelab_ai.base.plus import kplus
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive
+from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, matches, positive, typed_fields, whole_number
 from homelab_ai.gpu.budget import BudgetApp, GpuBudget
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
@@ -44,7 +44,7 @@ class GpuApp(Protocol):
         """Time-slicing slices it holds (1)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SharedGpuProps:
     """The card, its VRAM, and how many pods may hold a slice of it at once."""
 
@@ -52,7 +52,7 @@ class SharedGpuProps:
     """Name of the card, e.g. "NVIDIA GeForce RTX 4090"; a known card's VRAM is checked. Required."""
     vram_gib: float = attrs.field(validator=positive)
     """VRAM of the card, GiB: the budget's ceiling. Required."""
-    replicas: int = attrs.field(default=4, validator=[attrs.validators.instance_of(int), positive])
+    replicas: int = attrs.field(default=4, validator=whole_number(1))
     """Time-slicing replicas: how many pods may hold a slice of the card at once. Default 4."""
     resource_name: str = attrs.field(
         default="nvidia.com/gpu",

@@ -10,13 +10,13 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import dns1123_subdomain
+from homelab_ai.base.validators import dns1123_subdomain, typed_fields
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.gpu.vram import IdleUnload, VramEnvelope
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class GpuTimeSlicedAppProps:
     """The app, the card it shares, its VRAM envelope, and how it frees VRAM when idle.
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import attrs
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import matches, non_negative, positive_duration
+from homelab_ai.base.validators import matches, non_negative, positive_duration, typed_fields
 from homelab_ai.base.values import go_duration
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class VramEnvelope:
     """VRAM in GiB the app holds when idle and, when busy, somewhere between active_min and active_max."""
 
@@ -37,7 +37,7 @@ class VramEnvelope:
             )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class IdleUnload:
     """What gives an idle app's VRAM back, and after how long: the promise behind ``VramEnvelope.idle_gib``."""
 

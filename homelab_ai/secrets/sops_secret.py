@@ -22,7 +22,16 @@ from constructs import Construct
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plain_synth import attach
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, field_name, secret_key
+from homelab_ai.base.validators import (
+    as_dict,
+    as_path,
+    as_tuple,
+    dns1123_label,
+    dns1123_subdomain,
+    field_name,
+    secret_key,
+    typed_fields,
+)
 from homelab_ai.secrets import sops
 
 _ENCRYPTED = re.compile(r"^ENC\[AES256_GCM,data:.*,iv:.*,tag:.*,type:\w+\]$", re.DOTALL)
@@ -39,10 +48,13 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "hex32": lambda: secrets.token_hex(32),
     # 48 random bytes, URL-safe base64 (64 characters): safe inside user:password and URLs.
     "password": lambda: secrets.token_urlsafe(48),
+    # 32 random bytes, unpadded URL-safe base64 (43 characters): an AES-256 key that oauth2-proxy
+    # decodes back to 32 bytes (pkg/encryption/utils.go@v7.15.3 SecretBytes, L24-38).
+    "base64url32": lambda: secrets.token_urlsafe(32),
 }
 
 
-@attrs.frozen(frozen=True)
+@attrs.frozen(field_transformer=typed_fields)
 class SecretKeyRef:
     """A reference to one key of one Secret: what consumers put in ``secretKeyRef``."""
 
@@ -57,7 +69,7 @@ class SecretKeyRef:
 def _keys_tuple(value: Sequence[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
-    return tuple(value)
+    return as_tuple(value)
 
 
 def _sops_file(instance: object, attribute: attrs.Attribute[Path], value: Path) -> None:
@@ -70,7 +82,7 @@ def _sops_file(instance: object, attribute: attrs.Attribute[Path], value: Path) 
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SopsSecretProps:
     """Where the encrypted manifest lives, and which keys it must hold.
 
@@ -80,11 +92,11 @@ class SopsSecretProps:
 
     name: str = attrs.field(validator=dns1123_subdomain)
     """Name of the Secret. Required."""
-    file: Path = attrs.field(converter=Path, validator=_sops_file)
+    file: Path = attrs.field(converter=as_path, validator=_sops_file)
     """The SOPS-encrypted manifest, named NAME.sops.yaml. Required."""
     keys: tuple[str, ...] = attrs.field(converter=_keys_tuple, validator=attrs.validators.deep_iterable(secret_key))
     """Keys the Secret must hold: the ones consumers read. Required."""
-    generators: dict[str, str] = attrs.field(factory=dict, converter=dict)
+    generators: dict[str, str] = attrs.field(factory=dict, converter=as_dict)
     """How secrets init makes a key's value ("hex32", "password"); others are asked. Default: none."""
     namespace: str | None = attrs.field(default=None, validator=attrs.validators.optional(dns1123_label))
     """Namespace of the Secret. Default None: the chart's."""

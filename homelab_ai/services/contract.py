@@ -9,6 +9,7 @@ from __future__ import annotations
 from homelab_ai.base.contract import AppContract
 from homelab_ai.gpu.device_plugin_contract import DEVICE_PLUGIN_CONTRACT
 from homelab_ai.services.in_pod_contract import IN_POD_CONTRACT
+from homelab_ai.services.oauth2_proxy.contract import OAUTH2_PROXY_CONTRACT
 from homelab_ai.services.ollama.contract import OLLAMA_CONTRACT
 from homelab_ai.services.open_webui.contract import OPEN_WEBUI_CONTRACT
 from homelab_ai.services.stable_diffusion.contract import SD_CONTRACT
@@ -19,6 +20,7 @@ CONTRACTS: tuple[AppContract, ...] = (
     SD_CONTRACT,
     IN_POD_CONTRACT,
     DEVICE_PLUGIN_CONTRACT,
+    OAUTH2_PROXY_CONTRACT,
 )
 
 

@@ -14,6 +14,7 @@ REPO = "homelab-ai"
 OLLAMA_PULL = "homelab_ai/services/ollama/ollama_pull.py"
 SD_FETCH = "homelab_ai/services/stable_diffusion/sd_fetch_models.py"
 SD_UNLOADER = "homelab_ai/services/stable_diffusion/sd_idle_unloader.py"
+LONGHORN_JOBS = "homelab_ai/cluster/longhorn/longhorn_jobs.py"
 VRAM_ARBITER = "homelab_ai/services/vram_arbiter/vram_arbiter.py"
 
 
@@ -71,6 +72,40 @@ IN_POD_CONTRACT = AppContract(
             source=_own(OLLAMA_PULL),
         ),
         Knob(kind=KnobKind.FLAG, name="--models-dir", meaning="the web UI's models/ folder", source=_own(SD_FETCH)),
+        Knob(
+            kind=KnobKind.FLAG,
+            name="--claim",
+            meaning="a claim the pre-upgrade Job snapshots",
+            source=_own(LONGHORN_JOBS),
+        ),
+        Knob(kind=KnobKind.FLAG, name="--namespace", meaning="the claims' namespace", source=_own(LONGHORN_JOBS)),
+        Knob(
+            kind=KnobKind.FLAG, name="--snapshot", meaning="the snapshot's name per claim", source=_own(LONGHORN_JOBS)
+        ),
+        Knob(
+            kind=KnobKind.FLAG,
+            name="--image",
+            meaning="the app image about to be deployed (recorded on the snapshot)",
+            source=_own(LONGHORN_JOBS),
+        ),
+        Knob(
+            kind=KnobKind.FLAG,
+            name="--longhorn-namespace",
+            meaning="where Longhorn keeps Volumes and Snapshots",
+            source=_own(LONGHORN_JOBS),
+        ),
+        Knob(
+            kind=KnobKind.FLAG,
+            name="--config",
+            meaning="the restore drill's objects, as JSON from its ConfigMap",
+            source=_own(LONGHORN_JOBS),
+        ),
+        Knob(
+            kind=KnobKind.FLAG,
+            name="--sqlite",
+            meaning="the database the drill's check runs PRAGMA integrity_check on (or --min-files)",
+            source=_own(LONGHORN_JOBS),
+        ),
         Knob(kind=KnobKind.API_PATH, name="GET /healthz", meaning="the unloader's own probe", source=_own(SD_UNLOADER)),
         Knob(kind=KnobKind.PORT, name="8099", meaning="the unloader's /healthz", source=_own(SD_UNLOADER)),
         Knob(kind=KnobKind.PORT, name="7861", meaning="the unloader's API gate", source=_own(SD_UNLOADER)),
@@ -91,6 +126,12 @@ IN_POD_CONTRACT = AppContract(
         Knob(kind=KnobKind.USER, name="65534:65534", meaning="the model-pull Job (nobody)", source=_own(OLLAMA_PULL)),
         Knob(
             kind=KnobKind.USER,
+            name="65534:65534",
+            meaning="the pre-upgrade snapshot Job and the restore drill (nobody); the drill's check runs as the app",
+            source=_own(LONGHORN_JOBS),
+        ),
+        Knob(
+            kind=KnobKind.USER,
             name="1000:1000",
             meaning="fetch-models, as the web UI's user so its files are the web UI's",
             source=_own(SD_FETCH),
@@ -100,6 +141,12 @@ IN_POD_CONTRACT = AppContract(
             name="/tmp",
             meaning="temporary files (emptyDir)",
             source=_own(SD_UNLOADER),
+        ),
+        Knob(
+            kind=KnobKind.WRITABLE_PATH,
+            name="/restored",
+            meaning="the drill's scratch claim: SQLite replays its journal there",
+            source=_own(LONGHORN_JOBS),
         ),
         Knob(
             kind=KnobKind.WRITABLE_PATH,

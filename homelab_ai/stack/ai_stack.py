@@ -8,6 +8,7 @@ budget then counts them with the stack's apps.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import attrs
@@ -15,39 +16,53 @@ import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.network_values import InternetEgress
-from homelab_ai.base.validators import cron, dns1123_label, dns1123_subdomain, whole_number
+from homelab_ai.base.network_values import ApiServerEgress, InternetEgress
+from homelab_ai.base.validators import (
+    as_path,
+    cron,
+    dns1123_label,
+    dns1123_subdomain,
+    host_name,
+    typed_fields,
+    whole_number,
+)
 from homelab_ai.cluster.flux_kustomization import FluxKustomization, FluxKustomizationProps
 from homelab_ai.cluster.load_balancer import LoadBalancer
+from homelab_ai.cluster.longhorn.pre_upgrade_snapshot import PreUpgradeSnapshot, PreUpgradeSnapshotProps
 from homelab_ai.cluster.longhorn.recurring_job import LonghornRecurringJob, LonghornRecurringJobProps, RecurringTask
+from homelab_ai.cluster.longhorn.restore_drill import FileCount, RestoreDrill, RestoreDrillProps, SqliteIntegrity
 from homelab_ai.cluster.longhorn.storage_class import LonghornStorageClass, LonghornStorageClassProps
 from homelab_ai.cluster.longhorn.volume import LonghornVolumeProps
 from homelab_ai.cluster.namespace_isolation import NamespaceIsolation
 from homelab_ai.cluster.pod_security import PodSecurityLevel
+from homelab_ai.cluster.routing.app_route import AppRoute, AppRouteProps
+from homelab_ai.cluster.routing.route_tls import RouteTlsSecret, RouteTlsSecretProps
+from homelab_ai.cluster.routing.values import Routing
 from homelab_ai.cluster.secure_namespace import SecureNamespace, SecureNamespaceProps
 from homelab_ai.gpu.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginProps
 from homelab_ai.gpu.runtime_class import NvidiaRuntimeClass
 from homelab_ai.gpu.shared_gpu import SharedGpu, SharedGpuProps
 from homelab_ai.gpu.vram import VramEnvelope
 from homelab_ai.secrets.sops_secret import SopsSecret, SopsSecretProps
+from homelab_ai.services.oauth2_proxy.oauth2_proxy import OAuth2Proxy, OAuth2ProxyProps
 from homelab_ai.services.ollama.llm_backend import LlmBackend, LlmBackendProps
 from homelab_ai.services.ollama.model_pull import model_names, model_tuple
+from homelab_ai.services.open_webui.oidc_login import OpenWebUIOidc
 from homelab_ai.services.open_webui.open_webui import OpenWebUI, OpenWebUIProps
 from homelab_ai.services.stable_diffusion.checkpoint_fetch import Checkpoint, checkpoint_list, checkpoint_tuple
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion, StableDiffusionProps
 from homelab_ai.services.vram_arbiter.arbiter import VramArbiter, VramArbiterProps
 from homelab_ai.services.vram_arbiter.monitoring import VramArbiterMonitoringProps
+from homelab_ai.stack.sign_in import SignIn
 
 # The SOPS files of the stack's two secrets, inside AiStackProps.secrets_dir.
 OPEN_WEBUI_SECRET_FILE = "open-webui.sops.yaml"
 STABLE_DIFFUSION_SECRET_FILE = "stable-diffusion.sops.yaml"
+# With AiStackProps.sign_in: the OIDC client's secret (typed in) and the sign-in proxy's cookie key.
+SIGN_IN_SECRET_FILE = "sign-in.sops.yaml"
 
 
-def _path(value: object) -> Path:
-    return value if isinstance(value, Path) else Path(str(value))
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class AiStackProps:
     """The site's facts for one AI namespace; the defaults are the spec's sizes and schedules."""
 
@@ -57,11 +72,11 @@ class AiStackProps:
     """Ollama's VRAM when idle and busy (GiB), for the card's budget. Required."""
     stable_diffusion_vram: VramEnvelope
     """Stable Diffusion's VRAM when idle and busy (GiB), for the card's budget. Required."""
-    open_webui_address: LoadBalancer
-    """Open WebUI's LAN address: IP, port and load-balancer provider. Required."""
-    stable_diffusion_address: LoadBalancer
-    """Stable Diffusion's LAN address: IP, port and load-balancer provider. Required."""
-    secrets_dir: Path = attrs.field(converter=_path)
+    open_webui_address: LoadBalancer | None
+    """Open WebUI's LAN address: IP, port and load-balancer provider; None only with a host name. Required."""
+    stable_diffusion_address: LoadBalancer | None
+    """Stable Diffusion's LAN address: IP, port and load-balancer provider; None only with a host name. Required."""
+    secrets_dir: Path = attrs.field(converter=as_path)
     """Folder of the SOPS files open-webui.sops.yaml and stable-diffusion.sops.yaml. Required."""
     namespace: str = attrs.field(default="ai", validator=dns1123_label)
     """Namespace of the apps, and the dist/ folder they are written to. Default "ai"."""
@@ -93,6 +108,22 @@ class AiStackProps:
     """Open outbound HTTPS for model pulls, checkpoint downloads and Open WebUI's embedding model. Default on."""
     flux_prefix: str = attrs.field(default="homelab-ai", validator=dns1123_label)
     """Prefix of the Flux Kustomizations' names (<prefix>-infrastructure, <prefix>-apps). Default "homelab-ai"."""
+    routing: Routing | None = None
+    """Reach the apps by host name over HTTPS: Gateway or Ingress, certificate, DNS. Default none (LAN IPs only)."""
+    open_webui_hostname: str | None = attrs.field(default=None, validator=attrs.validators.optional(host_name))
+    """Open WebUI's host name, e.g. "chat.home.example.com" (needs routing). Default none."""
+    stable_diffusion_hostname: str | None = attrs.field(default=None, validator=attrs.validators.optional(host_name))
+    """Stable Diffusion's host name, e.g. "images.home.example.com" (needs routing). Default none."""
+    sign_in: SignIn | None = None
+    """One OpenID Connect login: Open WebUI's own, and a sign-in proxy before Stable Diffusion's route. Default none."""
+    snapshot_before_upgrade: bool = True
+    """Snapshot open-webui-data before Flux deploys a new Open WebUI image (it migrates its DB one way). Default on."""
+    open_webui_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring open-webui-data's newest backup and SQLite-checking it. Default None: off."""
+    stable_diffusion_drill_schedule: str | None = attrs.field(default=None, validator=attrs.validators.optional(cron))
+    """Cron schedule of a drill restoring sd-data's newest backup and counting its files. Default None: off."""
+    drill_api_server: ApiServerEgress = ApiServerEgress()
+    """Where the drills' pods may reach the Kubernetes API. Default ports 443 and 6443 at any address."""
     vram_arbiter: bool = False
     """Put the VRAM arbiter in front of Ollama and Stable Diffusion (Open WebUI goes through it). Default off."""
     vram_arbiter_monitoring: VramArbiterMonitoringProps | None = None
@@ -104,6 +135,45 @@ class AiStackProps:
                 "AiStackProps.vram_arbiter_monitoring",
                 "monitors a VRAM arbiter the stack does not have",
                 "set vram_arbiter=True, or drop vram_arbiter_monitoring",
+            )
+        hosts = {
+            "open_webui_hostname": self.open_webui_hostname,
+            "stable_diffusion_hostname": self.stable_diffusion_hostname,
+        }
+        named = [field for field, host in hosts.items() if host is not None]
+        if named and self.routing is None:
+            raise HomelabConfigError(
+                f"AiStackProps.{named[0]}",
+                "a host name is given but routing does not say how it reaches the cluster",
+                "set routing=Routing(via=GatewayListener(...) or IngressClass(...), controller=..., tls=...)",
+            )
+        if self.routing is not None and not named:
+            raise HomelabConfigError(
+                "AiStackProps.routing",
+                "routing is set but no app has a host name",
+                "set open_webui_hostname and/or stable_diffusion_hostname, or drop routing",
+            )
+        if self.open_webui_hostname is not None and self.open_webui_hostname == self.stable_diffusion_hostname:
+            raise HomelabConfigError(
+                "AiStackProps.stable_diffusion_hostname",
+                f"{self.open_webui_hostname!r} is Open WebUI's host name too; one name can lead to one app only",
+                "give each app a host name of its own",
+            )
+        for app, address, host in (
+            ("open_webui", self.open_webui_address, self.open_webui_hostname),
+            ("stable_diffusion", self.stable_diffusion_address, self.stable_diffusion_hostname),
+        ):
+            if address is None and host is None:
+                raise HomelabConfigError(
+                    f"AiStackProps.{app}_address",
+                    "is None and there is no host name either, so nobody could reach the app",
+                    f"give a LoadBalancer(ip=...) or set {app}_hostname (with routing)",
+                )
+        if self.sign_in is not None and self.open_webui_hostname is None:
+            raise HomelabConfigError(
+                "AiStackProps.sign_in",
+                "the provider sends people back to Open WebUI's HTTPS address, and it has no host name",
+                "set open_webui_hostname (with routing)",
             )
 
 
@@ -196,7 +266,23 @@ class AiStack(Construct):
                 generators={"password": "password"},
             ),
         )
-        self.secrets = (webui_secret, sd_secret)
+        sign_in = props.sign_in
+        # Stable Diffusion has no login of its own to speak OIDC: a proxy in front of its route does.
+        sd_proxied = sign_in is not None and props.stable_diffusion_hostname is not None
+        self.sign_in_secret: SopsSecret | None = None
+        """The OIDC client secret (typed in) and the sign-in proxy's cookie key, with sign_in."""
+        if sign_in is not None:
+            self.sign_in_secret = SopsSecret(
+                apps,
+                "SignInSecret",
+                SopsSecretProps(
+                    name="sign-in",
+                    file=props.secrets_dir / SIGN_IN_SECRET_FILE,
+                    keys=["client-secret", "cookie-secret"] if sd_proxied else ["client-secret"],
+                    generators={"cookie-secret": "base64url32"} if sd_proxied else {},
+                ),
+            )
+        self.secrets = tuple(s for s in (webui_secret, sd_secret, self.sign_in_secret) if s is not None)
         """The stack's SOPS-encrypted Secrets (`homelab-ai secrets init` creates their files)."""
         downloads = InternetEgress() if props.internet_downloads else None
         self.ollama = LlmBackend(
@@ -231,6 +317,8 @@ class AiStack(Construct):
                 ),
                 model_downloads=downloads,
                 checkpoints=props.checkpoints,
+                # Behind the sign-in proxy and off the LAN, the proxy is the one way in: no second password.
+                gradio_auth=not (sd_proxied and props.stable_diffusion_address is None),
             ),
         )
         self.vram_arbiter: VramArbiter | None = None
@@ -266,8 +354,112 @@ class AiStack(Construct):
                 ),
                 # On first start it downloads its RAG embedding model from Hugging Face over HTTPS.
                 internet=downloads,
+                public_url=f"https://{props.open_webui_hostname}" if props.open_webui_hostname else None,
+                oidc=self._open_webui_oidc(sign_in),
+                # Reached only by name over HTTPS: its cookies need never cross the LAN in clear.
+                secure_cookies=props.open_webui_hostname is not None and props.open_webui_address is None,
             ),
         )
+        self.sign_in_proxy: OAuth2Proxy | None = None
+        """The oauth2-proxy in front of Stable Diffusion's route, with sign_in and its host name."""
+        if sd_proxied and sign_in is not None and self.sign_in_secret is not None:
+            self.sign_in_proxy = OAuth2Proxy(
+                apps,
+                "StableDiffusionSignIn",
+                OAuth2ProxyProps(
+                    upstream=self.stable_diffusion.app,
+                    public_url=f"https://{props.stable_diffusion_hostname}",
+                    provider=sign_in.provider,
+                    client_id=sign_in.client_id,
+                    client_secret=self.sign_in_secret.key_ref("client-secret"),
+                    cookie_secret=self.sign_in_secret.key_ref("cookie-secret"),
+                    allowed_groups=sign_in.stable_diffusion_groups,
+                    groups_claim=sign_in.groups_claim or "groups",
+                    scopes=sign_in.scopes,
+                    upstream_timeout=props.routing.stream_timeout if props.routing else timedelta(hours=1),
+                ),
+            )
+        self.tls: RouteTlsSecret | None = None
+        """One certificate for every host name (Secret "<namespace>-tls"), with routing.tls."""
+        hostnames = tuple(h for h in (props.open_webui_hostname, props.stable_diffusion_hostname) if h)
+        if props.routing is not None and props.routing.tls is not None:
+            # One Secret: a Gateway listener then needs a single certificateRefs entry.
+            self.tls = RouteTlsSecret(
+                apps, "Tls", RouteTlsSecretProps(name=f"{ns}-tls", hostnames=hostnames, routing=props.routing)
+            )
+        self.open_webui_route: AppRoute | None = None
+        """Open WebUI's route by host name, with routing."""
+        self.stable_diffusion_route: AppRoute | None = None
+        """Stable Diffusion's route by host name (to its sign-in proxy with sign_in), with routing."""
+        if props.routing is not None and props.open_webui_hostname is not None:
+            self.open_webui_route = AppRoute(
+                apps,
+                "OpenWebUIRoute",
+                AppRouteProps(
+                    backend=self.open_webui.app,
+                    hostname=props.open_webui_hostname,
+                    routing=props.routing,
+                    tls=self.tls,
+                ),
+            )
+        if props.routing is not None and props.stable_diffusion_hostname is not None:
+            self.stable_diffusion_route = AppRoute(
+                apps,
+                "StableDiffusionRoute",
+                AppRouteProps(
+                    backend=self.sign_in_proxy.app if self.sign_in_proxy else self.stable_diffusion.app,
+                    hostname=props.stable_diffusion_hostname,
+                    routing=props.routing,
+                    name=self.stable_diffusion.name,
+                    tls=self.tls,
+                ),
+            )
+
+        self.pre_upgrade_snapshot: PreUpgradeSnapshot | None = None
+        """The Job that snapshots open-webui-data before a new Open WebUI image (None when switched off)."""
+        if props.snapshot_before_upgrade:
+            # In the infrastructure folder: Flux applies (and waits for) it before the apps' folder.
+            self.pre_upgrade_snapshot = PreUpgradeSnapshot(
+                infra,
+                "OpenWebUIPreUpgrade",
+                PreUpgradeSnapshotProps(
+                    name="open-webui-pre-upgrade", volumes=[self.open_webui.data], image=self.open_webui.props.image
+                ),
+            )
+        drills = []
+        if props.open_webui_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "OpenWebUIRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.open_webui.data,
+                        # Users and chats live in DATA_DIR/webui.db (open_webui/env.py@0.6.5 L265, @0.12.4 L271).
+                        check=SqliteIntegrity(file="webui.db"),
+                        schedule=props.open_webui_drill_schedule,
+                        security=self.open_webui.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        if props.stable_diffusion_drill_schedule:
+            drills.append(
+                RestoreDrill(
+                    apps,
+                    "StableDiffusionRestoreDrill",
+                    RestoreDrillProps(
+                        volume=self.stable_diffusion.data,
+                        check=FileCount(min_files=1),
+                        schedule=props.stable_diffusion_drill_schedule,
+                        # Checkpoints make sd-data big: its restore takes longer.
+                        timeout=timedelta(hours=6),
+                        security=self.stable_diffusion.props.security,
+                        api_server=props.drill_api_server,
+                    ),
+                )
+            )
+        self.restore_drills = tuple(drills)
+        """The scheduled restore drills (none unless their schedules are set)."""
 
         # Flux applies each dist/ folder from the repo it was bootstrapped with: the device-plugin
         # config first, then the apps, with their SOPS secrets decrypted.
@@ -292,6 +484,22 @@ class AiStack(Construct):
             ),
         )
         """Applies the namespace's folder (and decrypts its secrets); depend on it for apps in the namespace."""
+
+    def _open_webui_oidc(self, sign_in: SignIn | None) -> OpenWebUIOidc | None:
+        if sign_in is None or self.sign_in_secret is None:
+            return None
+        return OpenWebUIOidc(
+            provider=sign_in.provider,
+            client_id=sign_in.client_id,
+            client_secret=self.sign_in_secret.key_ref("client-secret"),
+            scopes=sign_in.scopes,
+            roles_claim=sign_in.roles_claim,
+            admin_roles=sign_in.admin_roles,
+            allowed_roles=sign_in.allowed_roles,
+            groups_claim=sign_in.groups_claim,
+            signup=sign_in.signup,
+            password_login=sign_in.password_login,
+        )
 
     @property
     def app(self) -> cdk8s.App:

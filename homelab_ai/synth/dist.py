@@ -1,8 +1,9 @@
 """Synthesize a cdk8s App into a GitOps folder tree, all or nothing.
 
 Validation runs first and refuses with every problem at once. Manifests are rendered to a
-temporary folder beside the target and swapped in only when complete, so a failed synth leaves
-an existing ``dist/`` exactly as it was. SOPS files are copied byte for byte.
+staging folder beside the target and swapped in by one atomic rename when complete
+(homelab_ai.synth.dist_writer), so a failed or killed synth leaves an existing ``dist/`` exactly
+as it was. SOPS files are copied byte for byte.
 
 Output is deterministic: one file per object named ``<kind>-<name>.yaml``, files and
 kustomization resources in sorted order, no timestamps. Constructs that check the output itself
@@ -12,10 +13,7 @@ over the ``{path: content}`` about to be written.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -25,10 +23,13 @@ import yaml
 
 from homelab_ai.base.construct_validation import collecting_checks
 from homelab_ai.base.errors import SynthError
+from homelab_ai.base.validators import typed_fields
 from homelab_ai.secrets.sops_secret import SopsSecret, plaintext_secret_problems
+from homelab_ai.synth.dist_writer import recover_output, write_tree
+from homelab_ai.synth.reachability import DeclaredSecret, reachability_problems
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=typed_fields)
 class RenderedFile:
     """One file of the output tree, relative to the output root."""
 
@@ -159,6 +160,12 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
         check = getattr(construct, "output_problems", None)
         if callable(check):
             problems.extend(check(files))
+    declared = [
+        DeclaredSecret(namespace=c.namespace or "default", name=c.name, keys=c.keys)
+        for c in tree
+        if isinstance(c, SopsSecret)
+    ]
+    problems.extend(reachability_problems([m for _, manifests in charts for m in manifests], declared))
     if problems:
         raise SynthError(problems)
     for folder in sorted(set(folders.values())):
@@ -173,31 +180,13 @@ def render(app: cdk8s.App, folders: Mapping[str, str]) -> list[RenderedFile]:
     return [RenderedFile(path, content) for path, content in sorted(files.items())]
 
 
-def write_atomically(files: list[RenderedFile], outdir: Path) -> None:
-    """Write ``files`` as the whole content of ``outdir``, replacing it only once all are written."""
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-    try:
-        for item in files:
-            target = staging / item.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(item.content)
-        os.chmod(staging, 0o755)
-        if outdir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-            os.rename(outdir, old / outdir.name)
-            try:
-                os.rename(staging, outdir)
-            except OSError:
-                os.rename(old / outdir.name, outdir)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, outdir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+def write_atomically(files: list[RenderedFile], outdir: Path, *, overwrite: bool = False) -> None:
+    """Make ``files`` the whole content of ``outdir`` in one atomic swap (homelab_ai.synth.dist_writer).
+
+    Refuses (OutputError) a target the synth did not write unless ``overwrite``, and turns every
+    file-system error into an OutputError that names the path and the fix, leaving nothing behind.
+    """
+    write_tree(files, outdir, overwrite=overwrite)
 
 
 def synthesize(
@@ -206,11 +195,14 @@ def synthesize(
     *,
     strict: bool = False,
     warn: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> list[RenderedFile]:
     """Build the app, validate and render it, then replace ``outdir`` with the result.
 
     Warnings go to ``warn`` (stderr by default); ``strict`` refuses on any warning instead.
+    ``overwrite`` replaces an ``outdir`` the synth did not write (see write_atomically).
     """
+    recover_output(outdir)
     app, folders = build()
     warnings = collect_warnings(app)
     if strict and warnings:
@@ -218,7 +210,7 @@ def synthesize(
     files = render(app, folders)
     for message in warnings:
         (warn or _stderr_warning)(message)
-    write_atomically(files, outdir)
+    write_atomically(files, outdir, overwrite=overwrite)
     return files
 
 

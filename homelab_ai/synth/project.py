@@ -10,6 +10,8 @@ from pathlib import Path
 
 import cdk8s
 
+from homelab_ai.synth.build_errors import guarded
+
 DEFAULT_APP = "apps.homelab:build"
 
 BuildFn = Callable[[], tuple[cdk8s.App, Mapping[str, str]]]
@@ -37,11 +39,12 @@ def app_spec(root: Path, override: str | None = None) -> str:
 
 
 def load_build(root: Path, spec: str) -> BuildFn:
-    """Import ``MODULE:FUNCTION`` with the project root on sys.path."""
+    """Import ``MODULE:FUNCTION`` with the project root on sys.path; the function comes back guarded
+    (homelab_ai.synth.build_errors): what it raises because of the user's chart is one line."""
     module_name, _, function = spec.partition(":")
     if not function:
         raise SystemExit(f"--app {spec!r}: expected MODULE:FUNCTION, e.g. {DEFAULT_APP}")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     module = importlib.import_module(module_name)
-    return getattr(module, function)
+    return guarded(getattr(module, function))

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from homelab_ai._crds.io import longhorn
 from homelab_ai.base.errors import HomelabConfigError
-from homelab_ai.base.validators import cron, dns1123_label, whole_number
+from homelab_ai.base.validators import as_tuple, cron, dns1123_label, typed_fields, whole_number
 
 # Longhorn refuses a retain count above this.
 MAX_RETAIN = 100
@@ -30,11 +30,7 @@ class RecurringTask(enum.Enum):
     BACKUP = longhorn.RecurringJobSpecTask.BACKUP
 
 
-def _groups(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LonghornRecurringJobProps:
     """One schedule: ``task`` at ``cron`` for the volumes of ``groups``, keeping ``retain`` of them.
 
@@ -48,7 +44,7 @@ class LonghornRecurringJobProps:
     """Snapshot (fast, same disks) or backup (to Longhorn's backup target). Required."""
     cron: str = attrs.field(validator=cron)
     """Cron schedule, e.g. "0 3 * * *" (daily at 03:00). Required."""
-    groups: tuple[str, ...] = attrs.field(converter=_groups, validator=attrs.validators.deep_iterable(dns1123_label))
+    groups: tuple[str, ...] = attrs.field(converter=as_tuple, validator=attrs.validators.deep_iterable(dns1123_label))
     """Volume groups it runs for (never "default"). Required."""
     retain: int = attrs.field(validator=whole_number(1, MAX_RETAIN))
     """How many snapshots or backups of each volume Longhorn keeps, 1 to 100. Required."""

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
-from homelab_ai.base.validators import dns1123_subdomain, matches, whole_number
+from homelab_ai.base.validators import dns1123_subdomain, matches, typed_fields, whole_number
 
 PROVISIONER = "driver.longhorn.io"
 
@@ -35,7 +35,7 @@ class DataLocality(enum.Enum):
     STRICT_LOCAL = "strict-local"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LonghornStorageClassProps:
     """A Longhorn class; ``number_of_replicas`` defaults to 3, Longhorn's own default.
 

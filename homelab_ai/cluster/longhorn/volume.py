@@ -8,7 +8,7 @@ from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
 from homelab_ai.base.plus import kplus
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, whole_number
+from homelab_ai.base.validators import as_tuple, dns1123_label, dns1123_subdomain, typed_fields, whole_number
 from homelab_ai.base.values import AccessMode
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
@@ -16,11 +16,7 @@ RECURRING_SOURCE_LABEL = "recurring-job.longhorn.io/source"
 RECURRING_GROUP_LABEL = "recurring-job-group.longhorn.io"
 
 
-def _groups(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LonghornVolumeProps:
     """A named claim of ``size_gib`` GiB; ReadWriteOnce because Longhorn volumes are block devices.
 
@@ -45,7 +41,7 @@ class LonghornVolumeProps:
     protect_from_prune: bool = True
     """Tell Flux never to delete the claim, even once it is gone from dist/. Default True."""
     backup_groups: tuple[str, ...] = attrs.field(
-        default=(), converter=_groups, validator=attrs.validators.deep_iterable(dns1123_label)
+        default=(), converter=as_tuple, validator=attrs.validators.deep_iterable(dns1123_label)
     )
     """LonghornRecurringJob groups (snapshots, backups) the volume is in. Default: none."""
 

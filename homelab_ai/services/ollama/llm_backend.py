@@ -9,7 +9,16 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
-from homelab_ai.base.validators import absolute_path, dns1123_label, env_mapping, port, positive_duration, whole_number
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    env_mapping,
+    port,
+    positive_duration,
+    typed_fields,
+    whole_number,
+)
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck, WorkloadKind, go_duration
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -28,7 +37,7 @@ from homelab_ai.services.ollama.model_pull import (
 )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class LlmBackendProps:
     """Ollama on a shared GPU.
 
@@ -79,6 +88,13 @@ class LlmBackendProps:
     """Models a Job pulls once Ollama answers, e.g. ("llama3.2",). Default: none."""
 
     def __attrs_post_init__(self) -> None:
+        if self.models and (self.model_downloads is None or 443 not in self.model_downloads.ports):
+            raise HomelabConfigError(
+                "LlmBackendProps.models",
+                f"{len(self.models)} model(s) are pulled from the Ollama registry over HTTPS, but model_downloads "
+                "does not let Ollama reach the internet on 443, so the pull Job can never finish",
+                "set model_downloads=InternetEgress() (HTTPS only, never the LAN), or list no models",
+            )
         suffix = len("-pull-models")
         if self.models and len(self.name) + suffix > MAX_NAME_LENGTH:
             raise HomelabConfigError(
@@ -108,7 +124,7 @@ class LlmBackendProps:
     """One line for the operator docs' services table. Default "LLM inference backend"."""
     security: SecurityProfile = SecurityProfile()
     """Who the server runs as. Default SecurityProfile(): UID/GID 10001, read-only root filesystem."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """More client pods let into the API (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
     """Outbound internet for ollama pull. Default None: no internet."""

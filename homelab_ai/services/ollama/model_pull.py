@@ -17,27 +17,28 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import k8s
 from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import (
-    dns1123_label,
+    as_tuple,
     field_name,
     http_url,
     ollama_model_name,
-    positive,
     positive_duration,
+    short_label,
+    typed_fields,
+    whole_number,
 )
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
+from homelab_ai.cluster.script_pod import script_pod
 from homelab_ai.services.ollama.ollama_pull import normalize
 
 SCRIPT = "ollama_pull.py"
-SCRIPT_DIR = "/opt/homelab-ai"
 MODELS_ANNOTATION = "homelab-ai/models"
 # Job names carry "-<8 hex>"; the Job controller puts the name in a label (63 characters at most).
 MAX_NAME_LENGTH = 63 - 9
-NOBODY = 65534
 
 
 def model_tuple(value: Any) -> Any:
     """Lists become tuples; a lone string is left alone so the validator can refuse it by name."""
-    return value if isinstance(value, str) else tuple(value)
+    return value if isinstance(value, str) else as_tuple(value)
 
 
 def model_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -74,16 +75,7 @@ def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str,
         )
 
 
-def _short_enough(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if len(value) > MAX_NAME_LENGTH:
-        raise HomelabConfigError(
-            field_name(instance, attribute),
-            f"{value!r} is {len(value)} characters, too long with the Job's '-<hash>' suffix",
-            f"use at most {MAX_NAME_LENGTH} characters",
-        )
-
-
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OllamaModelPullProps:
     """Which models, which server, and the Job's bounds.
 
@@ -95,7 +87,9 @@ class OllamaModelPullProps:
     """Ollama models to pull, at least one, e.g. ("llama3.2",). Required."""
     server_url: str = attrs.field(validator=http_url)
     """URL of the Ollama server, e.g. LlmBackend.url. Required."""
-    name: str = attrs.field(default="ollama-pull-models", validator=[dns1123_label, _short_enough])
+    name: str = attrs.field(
+        default="ollama-pull-models", validator=short_label(MAX_NAME_LENGTH, "with the Job's '-<hash>' suffix")
+    )
     """Name of the ConfigMap and the Job's prefix, at most 54 characters. Default "ollama-pull-models"."""
     image: ContainerImage = SCRIPT_IMAGE
     """Python image that runs the pull script. Default SCRIPT_IMAGE."""
@@ -103,25 +97,12 @@ class OllamaModelPullProps:
     """How long one attempt waits for the server (a new cluster pulls its image). Default 20 minutes."""
     deadline: timedelta = attrs.field(default=timedelta(hours=6), validator=positive_duration)
     """How long the whole Job may run, retries included. Default 6 hours."""
-    backoff_limit: int = attrs.field(default=3, validator=[attrs.validators.instance_of(int), positive])
+    backoff_limit: int = attrs.field(default=3, validator=whole_number(1))
     """How many times a failed pod is retried. Default 3."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
     """CPU (cores), memory (GiB); it only streams JSON lines. Default 0.05-0.5 cores, 0.0625-0.25 GiB."""
-
-
-def _resources(res: ComputeResources) -> k8s.ResourceRequirements:
-    def quantities(cpu: float, memory_gib: float) -> dict[str, k8s.Quantity]:
-        return {
-            "cpu": k8s.Quantity.from_string(f"{round(cpu * 1000)}m"),
-            "memory": k8s.Quantity.from_string(f"{round(memory_gib * 1024)}Mi"),
-        }
-
-    return k8s.ResourceRequirements(
-        requests=quantities(res.cpu_request, res.memory_request_gib),
-        limits=quantities(res.cpu_limit, res.memory_limit_gib),
-    )
 
 
 class OllamaModelPull(Construct):
@@ -157,40 +138,13 @@ class OllamaModelPull(Construct):
             str(int(props.server_wait.total_seconds())),
             *props.models,
         ]
-        container = k8s.Container(
-            name="pull",
-            image=props.image.reference,
-            image_pull_policy="IfNotPresent",
-            command=["python", f"{SCRIPT_DIR}/{SCRIPT}"],
+        pod = script_pod(
+            script=SCRIPT,
+            config_map=props.name,
+            image=props.image,
             args=args,
-            env=[k8s.EnvVar(name="PYTHONDONTWRITEBYTECODE", value="1")],
-            resources=_resources(props.resources),
-            security_context=k8s.SecurityContext(
-                allow_privilege_escalation=False,
-                privileged=False,
-                read_only_root_filesystem=True,
-                capabilities=k8s.Capabilities(drop=["ALL"]),
-                # Repeated from the pod on purpose: every container states the full restricted profile.
-                run_as_non_root=True,
-                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-            ),
-            volume_mounts=[k8s.VolumeMount(name="script", mount_path=SCRIPT_DIR, read_only=True)],
-        )
-        pod = k8s.PodSpec(
-            # Never: each failed attempt keeps its pod, so `kubectl logs` shows why it failed.
-            restart_policy="Never",
-            automount_service_account_token=False,
-            enable_service_links=False,
-            security_context=k8s.PodSecurityContext(
-                run_as_non_root=True,
-                run_as_user=NOBODY,
-                run_as_group=NOBODY,
-                seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-            ),
-            containers=[container],
-            volumes=[
-                k8s.Volume(name="script", config_map=k8s.ConfigMapVolumeSource(name=props.name, default_mode=0o444))
-            ],
+            res=props.resources,
+            container="pull",
         )
         self.job = k8s.KubeJob(
             self,

@@ -10,7 +10,7 @@ from constructs import Construct
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
 from homelab_ai.base.plus import container_resources, kplus
-from homelab_ai.base.validators import dns1123_label, env_mapping, port, secret_key
+from homelab_ai.base.validators import as_tuple, dns1123_label, env_mapping, https_site, port, secret_key, typed_fields
 from homelab_ai.base.values import ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -20,6 +20,7 @@ from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumePro
 from homelab_ai.secrets.sops_secret import SopsSecret
 from homelab_ai.services.ollama.llm_backend import LlmBackend
 from homelab_ai.services.open_webui.contract import OPEN_WEBUI_IMAGE
+from homelab_ai.services.open_webui.oidc_login import CLIENT_SECRET_ENV, SIGN_IN_ENV, OpenWebUIOidc
 from homelab_ai.services.stable_diffusion.stable_diffusion import StableDiffusion
 from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 
@@ -35,10 +36,12 @@ SD_PASSWORD_ENV = "AUTOMATIC1111_API_PASSWORD"
 # A1111 "user:password" would sit in webui.db on the volume (and in its backups). False makes it take
 # every setting from the environment on every start and write none of them to the database
 # (backend/open_webui/models/config.py@v0.12.4 Config.persistent_enabled_for, get, seed_defaults).
+# WEBUI_URL is config.py@v0.12.4 L1689 (setting webui.url, L3192); WEBUI_SESSION_COOKIE_SECURE is env.py
+# L778, and WEBUI_AUTH_COOKIE_SECURE follows it (L780-786).
 PERSISTENT_CONFIG_ENV = "ENABLE_PERSISTENT_CONFIG"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class OpenWebUIProps:
     """Open WebUI wired to an LlmBackend, optionally to StableDiffusion; its session key from a SopsSecret.
 
@@ -84,7 +87,7 @@ class OpenWebUIProps:
     """One line for the operator docs' services table. Default "LLM chat interface"."""
     security: SecurityProfile = SecurityProfile()
     """Who the UI runs as. Default SecurityProfile(): UID/GID 10001, read-only root filesystem."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods admitted when the UI is not exposed. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet (embedding model download, web search). Default None: no internet."""
@@ -92,21 +95,37 @@ class OpenWebUIProps:
         cpu_request=0.05, cpu_limit=0.5, memory_request_gib=0.0625, memory_limit_gib=0.25
     )
     """CPU (cores), memory (GiB) of the static-files init container. Default 0.05-0.5, 0.0625-0.25."""
+    public_url: str | None = attrs.field(default=None, validator=attrs.validators.optional(https_site))
+    """Its own address (WEBUI_URL), e.g. "https://chat.home.example.com". Default none: each request's own."""
+    oidc: OpenWebUIOidc | None = None
+    """Sign in with an OpenID Connect provider (needs public_url). Default none: Open WebUI's own accounts."""
+    secure_cookies: bool = False
+    """Login cookies over HTTPS only (WEBUI_SESSION_COOKIE_SECURE); not with a plain-HTTP expose. Default off."""
     vram_arbiter: VramArbiter | None = None
     """Reach Ollama and Stable Diffusion through this VRAM arbiter instead of directly. Default None (direct)."""
 
     def __attrs_post_init__(self) -> None:
+        if self.oidc is not None and self.public_url is None:
+            raise HomelabConfigError(
+                "OpenWebUIProps.oidc",
+                "OIDC login needs the address the provider sends people back to, and public_url is not set",
+                "set public_url='https://<its host name>' (an AppRoute's url)",
+            )
+        if self.secure_cookies and (self.expose is not None or self.public_url is None):
+            raise HomelabConfigError(
+                "OpenWebUIProps.secure_cookies",
+                "browsers would drop HTTPS-only cookies on a plain-HTTP address, so nobody could stay signed in",
+                "turn it on only when public_url is set and the UI has no LoadBalancer (expose=None)",
+            )
         arbiter = self.vram_arbiter
-        if arbiter is None:
-            return
-        if arbiter.props.ollama is not self.backend:
+        if arbiter is not None and arbiter.props.ollama is not self.backend:
             raise HomelabConfigError(
                 "OpenWebUIProps.vram_arbiter",
                 f"arbitrates {arbiter.props.ollama.gpu_app.name}, not this backend {self.backend.gpu_app.name}",
                 "give VramArbiterProps(ollama=...) the same LlmBackend as OpenWebUIProps.backend",
             )
         sd = self.image_generation
-        if sd is not None and arbiter.props.stable_diffusion is not sd:
+        if arbiter is not None and sd is not None and arbiter.props.stable_diffusion is not sd:
             raise HomelabConfigError(
                 "OpenWebUIProps.vram_arbiter",
                 f"does not arbitrate the Stable Diffusion {sd.gpu_app.name} that makes this UI's images",
@@ -115,16 +134,18 @@ class OpenWebUIProps:
 
     @extra_env.validator
     def _not_owned(self, attribute: attrs.Attribute[dict[str, str]], value: dict[str, str]) -> None:
-        owned = {*_CHART_ENV, *_IMAGE_GENERATION_ENV, "WEBUI_SECRET_KEY"}
+        owned = {*_CHART_ENV, *_IMAGE_GENERATION_ENV, *SIGN_IN_ENV, "WEBUI_SECRET_KEY"}
         for name in sorted(owned & set(value)):
             raise HomelabConfigError(
                 "OpenWebUIProps.extra_env",
                 f"sets {name}, which the chart owns",
-                "remove it from extra_env; change the prop it comes from (backend, image_generation, secret) instead",
+                "remove it from extra_env; change the prop it comes from (backend, image_generation, secret, "
+                "public_url, oidc, secure_cookies) instead",
             )
 
 
-# Env the chart always sets, and the image-generation env it sets when Stable Diffusion is wired.
+# Env the chart always sets, the image-generation env it sets when Stable Diffusion is wired, and the
+# address and sign-in env it sets from public_url, oidc and secure_cookies.
 _CHART_ENV = ("OLLAMA_BASE_URL", "DATA_DIR", "HOME", PERSISTENT_CONFIG_ENV)
 _IMAGE_GENERATION_ENV = (
     "ENABLE_IMAGE_GENERATION",
@@ -166,6 +187,14 @@ class OpenWebUI(Construct):
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }
             )
+        if props.public_url is not None:
+            env["WEBUI_URL"] = props.public_url
+        if props.oidc is not None and props.public_url is not None:
+            assert props.oidc.client_secret is not None  # OpenWebUIOidc refuses None
+            env.update(props.oidc.env(props.public_url))
+            secret_env[CLIENT_SECRET_ENV] = props.oidc.client_secret
+        if props.secure_cookies:
+            env["WEBUI_SESSION_COOKIE_SECURE"] = "true"
         env.update(props.extra_env)
         self.app = AppWorkload(
             self,
@@ -188,6 +217,9 @@ class OpenWebUI(Construct):
             ),
         )
         self._seed_static_dir(props)
+        if props.oidc is not None and self.app.network_policy is not None:
+            # Discovery, keys and the token exchange go from the pod to the provider.
+            self.app.network_policy.allow_egress(props.oidc.provider.egress)
         if arbiter is not None:
             arbiter.allow_client(self.app)
         else:

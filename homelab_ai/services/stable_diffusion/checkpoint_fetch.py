@@ -17,7 +17,16 @@ from constructs import Construct
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.pod_scripts import script_text
-from homelab_ai.base.validators import absolute_path, dns1123_label, field_name, http_url, plain_file_name, sha256_hex
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    field_name,
+    http_url,
+    plain_file_name,
+    sha256_hex,
+    typed_fields,
+)
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.hardening import SecurityProfile, harden_container
 from homelab_ai.cluster.longhorn.volume import LonghornVolume
@@ -63,7 +72,7 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class Checkpoint:
     """A file to download from ``url`` into ``models/<kind's folder>/<file_name>``, accepted only with ``sha256``.
 
@@ -88,7 +97,7 @@ class Checkpoint:
 
 def checkpoint_tuple(value: Any) -> Any:
     """Lists become tuples; a lone Checkpoint is left alone so the validator can refuse it by name."""
-    return value if isinstance(value, Checkpoint | str) else tuple(value)
+    return value if isinstance(value, Checkpoint | str) else as_tuple(value)
 
 
 def checkpoint_list(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -117,7 +126,7 @@ def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: tuple[Chec
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class CheckpointFetchProps:
     """The pod to add the init container to, the volume and path of its models/ folder, and the files.
 

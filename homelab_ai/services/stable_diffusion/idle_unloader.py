@@ -16,7 +16,7 @@ from constructs import Construct
 
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.pod_scripts import script_path
-from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, port, positive_duration
+from homelab_ai.base.validators import dns1123_label, dns1123_subdomain, port, positive_duration, typed_fields
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_workload import AppWorkload
 from homelab_ai.cluster.hardening import SecurityProfile, harden_container
@@ -32,7 +32,7 @@ def _seconds(value: timedelta) -> str:
     return f"{value.total_seconds():g}"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class SdIdleUnloaderProps:
     """Which pod to join, where its web UI listens, when to unload, and how to authenticate.
 

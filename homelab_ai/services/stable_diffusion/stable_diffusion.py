@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import timedelta
 
 import attrs
@@ -10,7 +11,16 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import InternetEgress, PodSelector
-from homelab_ai.base.validators import absolute_path, dns1123_label, matches, port, positive_duration, secret_key
+from homelab_ai.base.validators import (
+    absolute_path,
+    as_tuple,
+    dns1123_label,
+    matches,
+    port,
+    positive_duration,
+    secret_key,
+    typed_fields,
+)
 from homelab_ai.base.validators import port as tcp_port  # the field `port` shadows the name in the class body
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
@@ -43,7 +53,32 @@ PASSWORD_ENV = "SD_WEBUI_PASSWORD"
 SD_SECURITY = SecurityProfile(run_as_user=1000, run_as_group=1000, fs_group=1000, read_only_root_filesystem=False)
 
 
-@attrs.frozen(kw_only=True)
+def _checkpoints_reachable(props: StableDiffusionProps) -> None:
+    """Each checkpoint's download must get through the pod's NetworkPolicy, or the init container
+    retries forever and the web UI never starts. Refused, not opened: which ports the pod may use
+    on the internet is the user's decision (HTTPS only by default)."""
+    if not props.checkpoints:
+        return
+    open_ports = props.model_downloads.ports if props.model_downloads else ()
+    for index, checkpoint in enumerate(props.checkpoints):
+        parts = urllib.parse.urlsplit(checkpoint.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if port not in open_ports:
+            allowed = (
+                f"lets the pod reach the internet on port(s) {', '.join(map(str, open_ports))} only"
+                if open_ports
+                else "is None, so the pod may not reach the internet at all"
+            )
+            raise HomelabConfigError(
+                "StableDiffusionProps.checkpoints",
+                f"checkpoints[{index}] is downloaded from {checkpoint.url} (port {port}), but model_downloads "
+                f"{allowed}: the init container can never fetch it and the pod never starts",
+                "use the file's https:// URL with model_downloads=InternetEgress() (HTTPS), or add the port: "
+                f"model_downloads=InternetEgress(ports=({', '.join(map(str, (*open_ports, port)))},))",
+            )
+
+
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class StableDiffusionProps:
     """AUTOMATIC1111 with its API on, behind a password kept in a SopsSecret.
 
@@ -101,7 +136,7 @@ class StableDiffusionProps:
     """CPU (cores) and memory (GiB). Default 2-8 cores, 8-24 GiB."""
     health: HealthCheck = HealthCheck(path="/internal/ping", startup_budget=timedelta(minutes=20))
     """Probes of "/internal/ping". Default: 20 minutes startup (installs dependencies, may fetch a model)."""
-    extra_args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extra_args: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     """More web UI command-line arguments. Default: none."""
     checkpoints: tuple[Checkpoint, ...] = attrs.field(default=(), converter=checkpoint_tuple, validator=checkpoint_list)
     """Files fetched into models/ before the web UI starts; license and size are yours. Default: none."""
@@ -109,6 +144,7 @@ class StableDiffusionProps:
     """Python image of the fetch init container. Default SCRIPT_IMAGE."""
 
     def __attrs_post_init__(self) -> None:
+        _checkpoints_reachable(self)
         if self.idle_unloader and not self.enable_api:
             raise HomelabConfigError(
                 "StableDiffusionProps.idle_unloader",
@@ -116,15 +152,23 @@ class StableDiffusionProps:
                 "keep enable_api=True, or set idle_unloader=False (the GPU budget then refuses a shared card "
                 "unless the VRAM envelope says idle_gib = active_max_gib)",
             )
+        if not self.gradio_auth and self.expose is not None:
+            raise HomelabConfigError(
+                "StableDiffusionProps.gradio_auth",
+                "is off while the web UI has a LoadBalancer address: the whole LAN would get it without a password",
+                "keep gradio_auth=True, or drop expose and reach it only through a sign-in proxy (OAuth2Proxy)",
+            )
 
     purpose: str = "Image generation UI"
     """One line for the operator docs' services table. Default "Image generation UI"."""
     security: SecurityProfile = SD_SECURITY
     """Who the web UI runs as. Default SD_SECURITY: the image's UID/GID 1000, writable root."""
-    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=tuple)
+    allow_from: tuple[PodSelector, ...] = attrs.field(default=(), converter=as_tuple)
     """Client pods admitted when not exposed (Open WebUI wires itself). Default: none."""
     model_downloads: InternetEgress | None = None
     """Outbound internet (checkpoints, the update check). Default None: no internet."""
+    gradio_auth: bool = True
+    """Ask for the password in the web UI (--gradio-auth); off only behind a sign-in proxy. Default on."""
 
     @property
     def models_path(self) -> str:
@@ -141,7 +185,9 @@ class StableDiffusion(Construct):
         self.password_ref = props.secret.key_ref(props.password_key)
         self.data = LonghornVolume(self, "Data", props.data_volume)
         credentials = f"{props.username}:$({PASSWORD_ENV})"
-        args = ["--listen", "--port", str(props.port), "--gradio-auth", credentials]
+        args = ["--listen", "--port", str(props.port)]
+        if props.gradio_auth:
+            args += ["--gradio-auth", credentials]
         if props.enable_api:
             args += ["--api", "--api-auth", credentials]
         args += list(props.extra_args)

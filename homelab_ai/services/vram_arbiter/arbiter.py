@@ -24,7 +24,7 @@ from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import PodSelector
 from homelab_ai.base.plus import container_resources, kplus
 from homelab_ai.base.pod_scripts import script_text
-from homelab_ai.base.validators import dns1123_label, duration_between, port
+from homelab_ai.base.validators import dns1123_label, duration_between, port, typed_fields
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload, secret_checksum_key
@@ -48,7 +48,7 @@ _WAIT = duration_between(timedelta(0), timedelta(hours=1))
 _TIMER = duration_between(timedelta(seconds=1), timedelta(days=1))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class VramArbiterProps:
     """The card, the apps it arbitrates, and how long a request may wait for the card."""
 

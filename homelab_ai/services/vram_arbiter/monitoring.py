@@ -19,7 +19,14 @@ from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
 from homelab_ai.base.network_values import PodSelector
-from homelab_ai.base.validators import dns1123_label, duration_between, label_mapping, whole_number
+from homelab_ai.base.validators import (
+    as_dict,
+    dns1123_label,
+    duration_between,
+    label_mapping,
+    typed_fields,
+    whole_number,
+)
 from homelab_ai.base.values import go_duration
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
 from homelab_ai.cluster.app_workload import NAME_LABEL
@@ -27,14 +34,10 @@ from homelab_ai.cluster.app_workload import NAME_LABEL
 DASHBOARD_LABEL = "grafana_dashboard"
 
 
-def _labels(value: Any) -> dict[str, str]:
-    return dict(value)
-
-
 _WINDOW = duration_between(timedelta(seconds=1), timedelta(days=7))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=typed_fields)
 class VramArbiterMonitoringProps:
     """Which monitoring objects to make, and how kube-prometheus-stack finds them."""
 
@@ -45,7 +48,7 @@ class VramArbiterMonitoringProps:
     dashboard: bool = True
     """Make the Grafana dashboard ConfigMap (label grafana_dashboard: "1"); default True."""
     labels: dict[str, str] = attrs.field(
-        factory=lambda: {"release": "kube-prometheus-stack"}, converter=_labels, validator=label_mapping
+        factory=lambda: {"release": "kube-prometheus-stack"}, converter=as_dict, validator=label_mapping
     )
     """Labels Prometheus selects ServiceMonitors and rules by; default {"release": "kube-prometheus-stack"}."""
     prometheus: PodSelector = PodSelector(labels={"app.kubernetes.io/name": "prometheus"}, namespace="monitoring")

@@ -18,14 +18,17 @@ import cdk8s
 
 from homelab_ai.base.errors import SynthError
 from homelab_ai.synth.dist import RenderedFile, collect_problems
+from homelab_ai.synth.docs.access import access_section
 from homelab_ai.synth.docs.arbiter import arbiter_section
 from homelab_ai.synth.docs.deploy import deploy_section, first_time_setup_section
 from homelab_ai.synth.docs.gpu import gpu_section
 from homelab_ai.synth.docs.network import network_section
 from homelab_ai.synth.docs.page import GENERATED_MARKER, DocsModel, Page, Section
+from homelab_ai.synth.docs.recovery import recovery_section
 from homelab_ai.synth.docs.secrets import secrets_section
 from homelab_ai.synth.docs.services import api_endpoints_section, overview_section, services_section
 from homelab_ai.synth.docs.storage import storage_section
+from homelab_ai.synth.docs.troubleshooting import troubleshooting_section
 from homelab_ai.synth.docs.upstream import upstream_section
 
 __all__ = [
@@ -43,15 +46,18 @@ __all__ = [
 SECTIONS: tuple[Section, ...] = (
     overview_section,
     services_section,
+    access_section,
     gpu_section,
     arbiter_section,
     network_section,
     storage_section,
+    recovery_section,
     secrets_section,
     upstream_section,
     deploy_section,
     first_time_setup_section,
     api_endpoints_section,
+    troubleshooting_section,
 )
 
 

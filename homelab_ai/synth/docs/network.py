@@ -33,6 +33,11 @@ def network_section(page: Page) -> str | None:
         reaches = ["DNS"] + [f"{_pods_name(e.pods)}:{e.port}" for e in policy.endpoints]
         if policy.props.internet is not None:
             reaches.append(f"internet on {', '.join(str(p) for p in policy.props.internet.ports)} (not the LAN)")
+        for egress in policy.ranges:
+            reaches.append(f"{egress.cidr} on {', '.join(str(p) for p in egress.ports)}")
+        if policy.props.api_server is not None:
+            api = policy.props.api_server
+            reaches.append(f"the Kubernetes API ({api.cidr} on {', '.join(str(p) for p in api.ports)})")
         rows.append((_pods_name(policy.pods), accepts, ", ".join(reaches)))
     intro = (
         "Everything not listed is denied, both ways: the namespace has a default-deny NetworkPolicy, "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from homelab_ai.cluster.routing.app_route import AppRoute
+from homelab_ai.cluster.routing.values import GatewayListener
 from homelab_ai.services.vram_arbiter.arbiter import VramArbiter
 from homelab_ai.synth.docs.page import (
     Page,
     _node_id,
     gib,
     lan_url,
+    namespace_of,
     owner_attribute,
     service_type,
     table,
@@ -57,8 +60,34 @@ def overview_section(page: Page) -> str:
             vram = gpu_app.vram
             label = f"{vram.active_min_gib:g}-{vram.active_max_gib:g} GiB"
             lines.append(f'  {node} -.->|"{label}"| gpu{page.gpus.index(gpu_app.props.gpu)}')
+    lines += _route_lines(page)
     names = ", ".join([w.name for w in page.workloads] + [a.name for a in arbiters])
     return f"## Overview\n\nServices in `{page.namespace}`: {names}.\n\n```mermaid\n" + "\n".join(lines) + "\n```"
+
+
+def page_routes(page: Page) -> list[AppRoute]:
+    """The namespace's routes by host name, by host name."""
+    found = page.model.app.node.find_all()
+    return sorted(
+        (c for c in found if isinstance(c, AppRoute) and namespace_of(c) == page.namespace), key=lambda r: r.hostname
+    )
+
+
+def _route_lines(page: Page) -> list[str]:
+    """One node per gateway or ingress class, the LAN's edge to it, and one edge per host name to its app."""
+    lines: list[str] = []
+    nodes: dict[str, str] = {}
+    for route in page_routes(page):
+        via = route.props.routing.via
+        if isinstance(via, GatewayListener):
+            label = f"Gateway {via.namespace}/{via.gateway}"
+        else:
+            label = f"Ingress class {via.name}"
+        if label not in nodes:
+            nodes[label] = f"route{len(nodes)}"
+            lines += [f'  {nodes[label]}(["{label}"])', f"  lan -->|HTTPS| {nodes[label]}"]
+        lines.append(f'  {nodes[label]} -->|"{route.hostname}"| {_node_id("svc", route.backend.name)}')
+    return lines
 
 
 def services_section(page: Page) -> str:
@@ -81,11 +110,21 @@ def services_section(page: Page) -> str:
 
 def api_endpoints_section(page: Page) -> str:
     rows = []
+    routes = page_routes(page)
     for workload in page.workloads:
         url = lan_url(workload)
+        named = [r.url for r in routes if r.backend is workload]
         if url is None:
             via = [f"{lan_url(c)} (via {c.name})" for c in page.model.consumers_of(workload) if lan_url(c)]
-            url = ", ".join(via) or "cluster-internal only"
+            via += [
+                f"{r.url} (via {r.backend.name})"
+                for c in page.model.consumers_of(workload)
+                for r in routes
+                if r.backend is c
+            ]
+            url = ", ".join(named + via) or "cluster-internal only"
+        elif named:
+            url = ", ".join([url, *named])
         docs_path = owner_attribute(workload, "api_docs_path")
         api_docs = f"{lan_url(workload) or workload.url}{docs_path}" if docs_path else "-"
         rows.append((workload.name, url, workload.url, api_docs))

@@ -79,10 +79,14 @@ def upstream_section(page: Page) -> str | None:
 def _open_webui_settings(webui: OpenWebUI) -> str:
     owned = ", ".join(code(name) for name in webui.owned_settings)
     contract = contract_for_image(webui.app.props.image.reference)
+    # oauth.* settings are read from the environment on every start even with the switch on
+    # (ENABLE_OAUTH_PERSISTENT_CONFIG, default False: config.py@v0.12.4 L3353; models/config.py L135-140).
     seeded = sorted(
         knob.name
         for knob in (contract.knobs if contract else ())
-        if knob.kind is KnobKind.ENV and knob.database_keys and knob.name in webui.owned_settings
+        if knob.kind is KnobKind.ENV
+        and any(not key.startswith("oauth.") for key in knob.database_keys)
+        and knob.name in webui.owned_settings
     )
     return (
         f"**{webui.app.name}** (Open WebUI) owns these settings through its environment: {owned}. It runs "
