@@ -58,15 +58,15 @@ CASES = {
     ),
     v.positive: (
         [1, 0.001, 24],
-        [0, -1, -0.5, True, "1", None],
-        "must be a number greater than zero",
-        "give a positive number",
+        [0, -1, -0.5, True, "1", None, float("nan"), float("inf")],
+        "must be a finite number greater than zero",
+        "give a positive number (not NaN or infinity)",
     ),
     v.non_negative: (
         [0, 0.0, 1.5],
-        [-0.001, -1, False, "0", None],
-        "must be a number of zero or more",
-        "give 0 or a positive number",
+        [-0.001, -1, False, "0", None, float("nan"), float("-inf")],
+        "must be a finite number of zero or more",
+        "give 0 or a positive number (not NaN or infinity)",
     ),
     v.positive_duration: (
         [timedelta(seconds=1), timedelta(minutes=5)],
