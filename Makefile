@@ -11,12 +11,16 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
 
-.PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench
+.PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(BIN)/.mutate-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,mutate]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -73,3 +77,8 @@ clean:
 ## Synth speed and memory against raw cdk8s-plus, and scaling to 100 GPU apps (bench/README.md).
 bench: venv node
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## Mutation testing (mutmut) of the safety-critical modules with focused tests: the score per module
+## and the surviving mutants (bench/mutation.toml, results in bench/README.md). Not part of `make test`.
+mutate: $(BIN)/.mutate-installed
+	$(BIN)/python -m bench.mutate $(MUTATE_ARGS)

@@ -198,6 +198,7 @@ class Workload:
     scratch: tuple[tuple[str, str], ...] = (TMP,)
     policy: Policy = Policy()
     extras: tuple[PodExtra, ...] = ()  # sidecars, init containers
+    extra_ports: tuple[tuple[str, int], ...] = ()  # a sidecar's ports on the Service and in the NetworkPolicy
 
 
 @dataclass
@@ -458,7 +459,10 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
             annotations={"metallb.io/loadBalancerIPs": w.lb_ip} if w.lb_ip else None,
         ),
         type=kplus.ServiceType.LOAD_BALANCER if w.lb_ip else kplus.ServiceType.CLUSTER_IP,
-        ports=[kplus.ServicePort(name="http", port=80 if w.lb_ip else w.port, target_port=w.port)],
+        ports=[
+            kplus.ServicePort(name="http", port=80 if w.lb_ip else w.port, target_port=w.port),
+            *(kplus.ServicePort(name=n, port=number, target_port=number) for n, number in w.extra_ports),
+        ],
     )
     common = dict(
         metadata=cdk8s.ApiObjectMetadata(name=w.name, labels=labels),
@@ -532,14 +536,14 @@ def _workload(chart: cdk8s.Chart, w: Workload) -> None:
         ]
     api_object = cdk8s.ApiObject.of(pod)
     api_object.add_json_patch(*patches)
-    _network_policy(chart, w.name, w.port, w.policy)
+    _network_policy(chart, w.name, (w.port, *(number for _, number in w.extra_ports)), w.policy)
     for extra in w.extras:
         extra(chart, Pod(pod, api_object, scratch, w.security))
 
 
-def _network_policy(chart: cdk8s.Chart, name: str, port: int | None, p: Policy) -> None:
-    """Ingress on the app's port from anywhere or from its clients; egress to DNS, the internet, its servers."""
-    ports = [{"port": port, "protocol": "TCP"}] if port else []
+def _network_policy(chart: cdk8s.Chart, name: str, app_ports: tuple[int, ...], p: Policy) -> None:
+    """Ingress on the app's ports from anywhere or from its clients; egress to DNS, the internet, its servers."""
+    ports = [{"port": port, "protocol": "TCP"} for port in app_ports]
     policy = cdk8s.ApiObject(
         chart,
         f"NetworkPolicy-{name}",
@@ -580,6 +584,7 @@ def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin")
     script_file = REPO_ROOT / "homelab_ai/services/stable_diffusion/sd_idle_unloader.py"
     script_dir = "/opt/sd-idle-unloader"
     health_port = 8099
+    gate_port = 7861
 
     def extra(chart: cdk8s.Chart, pod: Pod) -> None:
         script = script_file.read_text()
@@ -598,6 +603,7 @@ def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin")
             "SD_MAX_BACKOFF_SECONDS": kplus.EnvValue.from_value("120"),
             "SD_HEALTH_PORT": kplus.EnvValue.from_value(str(health_port)),
             "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
+            "SD_GATE_PORT": kplus.EnvValue.from_value(str(gate_port)),
             "SD_API_USER": kplus.EnvValue.from_value(user),
             "SD_API_PASSWORD": kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=api_secret, key="password")),
         }
@@ -607,7 +613,10 @@ def idle_unloader(name: str, web_ui_port: int, secret: str, user: str = "admin")
             image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
             command=["python", f"{script_dir}/{script_file.name}"],
             env_variables=env,
-            ports=[kplus.ContainerPort(number=health_port, name="unloader-health")],
+            ports=[
+                kplus.ContainerPort(number=health_port, name="unloader-health"),
+                kplus.ContainerPort(number=gate_port, name="api-gate"),
+            ],
             resources=_resources((10, 100), (32, 64)),
             startup=_probe("/healthz", health_port, 15, period=2, timeout=3),
             readiness=_probe("/healthz", health_port, 3, period=10, timeout=3),
@@ -812,7 +821,7 @@ def model_pull(name: str, server_url: str, models: tuple[str, ...], server: str,
                 ),
             ),
         )
-        _network_policy(chart, name, None, Policy(reaches=((server, server_port),)))
+        _network_policy(chart, name, (), Policy(reaches=((server, server_port),)))
 
     return emit
 
@@ -1194,6 +1203,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
         security=Security(user=1000, group=1000, fs_group=1000, read_only_root=False),
         policy=Policy(from_anywhere=True, internet=True),
         extras=(idle_unloader("stable-diffusion-idle-unloader", 7860, "stable-diffusion-secret"),),
+        extra_ports=(("api-gate", 7861),),
     )
     envelope = {"idle_gib": 0, "active_min_gib": 8}
     arbiter_config = {
@@ -1294,7 +1304,7 @@ def ai_namespace(repo_root: Path = REPO_ROOT) -> Tree:
                         "vram-arbiter",
                         arbiter_config,
                         clients=("open-webui",),
-                        servers=(("ollama", 11434), ("stable-diffusion", 7860)),
+                        servers=(("ollama", 11434), ("stable-diffusion", 7860), ("stable-diffusion", 7861)),
                         sd_secret_checksum=checksum["stable-diffusion-secret"],
                     ),
                     workload(open_webui),

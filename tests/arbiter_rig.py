@@ -1,6 +1,6 @@
 """The VRAM arbiter as its pod runs it (a bare interpreter on the script file), for tests and `make bench`.
 
-``load_arbiter()`` imports the script by path for unit tests of its pure functions; ``ArbiterProcess``
+``load_arbiter()`` imports the script (by its package name) for unit tests of its pure functions; ``ArbiterProcess``
 runs it as a subprocess with a generated config, collects its JSON log lines and reads /status and
 /metrics; ``call()`` is a small client that returns status, headers and every body chunk with the
 time it arrived.
@@ -32,16 +32,9 @@ DEADLINE = 20.0
 
 
 def load_arbiter() -> ModuleType:
-    """The in-pod script as a module (it has no package: it ships alone in a ConfigMap)."""
-    name = "vram_arbiter_script"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ARBITER_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    """The in-pod script as a module, under its package name (standard library only, so no cdk8s is loaded;
+    `make mutate` finds the functions the tests call by this name)."""
+    return importlib.import_module("homelab_ai.services.vram_arbiter.vram_arbiter")
 
 
 def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:

@@ -91,3 +91,10 @@ def _fast_tier_starts_no_heavy_process(
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
     yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the spec's whole chart are marked ``spec_chart``: `make mutate` leaves them out for speed."""
+    for item in items:
+        if {"homelab_files", "homelab_objects"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.spec_chart)

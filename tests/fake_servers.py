@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 from homelab_ai.base.pod_scripts import script_path
 
@@ -38,23 +38,32 @@ def free_port() -> int:
 
 
 class _Server:
-    """A ThreadingHTTPServer in a daemon thread; records (method, path, body) of every request."""
+    """A ThreadingHTTPServer in a daemon thread; records (method, path, body) and the headers of every request."""
 
     def __init__(self, port: int = 0) -> None:
         owner = self
         self.requests: list[tuple[str, str, bytes]] = []
+        self.headers: list[dict[str, str]] = []
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                owner.headers.append(dict(self.headers))
                 owner.requests.append(("GET", self.path, b""))
                 owner.handle(self)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.requests.append(("POST", self.path, body))
+                owner.headers.append(dict(self.headers))
+                owner.requests.append((self.command, self.path, body))
                 owner.handle(self, body)
+
+            do_PUT = do_DELETE = do_PATCH = do_POST
+
+            def do_HEAD(self) -> None:
+                owner.requests.append(("HEAD", self.path, b""))
+                owner.handle(self)
 
             def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
                 pass
@@ -62,6 +71,7 @@ class _Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        # A short poll: shutdown() waits for the next one (0.5 s by default, per server, per test).
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
@@ -88,46 +98,70 @@ def _send_json(request: BaseHTTPRequestHandler, status: int, payload: object) ->
     _send(request, status, json.dumps(payload).encode(), "application/json")
 
 
+# Names Ollama refuses before streaming (server/routes.go@v0.32.15 PullHandler L1119-1123 ->
+# writeModelRefParseError L66-75: HTTP 400 {"error": errtypes.InvalidModelNameErrMsg}).
+_VALID_NAME = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*){0,2}(:[A-Za-z0-9_][A-Za-z0-9._-]*)?$"
+)
+_ROUTES = {"/": {"GET", "HEAD"}, "/api/version": {"GET", "HEAD"}, "/api/tags": {"GET", "HEAD"}, "/api/pull": {"POST"}}
+
+
 class FakeOllama(_Server):
-    """/api/version, /api/tags and a streaming /api/pull, shaped like Ollama 0.32.15's.
+    """/api/version, /api/tags and a streaming /api/pull, shaped like ollama/ollama at v0.32.15.
 
-    Shapes from ollama/ollama@v0.32.15: routes server/routes.go L1870-1887 (a known path with another
-    method answers 405), ListModelResponse api/types.go L822-832, ProgressResponse L777-782 (total
-    and completed omitted when 0), pull errors after the first line as an ``error`` line in the
-    200 stream (routes.go L2097-2126, server/images.go L1021-1026).
+    ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> sizes of
+    the layers it streams; ``unreachable``: names whose registry fails; ``cut``: names whose stream
+    stops after the layers with neither ``success`` nor ``error`` (a dropped connection). Anything
+    else is unknown to the registry.
 
-    ``present``: models it has (full names such as 'llama3.2:latest'); ``pullable``: name -> size
-    of the one layer it streams; ``broken``: names it answers with HTTP 500; anything else is
-    unknown and answered the way Ollama does, with an ``error`` line in a 200 stream.
+    Upstream behaviour it follows (ollama/ollama, tag v0.32.15):
+    - server/routes.go L1870 ``r.HandleMethodNotAllowed = true``: a known path with another method
+      gets gin's 405 "405 method not allowed" (text/plain); an unknown path 404 "404 page not found".
+    - routes.go PullHandler L1102-1161 + streamResponse L2097-2142: NDJSON, one object per line, HTTP
+      200 once the first line is out; PullModel (server/images.go L998-1030) always sends
+      ``{"status": "pulling manifest"}`` first, so a registry failure or an unknown model arrives as an
+      ``{"error": ...}`` line inside the 200 stream, which then ends.
+    - an invalid name is refused before streaming: HTTP 400 ``{"error": "invalid model name"}``.
+    - api/types.go L777-782 ProgressResponse: ``digest``, ``total``, ``completed`` are ``omitempty``,
+      so a layer's first line has no ``completed`` and a status line has neither.
+    - a model is several layers (model, template, license, params), each ``pulling <digest[:12]>``.
     """
 
-    def __init__(self, present=(), pullable=None, broken=(), port: int = 0) -> None:
+    VERSION = "0.32.15"
+
+    def __init__(self, present=(), pullable=None, unreachable=(), cut=(), port: int = 0) -> None:
         super().__init__(port)
         self.present = list(present)
-        self.pullable = dict(pullable or {})
-        self.broken = set(broken)
+        self.pullable = {
+            name: list(sizes) if isinstance(sizes, list | tuple) else [sizes]
+            for name, sizes in (pullable or {}).items()
+        }
+        self.unreachable = set(unreachable)
+        self.cut = set(cut)
 
     def pulls(self) -> list[dict]:
         return [json.loads(body) for method, path, body in self.requests if (method, path) == ("POST", "/api/pull")]
 
-    VERSION = "0.32.15"
-    ROUTES: ClassVar[dict[str, str]] = {"/api/version": "GET", "/api/tags": "GET", "/api/pull": "POST"}
-
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
-        method = self.ROUTES.get(request.path)
-        if method is None:
+        path = request.path.split("?")[0]
+        methods = _ROUTES.get(path)
+        if methods is None:
             _send(request, 404, b"404 page not found", "text/plain")
-        elif request.command != method:
+        elif request.command not in methods:
             _send(request, 405, b"405 method not allowed", "text/plain")
-        elif request.path == "/api/version":
+        elif path == "/":
+            _send(request, 200, b"Ollama is running", "text/plain; charset=utf-8")
+        elif path == "/api/version":
             _send_json(request, 200, {"version": self.VERSION})
-        elif request.path == "/api/tags":
+        elif path == "/api/tags":
             _send_json(request, 200, {"models": [self._listed(n) for n in self.present]})
         else:
-            self._pull(request, json.loads(body)["model"])
+            request_body = json.loads(body or b"{}")
+            self._pull(request, str(request_body.get("model") or request_body.get("name") or ""))
 
     @staticmethod
     def _listed(name: str) -> dict:
+        """A ListModelResponse (api/types.go@v0.32.15 L822-832)."""
         family = name.split(":", 1)[0]
         return {
             "name": name,
@@ -147,8 +181,8 @@ class FakeOllama(_Server):
         }
 
     def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
-        if model in self.broken:
-            _send_json(request, 500, {"error": f"registry unreachable while pulling {model}"})
+        if not _VALID_NAME.match(model):
+            _send_json(request, 400, {"error": "invalid model name"})
             return
         request.send_response(200)
         request.send_header("Content-Type", "application/x-ndjson")
@@ -161,17 +195,24 @@ class FakeOllama(_Server):
             request.wfile.flush()
 
         line({"status": "pulling manifest"})
-        if model not in self.pullable:
+        if model in self.unreachable:
+            line({"error": 'pull model manifest: Get "https://registry.ollama.ai/v2/library/x/manifests/latest": '
+                           "dial tcp: lookup registry.ollama.ai: no such host"})  # fmt: skip
+        elif model not in self.pullable:
             line({"error": "pull model manifest: file does not exist"})
         else:
-            total = self.pullable[model]
-            for completed in (0, total // 4, total // 2, total):
-                line(
-                    {"status": "pulling 6a0746a1ec1a", "digest": "sha256:6a07", "total": total, "completed": completed}
-                )
-            for status in ("verifying sha256 digest", "writing manifest", "success"):
-                line({"status": status})
-            self.present.append(model if ":" in model else f"{model}:latest")
+            for index, total in enumerate(self.pullable[model]):
+                digest = f"{index:02d}" + "6a0746a1ec1aa" * 5
+                status = {"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest[:64]}"}
+                line({**status, "total": total})  # completed 0 is omitted
+                for completed in (total // 2, total):
+                    line(
+                        {**status, "total": total, "completed": completed} if completed else {**status, "total": total}
+                    )
+            if model not in self.cut:
+                for status_text in ("verifying sha256 digest", "writing manifest", "success"):
+                    line({"status": status_text})
+                self.present.append(model if ":" in model else f"{model}:latest")
         request.wfile.write(b"0\r\n\r\n")
 
 
@@ -188,3 +229,17 @@ class FileServer(_Server):
             _send(request, 404, b"no such file", "text/plain")
         else:
             _send(request, 200, content, "application/octet-stream")
+
+
+class SilentServer:
+    """Accepts TCP connections (the kernel does) and never answers: a hung server, for timeouts."""
+
+    def __enter__(self) -> SilentServer:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()

@@ -2,11 +2,83 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from homelab_ai.services.contract import CONTRACTS
 from tests.helpers import container, env_of
 
 GPU_WORKLOADS = [("StatefulSet", "ollama"), ("Deployment", "stable-diffusion")]
+
+# Pinned = the same bits on every pull: a digest, or a tag that names a release (x.y.z, with any
+# suffix such as -alpine3.21) or a dated build (YYYYMMDD[hhmmss]). Branch- and channel-like tags
+# (latest, full, main, nightly, stable, 3.12-alpine) move and are not pins.
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_RELEASE_TAG = re.compile(r"(^|[^0-9.])v?[0-9]+\.[0-9]+\.[0-9]+([^0-9.]|$)")
+_DATED_TAG = re.compile(r"(^|[^0-9])(19|20)[0-9]{6}([0-9]{4}([0-9]{2})?)?([^0-9]|$)")
+
+
+# Images whose floating tag is a known, documented gap (the contract says why; the docs list it).
+DECLARED_PIN_GAPS = {c.image.reference for c in CONTRACTS if c.pin_gap and c.image is not None}
+
+
+def is_pinned(image: str) -> bool:
+    """A digest, or a tag naming a version or a dated build."""
+    if _DIGEST.search(image):
+        return True
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:  # no tag at all (a registry port is not a tag)
+        return False
+    return bool(_RELEASE_TAG.search(tag) or _DATED_TAG.search(tag))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ollama/ollama:0.6.8",
+        "ghcr.io/open-webui/open-webui:v0.6.5",
+        "python:3.12.10-alpine3.21",
+        "universonic/stable-diffusion-webui:nightly-20240613120000-full",
+        "aidockorg/stable-diffusion-webui-cuda:v1.10.1",
+        f"universonic/stable-diffusion-webui:full@sha256:{'a' * 64}",
+        "registry.local:5000/team/app:1.2.3",
+    ],
+)
+def test_a_version_tag_or_a_digest_is_a_pin(image):
+    assert is_pinned(image)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "universonic/stable-diffusion-webui:full",
+        "ollama/ollama:latest",
+        "ollama/ollama",
+        "example/app:main",
+        "example/app:nightly",
+        "example/app:stable",
+        "example/app:master",
+        "python:3.12-alpine",
+        "python:3",
+        "registry.local:5000/team/app",
+        f"example/app:latest@sha256:{'a' * 63}",
+    ],
+)
+def test_a_floating_tag_is_not_a_pin(image):
+    assert not is_pinned(image)
+
+
+def test_the_only_floating_image_shipped_is_the_declared_automatic1111_gap(homelab_objects):
+    images = {
+        c["image"]
+        for obj in homelab_objects.values()
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job")
+        for c in obj["spec"]["template"]["spec"]["containers"]
+        + obj["spec"]["template"]["spec"].get("initContainers", [])
+    }
+    assert {image for image in images if not is_pinned(image)} == DECLARED_PIN_GAPS
+    assert {"universonic/stable-diffusion-webui:full"} == DECLARED_PIN_GAPS
 
 
 def test_ollama_is_statefulset_named_ollama_so_its_pod_is_ollama_0(homelab_objects):
@@ -79,6 +151,8 @@ def test_open_webui_generates_images_through_the_vram_arbiter_with_stable_diffus
     env = env_of(homelab_objects[("Deployment", "open-webui")])
     assert env["ENABLE_IMAGE_GENERATION"]["value"] == "true"
     assert env["IMAGE_GENERATION_ENGINE"]["value"] == "automatic1111"
+    # Through the VRAM arbiter, which reloads an unloaded checkpoint before it forwards a generation
+    # (without an arbiter, through the idle unloader's gate: tests/test_sd_idle_unloader_wiring.py).
     assert env["AUTOMATIC1111_BASE_URL"]["value"] == "http://vram-arbiter.ai.svc.cluster.local:7860"
     assert env["AUTOMATIC1111_API_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "stable-diffusion-secret",
@@ -151,7 +225,8 @@ def test_every_container_is_sized_pinned_and_probed(homelab_objects):
             assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c), name
         for c in spec["containers"] + spec.get("initContainers", []):
             assert c["imagePullPolicy"] == "IfNotPresent", name
-            assert ":" in c["image"] and not c["image"].endswith(":latest"), name
+            pinned = is_pinned(c["image"]) or c["image"] in DECLARED_PIN_GAPS
+            assert pinned, f"{name}: {c['image']} is not pinned to a version or digest, nor a declared gap"
             assert set(c["resources"]) == {"requests", "limits"}, name
             assert set(c["resources"]["requests"]) >= {"cpu", "memory"}, name
             assert set(c["resources"]["limits"]) >= {"cpu", "memory"}, name

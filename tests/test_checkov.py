@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require_tool
 
 # The slow tier (`make test-fast` leaves it out): runs checkov twice.
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ SKIP_LINE = re.compile(r"^\s*-\s*(?P<check>CKV2?_K8S_\d+)\s*#\s*(?P<scope>[^:]+)
 
 def _start_checkov(dist: Path, cwd: Path, *args: str) -> subprocess.Popen:
     command = [
-        str(Path(sys.executable).parent / "checkov"),
+        require_tool("checkov"),
         "-d",
         str(dist),
         "--framework",

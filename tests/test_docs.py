@@ -53,7 +53,9 @@ def _table(text: str, header_start: str) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.golden
 def test_committed_docs_are_what_the_code_produces(repo_root):
+    """Drift check (golden): committed docs/ equal a fresh render; what they say is tested section by section."""
     app, folders = build()
     for path, content in _docs(app, folders, repo_root).items():
         assert (repo_root / "docs" / path).read_text() == content, f"docs/{path} is stale: run `make synth`"
@@ -254,7 +256,9 @@ def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_pa
     assert (out / "library-guide.md").read_text() == "# hand written\n"
 
 
+@pytest.mark.golden
 def test_docs_command_writes_the_committed_page(repo_root, tmp_path):
+    """Drift check (golden): the CLI writes the committed page; its content is tested by the section tests."""
     result = run_cli_in_process(repo_root, "docs", str(tmp_path / "docs"))
     assert result.returncode == 0, result.stderr
     assert "wrote 1 page(s)" in result.stdout

@@ -12,8 +12,7 @@ import yaml
 
 from apps.homelab import stack
 from tests.helpers import run_cli_in_process
-
-KUBECTL = shutil.which("kubectl")
+from tests.tools import require_tool
 
 
 def _key(doc: dict) -> tuple[str, str, str | None, str]:
@@ -28,11 +27,10 @@ def synthesized(homelab_dist, homelab_files) -> tuple[Path, list]:
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["ai", "flux", "infrastructure"])
 def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, folder):
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    kubectl = require_tool("kubectl")
     out, files = synthesized
     result = subprocess.run(
-        [KUBECTL, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
+        [kubectl, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
     built = {_key(doc): doc for doc in yaml.safe_load_all(result.stdout) if doc}
@@ -56,10 +54,9 @@ def test_sops_files_in_dist_are_the_source_files_byte_for_byte(synthesized):
 
 @pytest.mark.slow
 def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(synthesized):
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed on this machine: cannot run `kubectl kustomize`")
+    kubectl = require_tool("kubectl")
     out, _ = synthesized
-    built = subprocess.run([KUBECTL, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
+    built = subprocess.run([kubectl, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
     secrets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Secret"}
     for secret in stack().secrets:
         assert secrets[secret.name] == yaml.safe_load(secret.file.read_bytes())

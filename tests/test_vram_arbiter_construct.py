@@ -169,7 +169,8 @@ def test_the_doors_are_open_webui_in_and_the_two_apis_out(stack):
         (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], r["ports"][0]["port"])
         for r in policy["egress"][1:]
     }
-    assert targets == {("ollama", 11434), ("stable-diffusion", 7860)}
+    # An admitted client may use every port of the app: Stable Diffusion's include the idle unloader's API gate.
+    assert targets == {("ollama", 11434), ("stable-diffusion", 7860), ("stable-diffusion", 7861)}
     ollama = stack.objects[("NetworkPolicy", "ollama")]["spec"]["ingress"]
     assert [r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in ollama] == ["vram-arbiter"]
 

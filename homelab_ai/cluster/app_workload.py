@@ -68,6 +68,8 @@ class AppWorkloadProps:
     whether the root filesystem is read-only; ``scratch`` are the writable emptyDirs that a
     read-only root filesystem needs (``/tmp`` by default). ``allow_from`` admits client pods to
     an app that is not exposed; ``internet`` opens outbound HTTPS (model downloads).
+    ``extra_ports`` are more ports of the pod (a sidecar's) that the Service and the NetworkPolicy
+    open like the main one, by name.
     """
 
     name: str = attrs.field(validator=dns1123_label)
@@ -112,6 +114,21 @@ class AppWorkloadProps:
     """Client pods admitted to an app that is not exposed. Default: none."""
     internet: InternetEgress | None = None
     """Outbound internet access (HTTPS by default), e.g. model downloads. Default None: no internet."""
+    extra_ports: dict[str, int] = attrs.field(factory=dict, converter=dict)
+    """Name -> port number of more ports of the pod (a sidecar's), on its Service and NetworkPolicy. Default: none."""
+
+    @extra_ports.validator
+    def _named_ports(self, attribute: attrs.Attribute[dict], value: dict[str, int]) -> None:
+        for name, number in value.items():
+            dns1123_label(self, attribute, name)
+            port(self, attribute, number)
+        taken = [self.container_port, *value.values()]
+        if len(set(taken)) != len(taken) or "http" in value:
+            raise HomelabConfigError(
+                "AppWorkloadProps.extra_ports",
+                f"{value!r} repeats the container port {self.container_port}, a port, or the name 'http'",
+                "give each extra port its own number and a name other than 'http'",
+            )
 
     def __attrs_post_init__(self) -> None:
         paths = [m.path for m in self.mounts] + [d.path for d in self.scratch]
@@ -176,7 +193,13 @@ class AppWorkload(Construct):
                 annotations=props.expose.annotations() if props.expose else None,
             ),
             type=kplus.ServiceType.LOAD_BALANCER if props.expose else kplus.ServiceType.CLUSTER_IP,
-            ports=[kplus.ServicePort(name="http", port=props.effective_service_port, target_port=props.container_port)],
+            ports=[
+                kplus.ServicePort(name="http", port=props.effective_service_port, target_port=props.container_port),
+                *(
+                    kplus.ServicePort(name=name, port=number, target_port=number)
+                    for name, number in props.extra_ports.items()
+                ),
+            ],
         )
         if props.kind is WorkloadKind.STATEFUL_SET:
             self.workload: kplus.Deployment | kplus.StatefulSet = kplus.StatefulSet(
@@ -217,7 +240,7 @@ class AppWorkload(Construct):
                 AppNetworkPolicyProps(
                     name=props.name,
                     pods=self.selector,
-                    ports=(props.container_port,),
+                    ports=(props.container_port, *props.extra_ports.values()),
                     from_anywhere=props.expose is not None,
                     allow_from=props.allow_from,
                     internet=props.internet,

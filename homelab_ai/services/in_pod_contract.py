@@ -57,6 +57,7 @@ IN_POD_CONTRACT = AppContract(
         _env("SD_POLL_INTERVAL_SECONDS", SD_UNLOADER, "time between polls"),
         _env("SD_MAX_BACKOFF_SECONDS", SD_UNLOADER, "longest wait between retries"),
         _env("SD_HEALTH_PORT", SD_UNLOADER, "port of its /healthz"),
+        _env("SD_GATE_PORT", SD_UNLOADER, "port of its API gate (reloads an unloaded checkpoint first)"),
         _env("SD_API_USER", SD_UNLOADER, "the web UI's --api-auth user"),
         _env("SD_API_PASSWORD", SD_UNLOADER, "the web UI's --api-auth password (from the Secret)"),
         _env("SD_CHECKPOINTS", SD_FETCH, "the declared files, as JSON"),
@@ -107,6 +108,7 @@ IN_POD_CONTRACT = AppContract(
         ),
         Knob(kind=KnobKind.API_PATH, name="GET /healthz", meaning="the unloader's own probe", source=_own(SD_UNLOADER)),
         Knob(kind=KnobKind.PORT, name="8099", meaning="the unloader's /healthz", source=_own(SD_UNLOADER)),
+        Knob(kind=KnobKind.PORT, name="7861", meaning="the unloader's API gate", source=_own(SD_UNLOADER)),
         Knob(kind=KnobKind.PORT, name="11434", meaning="the arbiter serves Ollama's API", source=_own(VRAM_ARBITER)),
         Knob(kind=KnobKind.PORT, name="7860", meaning="the arbiter serves the web UI's API", source=_own(VRAM_ARBITER)),
         Knob(

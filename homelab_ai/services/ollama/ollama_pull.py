@@ -108,7 +108,8 @@ class Progress:
 
     def update(self, event: dict) -> None:
         status = str(event.get("status", ""))
-        total, completed = event.get("total"), event.get("completed")
+        # Ollama omits "completed" while it is 0 (api/types.go ProgressResponse: omitempty).
+        total, completed = event.get("total"), event.get("completed", 0)
         now = self.clock()
         if isinstance(total, int | float) and total > 0 and isinstance(completed, int | float):
             percent = min(100, int(completed * 100 / total))
@@ -169,10 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model names, e.g. llama3.2 qwen2.5:14b")
     parser.add_argument("--server", required=True, help="Ollama base URL, e.g. http://ollama:11434")
-    parser.add_argument("--wait-seconds", type=float, default=1200, help="how long to wait for the server")
-    parser.add_argument("--poll-seconds", type=float, default=5, help="pause between two server checks")
-    parser.add_argument("--timeout-seconds", type=float, default=600, help="socket timeout of one request")
-    parser.add_argument("--progress-seconds", type=float, default=10, help="at most one progress line per interval")
+    parser.add_argument(
+        "--wait-seconds", type=float, default=1200, help="how long to wait for the server (default: %(default)g s)"
+    )
+    parser.add_argument(
+        "--poll-seconds", type=float, default=5, help="pause between two server checks (default: %(default)g s)"
+    )
+    parser.add_argument(
+        "--timeout-seconds", type=float, default=600, help="socket timeout of one request (default: %(default)g s)"
+    )
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=10,
+        help="at most one progress line per interval (default: %(default)g s)",
+    )
     args = parser.parse_args(argv)
     base = args.server.rstrip("/")
     models = unique(args.models)

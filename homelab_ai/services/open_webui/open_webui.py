@@ -181,7 +181,8 @@ class OpenWebUI(Construct):
                 {
                     "ENABLE_IMAGE_GENERATION": "true",
                     "IMAGE_GENERATION_ENGINE": "automatic1111",
-                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None) or sd.url,
+                    "AUTOMATIC1111_BASE_URL": (arbiter.stable_diffusion_url if arbiter is not None else None)
+                    or sd.api_url,
                     # Kubernetes expands $(VAR) from the variable defined above: no literal secret.
                     "AUTOMATIC1111_API_AUTH": f"{user}:$({SD_PASSWORD_ENV})",
                 }

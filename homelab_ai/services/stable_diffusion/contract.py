@@ -114,7 +114,7 @@ SD_CONTRACT = AppContract(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/reload-checkpoint",
             meaning="moves the weights back to the GPU (send_model_to_device), answers {}: the VRAM arbiter "
-            "calls it before a generation",
+            "and the idle unloader's gate call it before a generation",
             source=_webui("modules/api/api.py", "reloadapi", _NOT_AT_TAG),
         ),
         Knob(
@@ -127,7 +127,7 @@ SD_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/img2img",
-            meaning="a generation like txt2img: the VRAM arbiter admits it",
+            meaning="a generation like txt2img: the VRAM arbiter admits it, the idle unloader's gate reloads first",
             source=_webui("modules/api/api.py", "img2imgapi", _NOT_AT_TAG),
         ),
         Knob(
@@ -169,7 +169,8 @@ SD_CONTRACT = AppContract(
         Knob(
             kind=KnobKind.API_PATH,
             name="POST /sdapi/v1/txt2img",
-            meaning="Open WebUI generates (routers/images.py L826)",
+            meaning="Open WebUI generates (routers/images.py L826), through the idle unloader's gate, which "
+            "reloads an unloaded checkpoint first; State.begin sets job_count -1 and job_timestamp to the second",
             source=_webui("modules/api/api.py", "text2imgapi", _NOT_AT_TAG),
         ),
         Knob(

@@ -37,7 +37,9 @@ class SdIdleUnloaderProps:
     """Which pod to join, where its web UI listens, when to unload, and how to authenticate.
 
     The sidecar talks to the web UI over the pod's loopback, so no Service or NetworkPolicy is in
-    the way; ``password`` is read from the same Secret the web UI's ``--api-auth`` uses.
+    the way; ``password`` is read from the same Secret the web UI's ``--api-auth`` uses. With
+    ``gate_port`` it also serves the web UI's API there and reloads the checkpoint before a
+    generation when it had unloaded it (AUTOMATIC1111 does not: sd_idle_unloader.py says why).
     """
 
     workload: AppWorkload
@@ -62,6 +64,8 @@ class SdIdleUnloaderProps:
     """Name of the sidecar container. Default "idle-unloader"."""
     health_port: int = attrs.field(default=8099, validator=port)
     """Port of the sidecar's /healthz, not the web UI's. Default 8099."""
+    gate_port: int | None = attrs.field(default=None, validator=attrs.validators.optional(port))
+    """Port of the API gate that reloads an unloaded checkpoint before a generation. Default None (no gate)."""
     resources: ComputeResources = ComputeResources(
         cpu_request=0.01, cpu_limit=0.1, memory_request_gib=32 / 1024, memory_limit_gib=64 / 1024
     )
@@ -81,6 +85,12 @@ class SdIdleUnloaderProps:
                 "SdIdleUnloaderProps.health_port",
                 f"{self.health_port} is the web UI's port too",
                 "pick another port for the sidecar's /healthz",
+            )
+        if self.gate_port is not None and self.gate_port in (self.web_ui_port, self.health_port):
+            raise HomelabConfigError(
+                "SdIdleUnloaderProps.gate_port",
+                f"{self.gate_port} is already the web UI's or the sidecar's health port",
+                "pick a port of its own for the API gate (default 7861)",
             )
 
 
@@ -107,6 +117,10 @@ class SdIdleUnloader(Construct):
             "SD_HEALTH_PORT": kplus.EnvValue.from_value(str(props.health_port)),
             "PYTHONDONTWRITEBYTECODE": kplus.EnvValue.from_value("1"),
         }
+        ports = [kplus.ContainerPort(number=props.health_port, name="unloader-health")]
+        if props.gate_port is not None:
+            env["SD_GATE_PORT"] = kplus.EnvValue.from_value(str(props.gate_port))
+            ports.append(kplus.ContainerPort(number=props.gate_port, name="api-gate"))
         if props.username is not None and props.password is not None:
             secret = kplus.Secret.from_secret_name(self, "ApiSecret", props.password.secret_name)
             env["SD_API_USER"] = kplus.EnvValue.from_value(props.username)
@@ -120,7 +134,7 @@ class SdIdleUnloader(Construct):
             image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
             command=["python", f"{SCRIPT_DIR}/{SCRIPT.name}"],
             env_variables=env,
-            ports=[kplus.ContainerPort(number=props.health_port, name="unloader-health")],
+            ports=ports,
             resources=container_resources(props.resources),
             startup=self._probe(period=2, failures=15),
             readiness=self._probe(period=10, failures=3),

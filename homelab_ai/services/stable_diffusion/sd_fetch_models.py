@@ -164,8 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", required=True, type=Path, help="the web UI's models/ folder")
     parser.add_argument("--checkpoints", help="JSON list of files (default: the SD_CHECKPOINTS variable)")
-    parser.add_argument("--timeout-seconds", type=float, default=300, help="socket timeout of one read")
-    parser.add_argument("--progress-seconds", type=float, default=15, help="at most one progress line per interval")
+    parser.add_argument(
+        "--timeout-seconds", type=float, default=300, help="socket timeout of one read (default: %(default)g s)"
+    )
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=15,
+        help="at most one progress line per interval (default: %(default)g s)",
+    )
     args = parser.parse_args(argv)
     text = args.checkpoints if args.checkpoints is not None else os.environ.get("SD_CHECKPOINTS", "[]")
     try:

@@ -6,6 +6,7 @@ import urllib.parse
 from datetime import timedelta
 
 import attrs
+import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
@@ -20,6 +21,7 @@ from homelab_ai.base.validators import (
     secret_key,
     typed_fields,
 )
+from homelab_ai.base.validators import port as tcp_port  # the field `port` shadows the name in the class body
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
 from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
@@ -126,6 +128,8 @@ class StableDiffusionProps:
     """How often the sidecar polls the web UI. Default 15 seconds."""
     idle_unloader_image: ContainerImage = SCRIPT_IMAGE
     """Python image of the sidecar. Default SCRIPT_IMAGE."""
+    gate_port: int = attrs.field(default=7861, validator=tcp_port)
+    """Port of the idle unloader's API gate (Service port "api-gate") that API clients use. Default 7861."""
     resources: ComputeResources = ComputeResources(
         cpu_request=2, cpu_limit=8, memory_request_gib=8, memory_limit_gib=24
     )
@@ -208,6 +212,7 @@ class StableDiffusion(Construct):
                     allow_from=props.allow_from,
                     internet=props.model_downloads,
                     purpose=props.purpose,
+                    extra_ports={"api-gate": props.gate_port} if props.idle_unloader else {},
                 ),
                 gpu=props.gpu,
                 vram=props.vram,
@@ -233,6 +238,7 @@ class StableDiffusion(Construct):
                     username=props.username,
                     password=self.password_ref,
                     image=props.idle_unloader_image,
+                    gate_port=props.gate_port,
                 ),
             )
 
@@ -259,6 +265,14 @@ class StableDiffusion(Construct):
     def url(self) -> str:
         """In-cluster URL of the web UI and API."""
         return self.gpu_app.url
+
+    @property
+    def api_url(self) -> str:
+        """Where API clients generate images: the idle unloader's gate, which first reloads an unloaded
+        checkpoint (AUTOMATIC1111 v1.10.1 does not), else the web UI itself."""
+        if self.idle_unloader is None:
+            return self.url
+        return f"http://{self.props.name}.{cdk8s.Chart.of(self).namespace}.svc.cluster.local:{self.props.gate_port}"
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:

@@ -79,9 +79,10 @@ class DocsModel:
         return None
 
     def consumers_of(self, workload: AppWorkload) -> list[AppWorkload]:
-        """Workloads configured with ``workload``'s in-cluster URL (in an env value or an argument), directly
-        or through the VRAM arbiter that fronts it."""
-        urls = {workload.url, *(url for a in self.arbiters if (url := arbiter_url_for(a, workload)))}
+        """Workloads configured with ``workload``'s in-cluster URL (in an env value or an argument), on any of
+        its ports, directly or through the VRAM arbiter that fronts it."""
+        service = workload.url.rsplit(":", 1)[0] + ":"  # http://<name>.<namespace>.svc.cluster.local:
+        urls = {service, *(url for a in self.arbiters if (url := arbiter_url_for(a, workload)))}
         return [
             other
             for other in self.workloads

@@ -97,7 +97,7 @@ def services_section(page: Page) -> str:
             w.props.kind.value,
             service_type(w),
             w.props.expose.ip if w.props.expose else "cluster-internal",
-            str(w.port),
+            ", ".join(str(number) for number in (w.port, *w.props.extra_ports.values())),
             w.props.purpose or "-",
         )
         for w in page.workloads
