@@ -168,6 +168,12 @@ class AppWorkloadProps:
         return self.service_port or self.container_port
 
 
+def service_url(scope: Construct, service: str, port: int) -> str:
+    """In-cluster URL of ``service`` in ``scope``'s chart namespace, which works from any namespace."""
+    namespace = cdk8s.Chart.of(scope).namespace or "default"
+    return f"http://{service}.{namespace}.svc.cluster.local:{port}"
+
+
 class AppWorkload(Construct):
     """The pod, container and Service of one app; exposes its URL and selector, not its objects."""
 
@@ -306,8 +312,7 @@ class AppWorkload(Construct):
     @property
     def url(self) -> str:
         """In-cluster URL of the Service, with the namespace so it works from any namespace."""
-        namespace = cdk8s.Chart.of(self).namespace or "default"
-        return f"http://{self.props.name}.{namespace}.svc.cluster.local:{self.port}"
+        return service_url(self, self.props.name, self.port)
 
     @property
     def pod_labels(self) -> dict[str, str]:

@@ -6,7 +6,6 @@ import urllib.parse
 from datetime import timedelta
 
 import attrs
-import cdk8s
 from constructs import Construct
 
 from homelab_ai.base.errors import HomelabConfigError
@@ -24,7 +23,7 @@ from homelab_ai.base.validators import (
 from homelab_ai.base.validators import port as tcp_port  # the field `port` shadows the name in the class body
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage, HealthCheck
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy
-from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount
+from homelab_ai.cluster.app_workload import AppWorkload, AppWorkloadProps, VolumeMount, service_url
 from homelab_ai.cluster.hardening import SecurityProfile
 from homelab_ai.cluster.load_balancer import LoadBalancer
 from homelab_ai.cluster.longhorn.volume import LonghornVolume, LonghornVolumeProps
@@ -272,7 +271,7 @@ class StableDiffusion(Construct):
         checkpoint (AUTOMATIC1111 v1.10.1 does not), else the web UI itself."""
         if self.idle_unloader is None:
             return self.url
-        return f"http://{self.props.name}.{cdk8s.Chart.of(self).namespace}.svc.cluster.local:{self.props.gate_port}"
+        return service_url(self, self.props.name, self.props.gate_port)
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:

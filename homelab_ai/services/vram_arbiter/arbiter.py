@@ -27,7 +27,7 @@ from homelab_ai.base.pod_scripts import script_text
 from homelab_ai.base.validators import dns1123_label, duration_between, port, typed_fields
 from homelab_ai.base.values import SCRIPT_IMAGE, ComputeResources, ContainerImage
 from homelab_ai.cluster.app_network_policy import AppNetworkPolicy, AppNetworkPolicyProps
-from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload, secret_checksum_key
+from homelab_ai.cluster.app_workload import NAME_LABEL, AppWorkload, secret_checksum_key, service_url
 from homelab_ai.cluster.hardening import SecurityProfile, harden_pod
 from homelab_ai.gpu.shared_gpu import SharedGpu
 from homelab_ai.gpu.vram import VramEnvelope
@@ -267,8 +267,7 @@ class VramArbiter(Construct):
         }
 
     def _url(self, port_number: int) -> str:
-        namespace = cdk8s.Chart.of(self).namespace or "default"
-        return f"http://{self.props.name}.{namespace}.svc.cluster.local:{port_number}"
+        return service_url(self, self.props.name, port_number)
 
     @property
     def ollama_url(self) -> str:
