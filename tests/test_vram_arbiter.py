@@ -363,7 +363,9 @@ def test_status_shows_each_apps_envelope_observed_vram_and_last_unload(make_rig)
 def test_every_decision_is_one_json_log_line(make_rig):
     rig = make_rig()
     assert rig.chat().status == 200
-    events = [json.loads(line)["event"] for line in rig.arbiter.lines]
+    # The log is read from the process's stdout by a thread: wait until the admit line has arrived.
+    wait_until(lambda: rig.arbiter.events("admit"), "the admit decision in the log")
+    events = [json.loads(line)["event"] for line in list(rig.arbiter.lines)]
     assert events[0] == "start"
     assert events.index("make_room") < events.index("unload") < events.index("admit")
 
