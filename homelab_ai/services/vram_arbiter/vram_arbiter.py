@@ -1651,7 +1651,12 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
             ProxyServer((config.listen_host, app.listen_port), arbiter, app, config.upstream_timeout_s)
             for app in config.apps
         ]
-        threads = [threading.Thread(target=p.serve_forever, name=f"proxy-{p.app.name}", daemon=True) for p in proxies]
+        # Each server notices shutdown() within a poll interval: SIGTERM ends the pod that soon.
+        every = {"poll_interval": config.poll_interval_s}
+        threads = [
+            threading.Thread(target=p.serve_forever, kwargs=every, name=f"proxy-{p.app.name}", daemon=True)
+            for p in proxies
+        ]
         status = StatusServer((config.listen_host, config.status_port), arbiter, threads)
     except OSError as exc:
         print(f"vram-arbiter: cannot listen: {exc}", file=sys.stderr, flush=True)
@@ -1681,7 +1686,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
     arbiter.poll_once()
     for thread in threads:
         thread.start()
-    threading.Thread(target=status.serve_forever, name="status", daemon=True).start()
+    threading.Thread(target=status.serve_forever, kwargs=every, name="status", daemon=True).start()
     poller = threading.Thread(target=poll_forever, args=(arbiter, stop), name="poll", daemon=True)
     poller.start()
     while not stop.wait(1.0):
