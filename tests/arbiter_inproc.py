@@ -8,6 +8,7 @@ timeout, so a mutant that hangs ends its test fast.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import threading
@@ -98,9 +99,12 @@ class Harness:
     def state(self, name: str) -> Any:
         return self.arbiter.apps[name]
 
-    def proxy(self, name: str) -> int:
-        """Start the arbiter's proxy for ``name`` on a free port; its port."""
-        server = arb.ProxyServer(("127.0.0.1", 0), self.arbiter, self.app(name), TIMEOUT)
+    def proxy(self, name: str, upstream: str | None = None) -> int:
+        """Start the arbiter's proxy for ``name`` on a free port (optionally to another upstream); its port."""
+        app = self.app(name)
+        if upstream is not None:
+            app = dataclasses.replace(app, upstream=upstream)
+        server = arb.ProxyServer(("127.0.0.1", 0), self.arbiter, app, TIMEOUT)
         self._serve(server)
         return server.server_address[1]
 
@@ -178,7 +182,7 @@ class Scripted:
     """A server on 127.0.0.1 that answers each path with a fixed (status, body) and records what it got:
     for an app's error answers the fakes do not give (a 500 from /memory, a body that is not JSON)."""
 
-    def __init__(self, answers: dict[str, tuple[int, bytes]]) -> None:
+    def __init__(self, answers: dict[str, tuple]) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.answers = answers
@@ -195,13 +199,18 @@ class Scripted:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 scripted.got.append((self.command, self.path, dict(self.headers.items()), body))
-                status, data = scripted.answers.get(self.path.split("?")[0], (404, b'{"detail":"Not Found"}'))
+                status, data, *extra = scripted.answers.get(self.path.split("?")[0], (404, b'{"detail":"Not Found"}'))
+                headers = extra[0] if extra else {}
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                if status not in (204, 304) and "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD" and status not in (204, 304):
+                    self.wfile.write(data)
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -211,3 +220,21 @@ class Scripted:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def wait_for(condition: Any, deadline: float = 3.0) -> bool:
+    """Poll ``condition`` until it holds or ``deadline`` seconds pass (the proxy releases a request after
+    the client has its last byte, in the proxy's thread); whether it held."""
+    import time
+
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def released(harness: Harness, name: str) -> bool:
+    """Wait until no request the arbiter admitted for ``name`` is in flight."""
+    return wait_for(lambda: not harness.state(name).inflight)

@@ -1540,16 +1540,18 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             raise ClientGone() from None
+        cut = False
         while True:
             try:
                 data = response.read1(STREAM_READ) if chunked else response.read(STREAM_READ)
             except (OSError, http.client.HTTPException):
                 # The app went away mid-answer: end the client's stream so it sees a short answer.
-                self.close_connection = True
+                self.close_connection = cut = True
                 data = b""
             try:
                 if not data:
-                    if chunked and not self.close_connection:
+                    # A complete stream ends with the last chunk, also for a client that asked to close.
+                    if chunked and not cut:
                         self.wfile.write(b"0\r\n\r\n")
                         self.wfile.flush()
                     return
