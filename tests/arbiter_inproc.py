@@ -99,12 +99,12 @@ class Harness:
     def state(self, name: str) -> Any:
         return self.arbiter.apps[name]
 
-    def proxy(self, name: str, upstream: str | None = None) -> int:
+    def proxy(self, name: str, upstream: str | None = None, timeout: float = TIMEOUT) -> int:
         """Start the arbiter's proxy for ``name`` on a free port (optionally to another upstream); its port."""
         app = self.app(name)
         if upstream is not None:
             app = dataclasses.replace(app, upstream=upstream)
-        server = arb.ProxyServer(("127.0.0.1", 0), self.arbiter, app, TIMEOUT)
+        server = arb.ProxyServer(("127.0.0.1", 0), self.arbiter, app, timeout)
         self._serve(server)
         return server.server_address[1]
 
@@ -187,6 +187,7 @@ class Scripted:
 
         self.answers = answers
         self.got: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.header_lists: list[list[tuple[str, str]]] = []  # every header line, in order, repeats kept
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -199,11 +200,13 @@ class Scripted:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 scripted.got.append((self.command, self.path, dict(self.headers.items()), body))
+                scripted.header_lists.append(list(self.headers.items()))
                 status, data, *extra = scripted.answers.get(self.path.split("?")[0], (404, b'{"detail":"Not Found"}'))
                 headers = extra[0] if extra else {}
-                self.send_response(status)
+                self.send_response(status, extra[1] if len(extra) > 1 else None)
                 for key, value in headers.items():
-                    self.send_header(key, value)
+                    if value is not None:  # None: leave the header out (an answer without a length)
+                        self.send_header(key, value)
                 if status not in (204, 304) and "Content-Length" not in headers and "Transfer-Encoding" not in headers:
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -238,3 +241,18 @@ def wait_for(condition: Any, deadline: float = 3.0) -> bool:
 def released(harness: Harness, name: str) -> bool:
     """Wait until no request the arbiter admitted for ``name`` is in flight."""
     return wait_for(lambda: not harness.state(name).inflight)
+
+
+class Silent:
+    """A port that accepts connections (the kernel's backlog) and never answers: an app that hangs."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def stop(self) -> None:
+        self.sock.close()

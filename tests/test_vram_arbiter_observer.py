@@ -515,3 +515,34 @@ def test_the_poll_loop_is_stalled_after_three_intervals_plus_two_timeouts_per_ap
     assert h.arbiter.healthy() is True
     h.arbiter.last_poll = time.monotonic() - (stale_after + 0.5)
     assert h.arbiter.healthy() is False
+
+
+def test_an_unload_of_an_ollama_that_hangs_gives_up_after_the_request_timeout():
+    from tests.arbiter_inproc import Silent
+
+    silent = Silent()
+    try:
+        client = arb.OllamaClient(ollama_config(silent.url), 0.1)
+        with pytest.raises(arb.UpstreamError, match="timed out"):
+            client.unload(arb.Observation(reachable=True, models={"llama3.2:latest": 1}))
+    finally:
+        silent.stop()
+
+
+def test_sd_checkpoint_routes_are_posted_an_empty_json_object_with_the_credentials(script):
+    server = script({"/sdapi/v1/unload-checkpoint": (200, b"{}"), "/sdapi/v1/reload-checkpoint": (200, b"{}")})
+    client = arb.Automatic1111Client(sd_config(server.url, authorization="Basic abc"), 3)
+    client.unload(arb.Observation(reachable=True))
+    client.reload()
+    for _, _, headers, body in server.got:
+        assert (body, headers["Content-Type"], headers["Authorization"]) == (b"{}", "application/json", "Basic abc")
+
+
+def test_sd_with_api_auth_is_unloaded_and_reloaded_with_the_credentials(make):
+    auth = "Basic YWRtaW46czNjcmV0LXBhc3M="
+    h = make(sd={"authorization": auth})
+    client = arb.Automatic1111Client(sd_config(h.sd.url, authorization=auth), 3)
+    client.unload(arb.Observation(reachable=True))
+    assert h.sd.weights_on_gpu is False
+    client.reload()
+    assert h.sd.weights_on_gpu is True

@@ -447,6 +447,6 @@ def test_go_durations_take_signs_spaces_fractions_and_every_unit(text, seconds):
     assert arb.parse_go_duration(text) == pytest.approx(seconds, rel=1e-9)
 
 
-@pytest.mark.parametrize("text", ["-", "+", "5s5", "s"])
+@pytest.mark.parametrize("text", ["-", "+", "5s5", "s", "X5s"])
 def test_a_sign_or_a_trailing_number_alone_is_no_duration(text):
     assert arb.parse_go_duration(text) is None

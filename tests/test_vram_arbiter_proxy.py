@@ -7,6 +7,7 @@ app that hangs up mid-answer). The card is the spec's 24 GiB; Ollama 0 / 8-16 Gi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -210,6 +211,7 @@ def test_a_generation_is_admitted_at_sds_active_max_and_reloads_first(make, path
     h = make()
     got = plan(h, SD, "POST", path, {"prompt": "a cat"})
     assert (got.admit, got.need_gib, got.reload_first, got.label) == (True, 12.0, True, f"POST {path}")
+    assert got.body == b'{"prompt": "a cat"}'  # forwarded as the client sent it
 
 
 @pytest.mark.parametrize(
@@ -243,10 +245,11 @@ def test_an_sd_unload_goes_through_and_the_app_is_read_again_after(make):
 # Through the proxy: Ollama --------------------------------------------------------------------------------------
 
 
-def test_a_chat_streams_through_line_by_line_and_the_request_is_released(make):
+def test_a_chat_streams_through_line_by_line_and_the_request_is_released(make, capsys):
     h = make()
     port = h.proxy("ollama")
     reply = request(port, "POST", "/api/chat", CHAT)
+    assert records(capsys.readouterr().out, "admit")[0]["request"] == "POST /api/chat llama3.2"
     assert reply.status == 200
     assert [line["done"] for line in reply.lines()] == [False] * 5 + [True]
     assert (reply.headers["content-type"], reply.headers["transfer-encoding"]) == ("application/x-ndjson", "chunked")
@@ -343,7 +346,7 @@ def test_a_head_request_that_fails_gets_headers_only(make):
 
 
 def test_an_image_after_an_unload_reloads_the_checkpoint_and_succeeds(make):
-    h = make()
+    h = make(sd={"job_s": 0.01})
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.arbiter.poll_once()
     reply = request(h.proxy(SD), "POST", "/sdapi/v1/txt2img", {"prompt": "a cat"})
@@ -525,12 +528,12 @@ def test_the_status_and_reason_are_relayed(make, script):
 
 def test_a_204_is_relayed_without_a_body(make, script):
     h = make()
-    server = script({"/x": (204, b"", {"Content-Length": "0"})})
+    server = script({"/x": (204, b"")})
     port = h.proxy("ollama", server.url)
     raw = raw_request(port, b"DELETE /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 204")
-    assert b"Transfer-Encoding" not in raw
-    assert raw.endswith(b"Content-Length: 0\r\n\r\n")
+    assert b"Transfer-Encoding" not in raw and b"Content-Length" not in raw
+    assert raw.endswith(b"\r\n\r\n")
 
 
 def test_a_304_without_a_length_is_relayed_without_one(make, script):
@@ -702,6 +705,7 @@ def test_any_other_status_path_is_a_404_that_lists_the_right_ones(make):
     h = make()
     reply = request(h.status_server(), "GET", "/")
     assert (reply.status, reply.body) == (404, b"not found: try /healthz, /status or /metrics\n")
+    assert reply.headers["content-type"] == "text/plain"
 
 
 # main() and its pieces ------------------------------------------------------------------------------------------
@@ -831,22 +835,32 @@ def test_main_reads_argv_and_the_process_environment_by_default(tmp_path, capsys
     assert "cannot read /nowhere.json" in capsys.readouterr().err
 
 
+@contextlib.contextmanager
+def taken_port(raw: dict) -> Iterator[int]:
+    """A port another socket listens on, other than the ports the config already names."""
+    named = {raw["status_port"], *(a["listen_port"] for a in raw["apps"])}
+    with contextlib.ExitStack() as stack:
+        while True:
+            sock = stack.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            if sock.getsockname()[1] not in named:
+                break
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
 def test_main_that_cannot_listen_exits_2_saying_so(make, tmp_path, capsys):
     h = make()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        h.raw["status_port"] = taken.getsockname()[1]
+    with taken_port(h.raw) as port:
+        h.raw["status_port"] = port
         assert arb.main(["--config", write_config(tmp_path, h.raw)], {}) == 2
     assert capsys.readouterr().err == "vram-arbiter: cannot listen: [Errno 98] Address already in use\n"
 
 
 def test_main_that_cannot_listen_on_an_app_port_exits_2(make, tmp_path, capsys):
     h = make()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        h.raw["apps"][1]["listen_port"] = taken.getsockname()[1]
+    with taken_port(h.raw) as port:
+        h.raw["apps"][1]["listen_port"] = port
         assert arb.main(["--config", write_config(tmp_path, h.raw)], {}) == 2
     assert "cannot listen" in capsys.readouterr().err
 
@@ -863,11 +877,12 @@ def own_signals() -> Iterator[None]:
 def run_main_until(raw: dict, tmp_path, env: dict, check: Callable[[], None], sig: int = signal.SIGTERM) -> tuple:
     """Run main() here; once /healthz answers 200, run ``check`` in another thread, then send ``sig``."""
     seen: dict[str, object] = {}
+    returned = threading.Event()
 
     def driver() -> None:
         deadline = time.monotonic() + 5
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not returned.is_set():
                 try:
                     if request(raw["status_port"], "GET", "/healthz", timeout=1).status == 200:
                         break
@@ -877,10 +892,14 @@ def run_main_until(raw: dict, tmp_path, env: dict, check: Callable[[], None], si
         except BaseException as exc:  # reported in the test's own thread
             seen["error"] = exc
         finally:
-            os.kill(os.getpid(), sig)
+            if not returned.is_set():  # never signal a pytest whose handlers are back
+                os.kill(os.getpid(), sig)
 
     threading.Thread(target=driver, daemon=True).start()
-    code = arb.main(["--config", write_config(tmp_path, raw)], env)
+    try:
+        code = arb.main(["--config", write_config(tmp_path, raw)], env)
+    finally:
+        returned.set()
     if "error" in seen:
         raise seen["error"]  # type: ignore[misc]
     return code, seen
@@ -973,3 +992,182 @@ def test_main_keeps_polling_while_it_runs(make, tmp_path, capsys, own_signals):
         raise AssertionError("the poll loop never saw SD go down")
 
     assert run_main_until(h.raw, tmp_path, {}, check)[0] == 0
+
+
+def test_the_app_gets_one_host_header_and_only_the_clients_accept_encoding(make, script):
+    h = make()
+    server = script({"/x": (200, b"{}")})
+    request(h.proxy("ollama", server.url), "GET", "/x", headers={"Host": "ollama.example", "Accept-Encoding": "gzip"})
+    [lines] = server.header_lists
+    names = [k.lower() for k, _ in lines]
+    assert names.count("host") == 1 and dict(lines)["Host"] == server.url.removeprefix("http://")
+    assert [v for k, v in lines if k.lower() == "accept-encoding"] == ["gzip"]
+
+
+def test_the_proxy_answers_expect_100_itself_and_does_not_pass_it_on(make, script):
+    h = make()
+    server = script({"/api/show": (200, b"{}")})
+    port = h.proxy("ollama", server.url)
+    raw = raw_request(
+        port, b"POST /api/show HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    assert b"HTTP/1.1 200" in raw
+    assert "expect" not in [k.lower() for k, _ in server.header_lists[0]]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "POST"])
+def test_a_put_patch_or_post_without_a_body_says_its_length_is_zero(make, script, method):
+    h = make()
+    server = script({"/x": (200, b"{}")})
+    raw_request(h.proxy("ollama", server.url), f"{method} /x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert dict(server.header_lists[0])["Content-Length"] == "0"
+
+
+def test_a_head_request_that_fails_gets_no_body_on_the_wire(make):
+    h = make()
+    h.ollama.stop()
+    raw = raw_request(h.proxy("ollama"), b"HEAD /api/tags HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502") and body == b""
+
+
+def answer_and_whether_closed(port: int, data: bytes) -> tuple[bytes, bool]:
+    """Send ``data`` on a keep-alive connection; what came back, and whether the server closed it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(data)
+        got = b""
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except TimeoutError:
+            return got, False
+        return got, True
+
+
+def test_a_body_too_large_ends_the_connection_after_the_413(make):
+    h = make()
+    size = arb.MAX_BODY_BYTES + 1
+    data = f"POST /api/chat HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: {size}\r\n\r\n"
+    got, closed = answer_and_whether_closed(h.proxy("ollama"), data.encode())
+    assert got.startswith(b"HTTP/1.1 413") and closed
+
+
+def test_a_bad_chunked_body_ends_the_connection_after_the_400(make):
+    h = make()
+    data = b"POST /api/chat HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    got, closed = answer_and_whether_closed(h.proxy("ollama"), data)
+    assert got.startswith(b"HTTP/1.1 400") and closed
+
+
+def test_an_app_that_hangs_is_a_502_after_the_upstream_timeout(make):
+    from tests.arbiter_inproc import Silent
+
+    h = make()
+    silent = Silent()
+    try:
+        reply = request(h.proxy("ollama", silent.url, timeout=0.2), "GET", "/api/tags")
+    finally:
+        silent.stop()
+    assert reply.status == 502
+    assert reply.json()["error"] == f"vram-arbiter: cannot reach ollama at {silent.url}: timed out"
+
+
+def test_a_head_answer_without_a_length_is_relayed_without_a_body(make, script):
+    h = make()
+    server = script({"/x": (200, b"", {"Content-Length": None, "X-App": "1"})})
+    raw = raw_request(h.proxy("ollama", server.url), b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert raw.endswith(b"X-App: 1\r\n\r\n")
+
+
+def test_the_apps_reason_phrase_is_relayed(make, script):
+    h = make()
+    server = script({"/x": (418, b"{}", {}, "Short And Stout")})
+    reply = request(h.proxy("ollama", server.url), "GET", "/x")
+    assert (reply.status, reply.reason) == (418, "Short And Stout")
+
+
+def test_an_answer_with_a_length_carries_exactly_one(make, script):
+    h = make()
+    server = script({"/x": (200, b"hello", {"Content-Length": "5"})})
+    raw = raw_request(h.proxy("ollama", server.url), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.lower().count(b"content-length:") == 1
+
+
+def test_headers_after_a_hop_by_hop_one_are_relayed(make, script):
+    h = make()
+    server = script({"/x": (200, b"{}", {"Keep-Alive": "timeout=5", "X-After": "1"})})
+    reply = request(h.proxy("ollama", server.url), "GET", "/x")
+    assert reply.headers["x-after"] == "1"
+
+
+class Lines(io.BytesIO):
+    """A request body stream that records the limit of every line read."""
+
+    limits: list
+
+    def readline(self, size=-1):
+        self.limits.append(size)
+        return super().readline(size)
+
+
+def test_chunk_size_and_trailer_lines_are_read_at_most_a_kib_at_a_time():
+    handler = arb.ProxyHandler.__new__(arb.ProxyHandler)
+    handler.headers = {"Transfer-Encoding": "chunked"}
+    handler.rfile = Lines(b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n")
+    handler.rfile.limits = []
+    assert handler._read_body() == b"abc"
+    assert handler.rfile.limits == [1024] * 5
+
+
+def test_a_chunked_body_ends_at_its_blank_line_and_the_next_request_stays_unread():
+    handler = arb.ProxyHandler.__new__(arb.ProxyHandler)
+    handler.headers = {"Transfer-Encoding": "chunked"}
+    handler.rfile = io.BytesIO(b"3\r\nabc\r\n0\n\nGET / HTTP/1.1\r\n")
+    assert handler._read_body() == b"abc"
+    assert handler.rfile.read() == b"GET / HTTP/1.1\r\n"
+
+
+def test_main_runs_named_daemon_threads_for_each_proxy_the_status_and_the_poll(make, tmp_path, own_signals):
+    h = make()
+    seen: dict[str, bool] = {}
+
+    def check() -> None:
+        seen.update({t.name: t.daemon for t in threading.enumerate()})
+
+    run_main_until(h.raw, tmp_path, {}, check)
+    wanted = {"proxy-ollama": True, "proxy-stable-diffusion": True, "status": True, "poll": True}
+    assert {name: seen.get(name) for name in wanted} == wanted
+
+
+def test_main_admits_requests_through_its_proxies(make, tmp_path, capsys, own_signals):
+    h = make()
+    port = h.raw["apps"][0]["listen_port"]
+
+    def check() -> None:
+        assert request(port, "POST", "/api/chat", {**CHAT, "stream": False}).status == 200
+
+    run_main_until(h.raw, tmp_path, {}, check)
+    assert events(capsys.readouterr().out).count("admit") == 1
+    assert h.ollama.loaded_names() == ["llama3.2:latest"]
+
+
+def test_main_comes_up_beside_an_app_that_hangs_and_answers_502_for_it(make, tmp_path, own_signals):
+    from tests.arbiter_inproc import Silent
+
+    h = make()
+    silent = Silent()
+    h.raw["apps"][0]["upstream"] = silent.url
+    h.raw["request_timeout_seconds"] = 0.2
+    h.raw["upstream_timeout_seconds"] = 0.2
+    port = h.raw["apps"][0]["listen_port"]
+    got: list[int] = []
+
+    def check() -> None:
+        got.append(request(port, "GET", "/api/tags").status)
+
+    try:
+        run_main_until(h.raw, tmp_path, {}, check)
+    finally:
+        silent.stop()
+    assert got == [502]

@@ -774,7 +774,6 @@ class Arbiter:
         self.counters = Counters()
         self.waiters: list[tuple[int, str]] = []
         self._next_ticket = 0
-        self.started = clock()
         self.last_poll: float | None = None
 
     # -- observation -----------------------------------------------------------------------------
