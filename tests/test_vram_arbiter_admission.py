@@ -1195,3 +1195,16 @@ def test_a_restore_that_worked_is_not_tried_again_even_if_the_app_is_gone_right_
     h.state(SD).client = Dies(h.app(SD), 3)
     h.arbiter.restore_now()
     assert h.state(SD).restore_pending is False
+
+
+def test_a_refusal_counts_an_idle_holding_time_from_the_load(make, capsys):
+    h = make(ollama_extra={"max_wait_seconds": 0})
+    sd = h.state(SD)
+    sd.inflight[99] = 12.0  # reserved; when its job started is not known
+    sd.busy_since = None
+    h.clock.now += 30
+    capsys.readouterr()
+    with pytest.raises(arb.Refused):
+        h.arbiter.admit("ollama", 16.0, "chat")
+    [refusal] = records(capsys.readouterr().out, "refuse")
+    assert refusal["held_for_s"] == 30.0

@@ -546,3 +546,58 @@ def test_sd_with_api_auth_is_unloaded_and_reloaded_with_the_credentials(make):
     assert h.sd.weights_on_gpu is False
     client.reload()
     assert h.sd.weights_on_gpu is True
+
+
+def test_a_json_call_to_an_app_that_hangs_gives_up_after_its_timeout():
+    from tests.arbiter_inproc import Silent
+
+    silent = Silent()
+    try:
+        with pytest.raises(arb.UpstreamError) as error:
+            arb._http_json(silent.url, "GET", "/api/ps", 0.1)
+    finally:
+        silent.stop()
+    assert str(error.value) == f"cannot reach {silent.url}: timed out"
+
+
+def test_a_poll_of_sd_that_hangs_gives_up_after_the_request_timeout():
+    from tests.arbiter_inproc import Silent
+
+    silent = Silent()
+    try:
+        with pytest.raises(arb.UpstreamError, match="timed out"):
+            arb.Automatic1111Client(sd_config(silent.url), 0.1).observe()
+    finally:
+        silent.stop()
+
+
+def test_an_answer_that_is_not_json_is_quoted_up_to_200_bytes(script):
+    server = script({"/x": (200, b"<" * 300)})
+    with pytest.raises(arb.UpstreamError) as error:
+        arb._http_json(server.url, "GET", "/x", 3)
+    assert str(error.value) == f"GET /x answered something that is not JSON: b'{'<' * 200}'"
+
+
+def test_sd_vram_is_what_the_allocator_reserved_not_what_tensors_use(script):
+    memory = b'{"cuda": {"reserved": {"current": 7516192768}, "allocated": {"current": 5368709120}}}'
+    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
+    assert arb.Automatic1111Client(sd_config(server.url), 3).observe().observed_gib == 7.0
+
+
+def test_an_app_that_stays_down_is_logged_and_counted_once(make, capsys):
+    h = make()
+    h.arbiter.poll_once()
+    h.ollama.stop()
+    capsys.readouterr()
+    h.arbiter.poll_once()
+    h.arbiter.poll_once()
+    assert [r["event"] for r in records(capsys.readouterr().out)] == ["app_down"]
+    assert h.arbiter.counters.get("poll_errors", app="ollama") == 1
+
+
+def test_any_model_holding_vram_is_remembered_by_its_size(make, script):
+    h = make()
+    server = script({"/api/ps": (200, b'{"models": [{"name": "speck:latest", "size_vram": 1}]}')})
+    h.state("ollama").client = arb.OllamaClient(ollama_config(server.url), 3)
+    h.arbiter.refresh("ollama")
+    assert h.state("ollama").known_sizes == {"speck:latest": 1}
