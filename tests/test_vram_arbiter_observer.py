@@ -601,3 +601,20 @@ def test_any_model_holding_vram_is_remembered_by_its_size(make, script):
     h.state("ollama").client = arb.OllamaClient(ollama_config(server.url), 3)
     h.arbiter.refresh("ollama")
     assert h.state("ollama").known_sizes == {"speck:latest": 1}
+
+
+def test_a_poll_of_ollama_that_hangs_gives_up_after_the_request_timeout():
+    from tests.arbiter_inproc import Silent
+
+    silent = Silent()
+    try:
+        with pytest.raises(arb.UpstreamError, match="timed out"):
+            arb.OllamaClient(ollama_config(silent.url), 0.1).observe()
+    finally:
+        silent.stop()
+
+
+def test_a_loaded_model_listed_only_by_its_model_field_is_counted(script):
+    server = script({"/api/ps": (200, b'{"models": [{"model": "tiny", "size_vram": 4294967296}]}')})
+    observation = arb.OllamaClient(ollama_config(server.url), 3).observe()
+    assert observation.models == {"tiny:latest": 4 * GIB}
