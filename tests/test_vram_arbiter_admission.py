@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -418,7 +419,12 @@ def test_an_app_that_turned_busy_is_not_unloaded(make, capsys):
     capsys.readouterr()
     assert h.arbiter._unload(SD, "admission") is False
     assert records(capsys.readouterr().out) == [
-        {"event": "unload_skipped", "app": SD, "reason": "admission", "detail": "a job started: never unload a busy app"}
+        {
+            "event": "unload_skipped",
+            "app": SD,
+            "reason": "admission",
+            "detail": "a job started: never unload a busy app",
+        }
     ]
     assert h.sd.posts_to("/sdapi/v1/unload-checkpoint") == []
     assert (h.state(SD).unloading, h.state(SD).observed_busy) == (False, True)
@@ -699,7 +705,7 @@ def test_a_restore_runs_under_a_reservation_of_the_active_max(make):
     h.clock.now += 3
     h.arbiter.restore_now()
     [(inflight, since)] = seen
-    assert list(inflight.values()) == [12.0] and list(inflight)[0] < 0
+    assert list(inflight.values()) == [12.0] and next(iter(inflight)) < 0
     assert since == h.clock.now
 
 
@@ -1008,7 +1014,9 @@ def test_metrics_leave_out_what_is_unknown(make):
     h.state(SD).card_free_bytes = None
     text = h.arbiter.metrics()
     assert sample(text, "vram_arbiter_card_free_bytes{") == []
-    assert sample(text, "vram_arbiter_app_observed_vram_bytes{") == ['vram_arbiter_app_observed_vram_bytes{app="ollama"} 0']
+    assert sample(text, "vram_arbiter_app_observed_vram_bytes{") == [
+        'vram_arbiter_app_observed_vram_bytes{app="ollama"} 0'
+    ]
     assert sample(text, "vram_arbiter_app_up{")[1] == 'vram_arbiter_app_up{app="stable-diffusion"} 0'
 
 
@@ -1061,7 +1069,7 @@ def test_make_room_logs_the_need_rounded_to_a_hundredth(make, capsys):
 class Watching(arb.Automatic1111Client):
     """SD's client, noting what the arbiter shows while the unload runs."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
     harness: Harness
 
     def unload(self, observation):

@@ -272,7 +272,9 @@ def test_the_second_app_is_named_by_its_index():
 
 
 def test_a_keep_alive_cap_is_only_read_for_ollama():
-    assert arb.load_config(config(sd(keep_alive_cap_seconds=0, max_loaded_models=0)), {}).apps[0].keep_alive_cap_s is None
+    assert (
+        arb.load_config(config(sd(keep_alive_cap_seconds=0, max_loaded_models=0)), {}).apps[0].keep_alive_cap_s is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -341,7 +343,16 @@ def test_a_card_size_is_a_positive_finite_number():
     assert error_of({"card": {"vram_gib": float("nan")}, "apps": [ollama()]}) == (
         "card.vram_gib: nan is not a finite number. Fix: set vram_gib to a number"
     )
-    assert arb.load_config({"card": {"vram_gib": 0.5}, "apps": [ollama(envelope={"idle_gib": 0, "active_min_gib": 0, "active_max_gib": 0.5})]}, {}).card_gib == 0.5
+    assert (
+        arb.load_config(
+            {
+                "card": {"vram_gib": 0.5},
+                "apps": [ollama(envelope={"idle_gib": 0, "active_min_gib": 0, "active_max_gib": 0.5})],
+            },
+            {},
+        ).card_gib
+        == 0.5
+    )
 
 
 def test_a_number_at_its_minimum_is_accepted():

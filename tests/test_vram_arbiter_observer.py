@@ -204,7 +204,7 @@ def test_sd_with_api_auth_and_no_credentials_is_an_error_that_says_to_check_them
         arb.Automatic1111Client(sd_config(h.sd.url), 3).observe()
     assert str(error.value) == (
         "GET /sdapi/v1/progress?skip_current_image=true answered HTTP 401 (check the API credentials against "
-        "the web UI's --api-auth): b'{\"detail\": \"Incorrect username or password\"}'"
+        'the web UI\'s --api-auth): b\'{"detail": "Incorrect username or password"}\''
     )
 
 
@@ -429,7 +429,11 @@ def test_sd_whose_vram_is_unknown_counts_as_loaded_and_claims_its_active_max(mak
     h.state(SD).client = arb.Automatic1111Client(sd_config(server.url), 3)
     h.arbiter.refresh(SD)
     sd = h.state(SD)
-    assert (sd.loaded, sd.observed_gib, sd.last_error) == (True, None, "memory: GET /sdapi/v1/memory answered HTTP 500: b'x'")
+    assert (sd.loaded, sd.observed_gib, sd.last_error) == (
+        True,
+        None,
+        "memory: GET /sdapi/v1/memory answered HTTP 500: b'x'",
+    )
     assert arb.claim_gib(sd.view()) == 12.0
 
 

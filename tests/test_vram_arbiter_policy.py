@@ -260,9 +260,7 @@ def test_a_request_for_an_app_the_arbiter_does_not_know_is_refused():
 
 def test_a_request_bigger_than_the_card_is_refused_saying_both_sizes():
     decision = arb.decide(CARD, [ollama(), sd()], chat(need=24.5), NOW)
-    assert decision == arb.Refuse(
-        "ollama needs 24.5 GiB but the card has 24.0 GiB: it cannot run on this card at all"
-    )
+    assert decision == arb.Refuse("ollama needs 24.5 GiB but the card has 24.0 GiB: it cannot run on this card at all")
 
 
 def test_a_request_for_exactly_the_card_is_admitted_when_nothing_else_holds_vram():
@@ -441,7 +439,16 @@ def test_a_keep_alive_number_is_seconds_and_a_string_a_go_duration():
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("+5s", 5.0), (" 5m ", 300.0), ("-0", 0.0), (".5s", 0.5), ("1us", 1e-6), ("1µs", 1e-6), ("1μs", 1e-6), ("2ns", 2e-9)],
+    [
+        ("+5s", 5.0),
+        (" 5m ", 300.0),
+        ("-0", 0.0),
+        (".5s", 0.5),
+        ("1us", 1e-6),
+        ("1µs", 1e-6),
+        ("1μs", 1e-6),
+        ("2ns", 2e-9),
+    ],
 )
 def test_go_durations_take_signs_spaces_fractions_and_every_unit(text, seconds):
     assert arb.parse_go_duration(text) == pytest.approx(seconds, rel=1e-9)
