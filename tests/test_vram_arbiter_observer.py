@@ -622,3 +622,14 @@ def test_a_loaded_model_listed_only_by_its_model_field_is_counted(script):
     server = script({"/api/ps": (200, b'{"models": [{"model": "tiny", "size_vram": 4294967296}]}')})
     observation = arb.OllamaClient(ollama_config(server.url), 3).observe()
     assert observation.models == {"tiny:latest": 4 * GIB}
+
+
+def test_a_reload_of_sd_that_hangs_gives_up_after_the_request_timeout():
+    from tests.arbiter_inproc import Silent
+
+    silent = Silent()
+    try:
+        with pytest.raises(arb.UpstreamError, match="timed out"):
+            arb.Automatic1111Client(sd_config(silent.url), 0.1).reload()
+    finally:
+        silent.stop()

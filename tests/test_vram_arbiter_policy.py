@@ -457,3 +457,56 @@ def test_go_durations_take_signs_spaces_fractions_and_every_unit(text, seconds):
 @pytest.mark.parametrize("text", ["-", "+", "5s5", "s", "X5s"])
 def test_a_sign_or_a_trailing_number_alone_is_no_duration(text):
     assert arb.parse_go_duration(text) is None
+
+
+# A millionth of a GiB of tolerance (FIT_EPSILON_GIB) absorbs float rounding in the sums; the edges are exact.
+EPS = arb.FIT_EPSILON_GIB
+
+
+def test_a_request_within_the_tolerance_over_the_card_still_fits():
+    assert arb.decide(CARD, [ollama(), sd()], chat(need=CARD + EPS), NOW) == arb.Admit()
+
+
+def idle_app(name: str, gib: float, idle: float = 0.0) -> object:
+    return arb.AppView(name=name, envelope=arb.Envelope(idle, idle, max(gib, idle)), observed_gib=gib, loaded=True)
+
+
+def unknown_app(name: str, gib: float) -> object:
+    """An app whose VRAM the arbiter cannot read: it claims its active_max and cannot be unloaded now."""
+    return arb.AppView(name=name, envelope=arb.Envelope(0, 0, gib), observed_gib=None)
+
+
+def test_an_unload_that_leaves_exactly_the_tolerance_over_the_card_is_enough():
+    apps = [ollama(), idle_app("a", 4.0), unknown_app("s", 8.0)]
+    decision = arb.decide(CARD, apps, chat(need=16 + EPS, max_wait=60), NOW)
+    assert decision == arb.Unload(("a",))
+
+
+def test_unloading_stops_at_exactly_the_tolerance_over_the_card():
+    apps = [ollama(), idle_app("a", 4.0), idle_app("b", 2.0), unknown_app("s", 6.0)]
+    decision = arb.decide(CARD, apps, chat(need=16 + EPS, max_wait=60), NOW)
+    assert decision == arb.Unload(("a",))
+
+
+def test_unloading_stops_once_the_request_exactly_fills_the_card():
+    apps = [ollama(), idle_app("a", 4.0), idle_app("b", 2.0), unknown_app("s", 6.0)]
+    assert arb.decide(CARD, apps, chat(need=16.0, max_wait=60), NOW) == arb.Unload(("a",))
+
+
+def test_an_unload_frees_only_what_the_app_holds_over_its_idle_vram():
+    # a holds 8 GiB and keeps 2 when unloaded: 12 + 8 + 11 = 31, minus 6 is 25: still too much.
+    apps = [sd(), idle_app("a", 8.0, idle=2.0), unknown_app("s", 11.0)]
+    decision = arb.decide(CARD, apps, arb.Request("stable-diffusion", 12.0, max_wait_s=60), NOW)
+    assert isinstance(decision, arb.Wait)
+
+
+def test_an_app_that_would_free_nothing_is_skipped_even_when_it_claims_the_most():
+    apps = [sd(), idle_app("resident", 10.0, idle=10.0), idle_app("a", 8.0)]
+    decision = arb.decide(CARD, apps, arb.Request("stable-diffusion", 12.0, max_wait_s=60), NOW)
+    assert decision == arb.Unload(("a",))
+
+
+def test_an_app_that_frees_a_single_gib_is_worth_unloading():
+    apps = [sd(), idle_app("small", 1.0), unknown_app("s", 11.5)]
+    decision = arb.decide(CARD, apps, arb.Request("stable-diffusion", 12.0, max_wait_s=60), NOW)
+    assert decision == arb.Unload(("small",))
