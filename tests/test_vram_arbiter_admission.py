@@ -24,7 +24,7 @@ def make() -> Iterator[Callable[..., Harness]]:
     def build(**kwargs) -> Harness:
         harness = Harness(**kwargs)
         made.append(harness)
-        harness.arbiter.poll_once()
+        harness.observe()
         return harness
 
     yield build

@@ -29,7 +29,7 @@ def make() -> Iterator[Callable[..., Harness]]:
     def build(**kwargs) -> Harness:
         harness = Harness(**kwargs)
         made.append(harness)
-        harness.arbiter.poll_once()
+        harness.observe()
         return harness
 
     yield build
@@ -695,6 +695,7 @@ def test_a_handler_error_is_logged_but_a_client_hanging_up_is_not(make, capsys):
 
 def test_healthz_is_ok_after_a_poll_with_every_proxy_alive(make):
     h = make()
+    h.arbiter.poll_once()
     alive = threading.Event()
     thread = threading.Thread(target=alive.wait, daemon=True)
     thread.start()
@@ -707,6 +708,7 @@ def test_healthz_is_ok_after_a_poll_with_every_proxy_alive(make):
 
 def test_healthz_fails_while_a_proxy_thread_is_dead(make):
     h = make()
+    h.arbiter.poll_once()
     dead = threading.Thread(target=lambda: None)
     dead.start()
     dead.join()
