@@ -253,6 +253,7 @@ def test_names_that_ollama_treats_as_one_model_normalize_alike(a, b):
         ("registry.local:5000/team/m", "registry.local:5000/team/m:latest"),  # a port is no tag
         ("registry.local:5000/team/m:7b", "registry.local:5000/team/m:7b"),
         ("m:", "registry.ollama.ai/library/m:latest"),
+        ("reg/ns:x/m", "reg/ns:x/m:latest"),  # the tag follows the last "/": a ":" before it is no tag
     ],
 )
 def test_a_name_normalizes_to_the_full_name_ollama_stores(name, full):
@@ -576,6 +577,12 @@ def test_a_server_url_with_a_trailing_slash_is_used_without_it():
     assert result.returncode == 0, result.stdout
     assert [path for _, path, _ in ollama.requests] == ["/api/version", "/api/tags"]
     assert f"Ollama {FakeOllama.VERSION} is up at {ollama.url}\n" in result.stdout
+
+
+def test_a_server_url_keeps_its_path_and_its_last_letter_and_loses_its_slashes():
+    url = f"http://127.0.0.1:{free_port()}/behind/a/proxyX"  # nothing listens: refused at once
+    result = _pull(url + "//", "llama3.2", wait="5", poll="5", clock=Clock())
+    assert result.stdout.startswith(f"ollama-pull: waiting for Ollama at {url} (")
 
 
 def test_every_failed_model_is_named_in_the_summary_and_every_model_when_all_are_there():

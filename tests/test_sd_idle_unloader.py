@@ -541,10 +541,11 @@ def test_main_watches_serves_its_ports_and_stops_on_sigterm(servers, monkeypatch
     monkeypatch.setattr(sidecar, "log", lambda message: (messages.append(message), log(message)))
     runner = threading.Thread(target=lambda: result.append(sidecar.main(env)), daemon=True)
     runner.start()
-    wait_until(lambda: messages, "the start line", alive=runner.is_alive)
-    assert messages[0] == (  # the settings it was given, not the process environment's
-        f"watching {server.url} without auth: unload after 0.2s idle, poll every 0.05s, retry backoff up to 120s"
-    )
+    wait_until(lambda: len(messages) >= 2, "the first poll", alive=runner.is_alive)
+    assert messages[:2] == [  # the settings it was given, not the process environment's; the poll answered
+        f"watching {server.url} without auth: unload after 0.2s idle, poll every 0.05s, retry backoff up to 120s",
+        "web UI reachable; idle timer running",
+    ]
     wait_until(lambda: len(server.unloads) == 1, "the unload", alive=runner.is_alive)
     assert status_of_health(health) == 200
     assert _post(f"http://127.0.0.1:{gate}", "/sdapi/v1/txt2img")[0] == 200
@@ -561,7 +562,8 @@ def test_main_watches_serves_its_ports_and_stops_on_sigterm(servers, monkeypatch
     assert all(len(line.split(" ", 1)[0]) == len("2026-01-01T00:00:00Z") for line in lines)
 
 
-def test_main_refuses_a_bad_setting_with_exit_code_2(capsys):
+def test_main_refuses_a_bad_setting_with_exit_code_2(capsys, monkeypatch):
+    monkeypatch.setenv("SD_POLL_INTERVAL_SECONDS", "0")  # main reads the settings it is given, not these
     assert sidecar.main({"SD_IDLE_TIMEOUT_SECONDS": "soon"}) == 2
     assert capsys.readouterr().err == (
         "sd-idle-unloader: configuration error: SD_IDLE_TIMEOUT_SECONDS='soon' is not a number of seconds\n"
@@ -689,6 +691,7 @@ def test_the_start_line_names_the_user_it_authenticates_as(servers, capsys):
     server, clock = serve(servers), Clock()
     unloader = unloader_for(server.url, clock, SD_API_USER="admin", SD_API_PASSWORD="s3cret-pass")
     unloader.stop.set()
+    unloader.step = lambda: pytest.fail("polled although asked to stop")
     unloader.run()
     assert _messages(capsys) == [
         f"sd-idle-unloader: watching {server.url} as 'admin': unload after 600s idle, poll every 15s, retry "
@@ -867,3 +870,13 @@ def test_the_gate_sends_the_web_ui_its_own_host_and_no_hop_by_hop_headers(server
     assert seen["host"] == f"127.0.0.1:{server.port}"
     assert "keep-alive" not in seen and "te" not in seen and seen.get("connection") != "keep-alive"
     assert (seen["authorization"], seen["x-request-id"]) == (AUTH, "42")  # the client's own pass through
+
+
+def test_a_request_without_a_body_reaches_the_web_ui_without_one(servers):
+    server, clock = serve(servers), Clock()
+    port, gate = _gate(unloader_for(server.url, clock))
+    try:
+        assert _raw(f"http://127.0.0.1:{port}/internal/ping", "GET")[0] == 200
+    finally:
+        stop_server(gate)
+    assert "content-length" not in {name.lower() for name in server.calls[-1].headers}
