@@ -86,6 +86,13 @@ def _answer_pulls(ollama: FakeOllama, answer: Callable[[BaseHTTPRequestHandler],
     ollama.handle = routed
 
 
+def _pulled_with(answer: Callable[[BaseHTTPRequestHandler], None]) -> Run:
+    """Pull llama3.2 from a fake whose POST /api/pull gets ``answer``."""
+    with FakeOllama() as ollama:
+        _answer_pulls(ollama, answer)
+        return _pull(ollama.url, "llama3.2")
+
+
 def _stream(*lines: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
     """A 200 NDJSON stream of these raw lines, chunked as Ollama sends it."""
 
@@ -443,25 +450,19 @@ def test_a_model_listed_under_only_one_of_its_two_names_is_still_present():
 
 def test_an_error_that_is_not_ollamas_json_is_quoted_up_to_500_characters():
     page = "upstream connect error " + "x" * 600  # a proxy's page, not {"error": ...}
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, lambda request: send(request, 502, page.encode(), "text/plain"))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(lambda request: send(request, 502, page.encode(), "text/plain"))
     assert result.returncode == 1
     assert f"could not pull model 'llama3.2': the server answered HTTP 502: {page[:500]}\n" in result.stdout
 
 
 @pytest.mark.parametrize("body", [b'{"detail": "no error key"}', b'["a list"]', b'"a string"'])
 def test_json_without_an_error_field_is_quoted_as_it_came(body):
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, lambda request: send(request, 500, body, "application/json"))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(lambda request: send(request, 500, body, "application/json"))
     assert f"the server answered HTTP 500: {body.decode()}\n" in result.stdout
 
 
 def test_an_error_body_that_is_not_utf8_is_reported_with_replacement_characters():
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, lambda request: send(request, 500, b"\xff\xfe broken", "text/plain"))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(lambda request: send(request, 500, b"\xff\xfe broken", "text/plain"))
     assert result.returncode == 1
     assert "could not pull model 'llama3.2': the server answered HTTP 500: \ufffd\ufffd broken\n" in result.stdout
 
@@ -474,33 +475,25 @@ def test_an_error_body_cut_short_falls_back_to_the_status_reason():
         request.wfile.write(b'{"err')  # then the connection closes: IncompleteRead
         request.close_connection = True
 
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, cut)
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(cut)
     assert result.returncode == 1
     assert "could not pull model 'llama3.2': the server answered HTTP 502: Bad Gateway\n" in result.stdout
 
 
 def test_an_empty_error_body_falls_back_to_the_status_reason():
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, lambda request: send(request, 503, b"", "text/plain"))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(lambda request: send(request, 503, b"", "text/plain"))
     assert "could not pull model 'llama3.2': the server answered HTTP 503: Service Unavailable\n" in result.stdout
 
 
 def test_blank_lines_in_the_stream_are_skipped():
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, _stream(b'{"status": "pulling manifest"}', b"", b"  ", b'{"status": "success"}'))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(_stream(b'{"status": "pulling manifest"}', b"", b"  ", b'{"status": "success"}'))
     assert result.returncode == 0, result.stdout
     assert "llama3.2: ready" in result.stdout
 
 
 def test_an_unreadable_line_fails_the_model_quoting_its_first_200_bytes():
     page = b"<html>" + b"x" * 300
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, _stream(b'{"status": "pulling manifest"}', page, b'{"status": "success"}'))
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(_stream(b'{"status": "pulling manifest"}', page, b'{"status": "success"}'))
     assert result.returncode == 1
     assert f"could not pull model 'llama3.2': unreadable line from the server: {page[:200]!r}\n" in result.stdout
 
@@ -512,9 +505,7 @@ def test_a_connection_dropped_mid_stream_fails_the_model():
         request.wfile.write(b"ff\r\n{")  # a chunk announced, then the connection closes
         request.close_connection = True
 
-    with FakeOllama() as ollama:
-        _answer_pulls(ollama, dropped)
-        result = _pull(ollama.url, "llama3.2")
+    result = _pulled_with(dropped)
     assert result.returncode == 1
     assert "could not pull model 'llama3.2': the request failed: IncompleteRead(" in result.stdout
 
