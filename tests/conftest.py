@@ -12,7 +12,10 @@ built once, not once per worker.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
+import pickle
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,17 @@ os.environ.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
 os.environ.setdefault("CDK8S_CHECK_UPGRADE", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _read_each_kubernetes_schema_once() -> None:
+    """kubernetes-validate reads and parses its schema files, a megabyte of `_definitions.json` among them, on
+    every `validate()` call; the tests validate hundreds of objects, so each file is parsed once per worker."""
+    from kubernetes_validate import utils
+
+    utils.schema_contents = functools.cache(utils.schema_contents)
+
+
+_read_each_kubernetes_schema_once()
 DEMO_AGE_KEY = REPO_ROOT / "tests/fixtures/demo-age.key"
 
 
@@ -33,13 +47,32 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def homelab_files():
-    """The spec's chart, rendered (not written): list of RenderedFile."""
+def homelab_files(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The spec's chart, rendered (not written): list of RenderedFile.
+
+    Under pytest-xdist the first worker that asks renders it and the others load that worker's copy (a
+    pickle in the run's shared temp folder, under a lock): one render per `make test`, not one per worker.
+    """
     from apps.homelab import build
     from homelab_ai.synth.dist import render
 
-    app, folders = build()
-    return render(app, folders)
+    def rendered():  # type: ignore[no-untyped-def]
+        app, folders = build()
+        return render(app, folders)
+
+    worker = getattr(request.config, "workerinput", None)
+    if worker is None:
+        return rendered()
+    shared = tmp_path_factory.getbasetemp().parent / f"homelab-files-{worker['testrunuid']}.pickle"
+    with shared.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if shared.exists():
+            return pickle.loads(shared.read_bytes())
+        files = rendered()
+        partial = shared.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(files))
+        partial.rename(shared)
+        return files
 
 
 @pytest.fixture(scope="session")
