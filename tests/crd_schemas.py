@@ -17,11 +17,10 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import yaml
+
+from tests.yaml_io import load_yaml_all
 
 CRDS = Path(__file__).resolve().parent.parent / "crds"
-# libyaml's loader when PyYAML has it: the CRDs are megabytes of YAML, read by every test worker that needs them.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 _NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
@@ -79,7 +78,7 @@ def _from_crds() -> dict[tuple[str, str], dict[str, Any]]:
     # crds/*.yaml: what the charts render (some have bindings, see make imports); crds/schemas-only/: objects
     # made outside the synth (restores, drills, the doctor).
     for path in sorted([*CRDS.glob("*.yaml"), *CRDS.glob("schemas-only/*.yaml")]):
-        for crd in yaml.load_all(path.read_text(), Loader=_LOADER):
+        for crd in load_yaml_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             spec = crd["spec"]

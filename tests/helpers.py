@@ -11,12 +11,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import cdk8s
-import yaml
 
 from homelab_ai.synth.dist import RenderedFile, render
-
-# libyaml's parser when PyYAML has it (same safe constructor, several times faster): most tests parse what they render.
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from tests.yaml_io import load_yaml
 
 
 def objects_by_key(files: Iterable[RenderedFile]) -> dict[tuple[str, str], dict]:
@@ -25,7 +22,7 @@ def objects_by_key(files: Iterable[RenderedFile]) -> dict[tuple[str, str], dict]
     for item in files:
         if item.path.endswith("kustomization.yaml"):
             continue
-        doc = yaml.load(item.content, Loader=YAML_LOADER)
+        doc = load_yaml(item.content)
         result[(doc["kind"], doc["metadata"]["name"])] = doc
     return result
 

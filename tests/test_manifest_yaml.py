@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from homelab_ai.synth import dist
+from tests.yaml_io import load_yaml
 
 
 def pyyaml_writes(doc: object) -> str:
@@ -28,12 +29,12 @@ def test_every_manifest_of_the_spec_chart_is_what_pyyamls_emitter_writes(homelab
     assert len(manifests) > 50
     for item in manifests:
         text = item.content.decode()
-        assert pyyaml_writes(yaml.safe_load(text)) == text, item.path
+        assert pyyaml_writes(load_yaml(text)) == text, item.path
 
 
 def test_the_spec_charts_manifests_take_the_libyaml_path(homelab_files):
     manifests = [f for f in homelab_files if f.path.endswith(".yaml") and not f.path.endswith(".sops.yaml")]
-    assert all(dist._libyaml_writes_the_same(yaml.safe_load(f.content)) for f in manifests)
+    assert all(dist._libyaml_writes_the_same(load_yaml(f.content)) for f in manifests)
 
 
 @pytest.mark.parametrize(
