@@ -56,10 +56,11 @@ test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
-## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
-## worker per core (it only computes).
+## The unit tier for the edit loop: each construct, validator, rule and in-pod program on small inputs, in
+## process: no test marked `slow` or `e2e` (processes, waiting), `stack` or `spec_chart` (whole stacks, the spec's
+## chart: `make test` runs those). One worker per core (it only computes).
 test-fast: venv
-	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e" -q
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e and not stack and not spec_chart" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

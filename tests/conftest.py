@@ -3,9 +3,11 @@
 `make test` runs the tests in parallel (pytest-xdist, one session per worker), so a session
 fixture is built at most once per worker: put expensive, read-only things here (the rendered
 chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
-real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
-everything else, and there a test that starts a Python, Node or tool process fails with that fix
-(quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
+real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module), tests that build a whole
+AiStack (the spec's chart, an example repo) carry ``@pytest.mark.stack``, and tests that read the
+session's spec chart are marked ``spec_chart`` here: `make test-fast` (the unit tier) runs everything
+else, and there a test that starts a Python, Node or tool process, or builds an AiStack, fails with
+the fix (quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
 loadfile`), so its module fixtures (a built wheel, a repo copy after `secrets init`, a chart) are
 built once, not once per worker.
 """
@@ -124,6 +126,41 @@ def _fast_tier_starts_no_heavy_process(
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
     yield
+
+
+_RUNNING: dict[str, pytest.Item] = {}
+_TIERS_THAT_MAY_BUILD_STACKS = ("stack", "spec_chart", "slow", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING["item"] = item  # module fixtures are built in their first test's setup: they count as that test's
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unit_tier_builds_no_whole_stack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the unit tier (`-m "... not stack"`), fail a test (or its fixture) that builds a whole AiStack."""
+    if "not stack" not in (request.config.option.markexpr or ""):
+        yield
+        return
+    from homelab_ai.stack.ai_stack import AiStack
+
+    build = AiStack.__init__
+
+    @functools.wraps(build)  # its signature and docs stay readable (the API reference reads them)
+    def guarded(self: AiStack, *args: object, **kwargs: object) -> None:
+        item = _RUNNING.get("item")
+        if item is not None and not any(item.get_closest_marker(m) for m in _TIERS_THAT_MAY_BUILD_STACKS):
+            pytest.fail(
+                f"{item.nodeid} builds a whole AiStack in the unit tier: mark it @pytest.mark.stack "
+                "(`make test-fast` tests one construct or function on a small chart)",
+                pytrace=False,
+            )
+        build(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AiStack, "__init__", guarded)
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

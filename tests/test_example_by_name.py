@@ -27,6 +27,9 @@ from tests.helpers import container, objects_by_key
 from tests.test_checkov import REPO_ROOT
 from tests.yaml_io import load_yaml
 
+# Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
+pytestmark = pytest.mark.stack
+
 EXAMPLE = "examples/by_name_with_sign_in.py"
 GUIDE = "docs/library-guide.md"
 
