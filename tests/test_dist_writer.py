@@ -1,7 +1,7 @@
 """Rendering for dist/ on small charts: file names, kustomizations, SOPS copies, refusals, synthesize's warnings.
 
-tests/test_dist.py shows the same on the spec's chart, tests/test_dist_faults.py the atomic write; these are
-small enough for `make mutate`.
+tests/test_dist.py shows the same on the spec's chart, tests/test_dist_writer_steps.py and tests/test_dist_faults.py
+the atomic write; these are small enough for `make mutate`.
 """
 
 from __future__ import annotations
