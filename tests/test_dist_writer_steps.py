@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import io
 import os
 import re
@@ -615,15 +616,17 @@ def test_a_second_writer_says_it_waits_and_writes_after_the_first_releases_the_l
     assert beside(old_dist) == []
 
 
-def test_the_lock_is_released_when_the_writer_is_done(old_dist):
-    dist_writer.write_tree(files(NEW), old_dist)
-    import fcntl
-
-    fd = os.open(old_dist.parent, os.O_RDONLY | os.O_DIRECTORY)
+def assert_unlocked(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if still held
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if someone still holds it
     finally:
         os.close(fd)
+
+
+def test_the_lock_is_released_when_the_writer_is_done(old_dist):
+    dist_writer.write_tree(files(NEW), old_dist)
+    assert_unlocked(old_dist.parent)
 
 
 def test_the_lock_is_released_after_a_refusal(tmp_path):
@@ -631,13 +634,7 @@ def test_the_lock_is_released_after_a_refusal(tmp_path):
     out.write_text("notes")
     with pytest.raises(OutputError):
         dist_writer.write_tree(files(NEW), out)
-    import fcntl
-
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    finally:
-        os.close(fd)
+    assert_unlocked(tmp_path)
 
 
 # The exchange ------------------------------------------------------------------------------------------
