@@ -384,6 +384,7 @@ def test_open_webui_through_an_arbiter_that_does_not_front_its_stable_diffusion_
 # The stack's switch ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_a_stack_without_the_arbiter_wires_open_webui_straight_to_the_apps():
     import attrs
     import cdk8s
