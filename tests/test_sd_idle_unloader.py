@@ -490,8 +490,9 @@ def test_the_process_unloads_after_the_timeout_and_not_much_later(servers, run_s
     first_poll = server.polls[0].at
     waited = server.unloads[0].at - first_poll
     # The sidecar's idle timer starts a moment before its first poll is answered; it unloads one poll
-    # (0.1 s) after the timeout plus scheduling slack: well before twice, let alone three times, 1.5 s.
-    assert 1.5 - 0.5 <= waited < 2 * 1.5
+    # (0.1 s) after the timeout plus scheduling slack (a second on a loaded machine): well before three
+    # times 1.5 s (the exact moment is held on the test's clock by the in-process tests above).
+    assert 1.5 - 0.5 <= waited < 2.5 * 1.5
     assert {c.authorization for c in server.calls} == {AUTH}
     assert "s3cret-pass" not in process.output
     assert process.lines_with("as 'admin'")
