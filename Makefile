@@ -10,6 +10,12 @@ TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, 2 * (os.cpu_count(
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
 export SOPS_DISABLE_VERSION_CHECK := 1
+# Let Python cache compiled modules even where the shell asks it not to: every test worker and every CLI process
+# the tests start would otherwise compile homelab_ai and re-run pytest's assertion rewriting of each test module
+# from source. The caches go to one git-ignored folder, not into __pycache__/ beside the sources (nor into the
+# repo copies the tests make and compare).
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 
 .PHONY: synth docs test test-fast venv node lint cdk8s-synth imports clean bench mutate
 
@@ -50,10 +56,11 @@ test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
-## The unit tier for the edit loop: every test not marked `slow` or `e2e` (no processes, no waiting), one
-## worker per core (it only computes).
+## The unit tier for the edit loop: each construct, validator, rule and in-pod program on small inputs, in
+## process: no test marked `slow` or `e2e` (processes, waiting), `stack` or `spec_chart` (whole stacks, the spec's
+## chart: `make test` runs those). One worker per core (it only computes).
 test-fast: venv
-	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e" -q
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not e2e and not stack and not spec_chart" -q
 
 lint: venv
 	$(BIN)/ruff check homelab_ai apps tests examples bench

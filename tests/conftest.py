@@ -3,16 +3,21 @@
 `make test` runs the tests in parallel (pytest-xdist, one session per worker), so a session
 fixture is built at most once per worker: put expensive, read-only things here (the rendered
 chart, a written dist/ tree) and let tests share them. Tests that start processes or wait on
-real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module): `make test-fast` runs
-everything else, and there a test that starts a Python, Node or tool process fails with that fix
-(quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
+real time carry ``@pytest.mark.slow`` (``pytestmark`` for a whole module), tests that build a whole
+AiStack (the spec's chart, an example repo) carry ``@pytest.mark.stack``, and tests that read the
+session's spec chart are marked ``spec_chart`` here: `make test-fast` (the unit tier) runs everything
+else, and there a test that starts a Python, Node or tool process, or builds an AiStack, fails with
+the fix (quick binaries such as git and sops are fine). Each test module runs on one worker (`--dist
 loadfile`), so its module fixtures (a built wheel, a repo copy after `secrets init`, a chart) are
 built once, not once per worker.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
+import pickle
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +29,17 @@ os.environ.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
 os.environ.setdefault("CDK8S_CHECK_UPGRADE", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _read_each_kubernetes_schema_once() -> None:
+    """kubernetes-validate reads and parses its schema files, a megabyte of `_definitions.json` among them, on
+    every `validate()` call; the tests validate hundreds of objects, so each file is parsed once per worker."""
+    from kubernetes_validate import utils
+
+    utils.schema_contents = functools.cache(utils.schema_contents)
+
+
+_read_each_kubernetes_schema_once()
 DEMO_AGE_KEY = REPO_ROOT / "tests/fixtures/demo-age.key"
 
 
@@ -33,13 +49,32 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def homelab_files():
-    """The spec's chart, rendered (not written): list of RenderedFile."""
+def homelab_files(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The spec's chart, rendered (not written): list of RenderedFile.
+
+    Under pytest-xdist the first worker that asks renders it and the others load that worker's copy (a
+    pickle in the run's shared temp folder, under a lock): one render per `make test`, not one per worker.
+    """
     from apps.homelab import build
     from homelab_ai.synth.dist import render
 
-    app, folders = build()
-    return render(app, folders)
+    def rendered():  # type: ignore[no-untyped-def]
+        app, folders = build()
+        return render(app, folders)
+
+    worker = getattr(request.config, "workerinput", None)
+    if worker is None:
+        return rendered()
+    shared = tmp_path_factory.getbasetemp().parent / f"homelab-files-{worker['testrunuid']}.pickle"
+    with shared.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if shared.exists():
+            return pickle.loads(shared.read_bytes())
+        files = rendered()
+        partial = shared.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(files))
+        partial.rename(shared)
+        return files
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +126,41 @@ def _fast_tier_starts_no_heavy_process(
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
     yield
+
+
+_RUNNING: dict[str, pytest.Item] = {}
+_TIERS_THAT_MAY_BUILD_STACKS = ("stack", "spec_chart", "slow", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING["item"] = item  # module fixtures are built in their first test's setup: they count as that test's
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unit_tier_builds_no_whole_stack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the unit tier (`-m "... not stack"`), fail a test (or its fixture) that builds a whole AiStack."""
+    if "not stack" not in (request.config.option.markexpr or ""):
+        yield
+        return
+    from homelab_ai.stack.ai_stack import AiStack
+
+    build = AiStack.__init__
+
+    @functools.wraps(build)  # its signature and docs stay readable (the API reference reads them)
+    def guarded(self: AiStack, *args: object, **kwargs: object) -> None:
+        item = _RUNNING.get("item")
+        if item is not None and not any(item.get_closest_marker(m) for m in _TIERS_THAT_MAY_BUILD_STACKS):
+            pytest.fail(
+                f"{item.nodeid} builds a whole AiStack in the unit tier: mark it @pytest.mark.stack "
+                "(`make test-fast` tests one construct or function on a small chart)",
+                pytrace=False,
+            )
+        build(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AiStack, "__init__", guarded)
+        yield
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

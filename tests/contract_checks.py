@@ -10,10 +10,9 @@ import ast
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import yaml
-
 from homelab_ai.base.contract import AppContract, KnobKind
 from homelab_ai.services.contract import CONTRACTS, contract_for_image
+from tests.yaml_io import load_yaml, load_yaml_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -25,7 +24,7 @@ def dist_objects(dist: Path = REPO_ROOT / "dist") -> list[dict]:
     for path in sorted(dist.rglob("*.yaml")):
         if path.name == "kustomization.yaml" or path.name.endswith(".sops.yaml"):
             continue
-        objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict))
+        objects.extend(doc for doc in load_yaml_all(path.read_text()) if isinstance(doc, dict))
     return objects
 
 
@@ -117,7 +116,7 @@ def chart_value_problems(objects: Iterable[dict], contract: AppContract) -> list
             used |= _flatten(obj["spec"].get("values") or {})
         if obj.get("kind") == "ConfigMap" and obj["metadata"].get("namespace") == "nvidia-device-plugin":
             for text in (obj.get("data") or {}).values():
-                used |= _flatten(yaml.safe_load(text))
+                used |= _flatten(load_yaml(text))
     return [
         f"device plugin: chart value {k!r} is not in the {contract.app} {contract.version} contract"
         for k in sorted(used - contract.named(KnobKind.CHART_VALUE))

@@ -8,6 +8,8 @@ is) are ``${NAME}``s filled in here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import stat
@@ -19,6 +21,7 @@ from pathlib import Path
 from homelab_ai.base.expectations import Expectation
 from homelab_ai.ops.cluster import Cluster
 from homelab_ai.ops.kubectl import Kubectl
+from tests import fake_kubectl
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cluster"
 FAKE_KUBECTL = Path(__file__).resolve().parent / "fake_kubectl.py"
@@ -117,6 +120,24 @@ class FakeCluster:
 
     def cluster(self) -> Cluster:
         return Cluster(Kubectl(context=CONTEXT), repo=self.repo, now=self.now)
+
+    def answer_in_process(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        """Answer the doctor's kubectl calls in this process: the same program and fixtures, without a Python per call.
+
+        Everything of the doctor's kubectl wrapper still runs (finding ``kubectl`` on PATH, the argv, exit codes
+        and stderr into errors); only the process boundary is skipped. A few tests keep the real process.
+        """
+        shim, run = str(self.bin / "kubectl"), subprocess.run
+
+        def answered(argv, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if not (isinstance(argv, list) and argv and argv[0] == shim):
+                return run(argv, *args, **kwargs)
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = fake_kubectl.main([str(a) for a in argv[1:]])
+            return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+        monkeypatch.setattr(subprocess, "run", answered)
 
     def calls(self) -> list[list[str]]:
         if not self.log.exists():

@@ -59,6 +59,7 @@ class Call:
     authorization: str | None
     status: int
     at: float
+    headers: dict[str, str] = attrs.field(factory=dict)
 
 
 def _http_exception(status: int, detail: str) -> dict:
@@ -101,7 +102,7 @@ class FakeAutomatic1111:
                 # Recorded before the answer goes out: a client that has its answer finds its call here.
                 path, auth = self.path.split("?")[0], self.headers.get("Authorization")
                 with fake.lock:
-                    fake.calls.append(Call(self.command, path, auth, code, time.monotonic()))
+                    fake.calls.append(Call(self.command, path, auth, code, time.monotonic(), dict(self.headers)))
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

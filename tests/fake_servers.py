@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from homelab_ai.base.pod_scripts import script_path
@@ -29,6 +31,21 @@ def run_script(name: str, *args: str, env: dict[str, str] | None = None) -> subp
         timeout=SCRIPT_TIMEOUT,
         env=env,
     )
+
+
+def stop_server(server: ThreadingHTTPServer, within: float = 10.0) -> None:
+    """shutdown() and close ``server`` without waiting out serve_forever's poll (0.5 s unless set): a connection
+    wakes the loop, which then sees the request to stop. Raises if it has not stopped ``within`` seconds."""
+    stopper = threading.Thread(target=server.shutdown, daemon=True)
+    stopper.start()
+    port, end = server.server_address[1], time.monotonic() + within
+    while stopper.is_alive():
+        if time.monotonic() > end:
+            raise AssertionError(f"the server on port {port} did not stop within {within} s")
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        stopper.join(0.005)
+    server.server_close()
 
 
 def free_port() -> int:
@@ -86,7 +103,7 @@ class _Server:
         self.httpd.server_close()
 
 
-def _send(request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+def send(request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
     request.send_response(status)
     request.send_header("Content-Type", content_type)
     request.send_header("Content-Length", str(len(body)))
@@ -94,8 +111,8 @@ def _send(request: BaseHTTPRequestHandler, status: int, body: bytes, content_typ
     request.wfile.write(body)
 
 
-def _send_json(request: BaseHTTPRequestHandler, status: int, payload: object) -> None:
-    _send(request, status, json.dumps(payload).encode(), "application/json")
+def send_json(request: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+    send(request, status, json.dumps(payload).encode(), "application/json")
 
 
 # Names Ollama refuses before streaming (server/routes.go@v0.32.15 PullHandler L1119-1123 ->
@@ -146,15 +163,15 @@ class FakeOllama(_Server):
         path = request.path.split("?")[0]
         methods = _ROUTES.get(path)
         if methods is None:
-            _send(request, 404, b"404 page not found", "text/plain")
+            send(request, 404, b"404 page not found", "text/plain")
         elif request.command not in methods:
-            _send(request, 405, b"405 method not allowed", "text/plain")
+            send(request, 405, b"405 method not allowed", "text/plain")
         elif path == "/":
-            _send(request, 200, b"Ollama is running", "text/plain; charset=utf-8")
+            send(request, 200, b"Ollama is running", "text/plain; charset=utf-8")
         elif path == "/api/version":
-            _send_json(request, 200, {"version": self.VERSION})
+            send_json(request, 200, {"version": self.VERSION})
         elif path == "/api/tags":
-            _send_json(request, 200, {"models": [self._listed(n) for n in self.present]})
+            send_json(request, 200, {"models": [self._listed(n) for n in self.present]})
         else:
             request_body = json.loads(body or b"{}")
             self._pull(request, str(request_body.get("model") or request_body.get("name") or ""))
@@ -182,17 +199,12 @@ class FakeOllama(_Server):
 
     def _pull(self, request: BaseHTTPRequestHandler, model: str) -> None:
         if not _VALID_NAME.match(model):
-            _send_json(request, 400, {"error": "invalid model name"})
+            send_json(request, 400, {"error": "invalid model name"})
             return
-        request.send_response(200)
-        request.send_header("Content-Type", "application/x-ndjson")
-        request.send_header("Transfer-Encoding", "chunked")
-        request.end_headers()
+        start_ndjson(request)
 
         def line(event: dict) -> None:
-            data = json.dumps(event).encode() + b"\n"
-            request.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            request.wfile.flush()
+            send_chunk(request, json.dumps(event).encode() + b"\n")
 
         line({"status": "pulling manifest"})
         if model in self.unreachable:
@@ -213,33 +225,81 @@ class FakeOllama(_Server):
                 for status_text in ("verifying sha256 digest", "writing manifest", "success"):
                     line({"status": status_text})
                 self.present.append(model if ":" in model else f"{model}:latest")
-        request.wfile.write(b"0\r\n\r\n")
+        end_chunks(request)
+
+
+def start_ndjson(request: BaseHTTPRequestHandler) -> None:
+    """The head of Ollama's streamed answer (routes.go@v0.32.15 streamResponse L2097-2142): 200, NDJSON, chunked."""
+    request.send_response(200)
+    request.send_header("Content-Type", "application/x-ndjson")
+    request.send_header("Transfer-Encoding", "chunked")
+    request.end_headers()
+
+
+def send_chunk(request: BaseHTTPRequestHandler, data: bytes) -> None:
+    request.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    request.wfile.flush()
+
+
+def end_chunks(request: BaseHTTPRequestHandler) -> None:
+    request.wfile.write(b"0\r\n\r\n")
 
 
 class FileServer(_Server):
-    """Serves ``files`` (path -> bytes) with a Content-Length; 404 for anything else."""
+    """Serves ``files`` (path -> bytes) with a Content-Length, or chunked without one for the paths in
+    ``chunked`` (as a server that streams a file of unknown size does); 404 for anything else."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(self, files: dict[str, bytes], chunked: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.files = dict(files)
+        self.chunked = set(chunked)
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
-        content = self.files.get(request.path.split("?")[0])
+        path = request.path.split("?")[0]
+        content = self.files.get(path)
         if content is None:
-            _send(request, 404, b"no such file", "text/plain")
+            send(request, 404, b"no such file", "text/plain")
+        elif path in self.chunked:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Transfer-Encoding", "chunked")
+            request.end_headers()
+            if content:
+                send_chunk(request, content)
+            end_chunks(request)
         else:
-            _send(request, 200, content, "application/octet-stream")
+            send(request, 200, content, "application/octet-stream")
 
 
 class SilentServer:
-    """Accepts TCP connections (the kernel does) and never answers: a hung server, for timeouts."""
+    """Accepts TCP connections and never answers: a hung server, for timeouts.
+
+    It hangs up on each connection after ``hold`` seconds, so a client that set no timeout fails
+    (with "Remote end closed connection") instead of hanging the test; tests of timeouts assert "timed out".
+    """
+
+    def __init__(self, hold: float = 3.0) -> None:
+        self.hold = hold
 
     def __enter__(self) -> SilentServer:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
         return self
 
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed: the test is over
+                return
+            timer = threading.Timer(self.hold, connection.close)
+            timer.daemon = True
+            timer.start()
+
     def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
         self.sock.close()

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import cdk8s
-import yaml
 
 from homelab_ai.synth.dist import RenderedFile, render
+from tests.yaml_io import load_yaml
 
 
 def objects_by_key(files: Iterable[RenderedFile]) -> dict[tuple[str, str], dict]:
@@ -22,7 +22,7 @@ def objects_by_key(files: Iterable[RenderedFile]) -> dict[tuple[str, str], dict]
     for item in files:
         if item.path.endswith("kustomization.yaml"):
             continue
-        doc = yaml.safe_load(item.content)
+        doc = load_yaml(item.content)
         result[(doc["kind"], doc["metadata"]["name"])] = doc
     return result
 

@@ -86,7 +86,7 @@ def decrypt_values(path: Path, key_file: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in doc["stringData"].items()}
 
 
-def files_under(root: Path, *, skip: Iterable[str] = (".git",)) -> Iterator[Path]:
+def files_under(root: Path, *, skip: Iterable[str] = (".git", "__pycache__")) -> Iterator[Path]:
     skipped = set(skip)
     for path in root.rglob("*"):
         if path.is_file() and not skipped.intersection(path.relative_to(root).parts):

@@ -207,6 +207,7 @@ def test_time_slicing_has_four_replicas_outside_ai_namespace(homelab_objects):
     assert yaml.safe_load(cm["data"]["any"])["sharing"]["timeSlicing"]["resources"][0]["replicas"] == 4
 
 
+@pytest.mark.stack
 def test_spec_vram_envelopes_are_declared():
     from apps.homelab import stack
 

@@ -8,6 +8,7 @@ including those inside functions and ``if TYPE_CHECKING`` blocks.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def _modules() -> list[Path]:
     return sorted(p for p in PACKAGE.rglob("*.py") if "_crds" not in p.relative_to(PACKAGE).parts)
 
 
+@functools.cache
 def _imported(path: Path) -> set[str]:
     """Every homelab_ai module or package ``path`` imports, absolute or relative."""
     tree = ast.parse(path.read_text(), filename=str(path))

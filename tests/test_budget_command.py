@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import run_cli_in_process
 
 OVERBOOKED_APP = """
@@ -26,6 +28,7 @@ def _run(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.Co
     return run_cli_in_process(cwd, *args, python_path=[pythonpath] if pythonpath else [])
 
 
+@pytest.mark.stack
 def test_budget_prints_the_spec_table_and_the_pair_the_arbiter_serializes_and_exits_zero(repo_root):
     result = _run("budget", cwd=repo_root)
     assert result.returncode == 0, result.stderr
@@ -39,10 +42,12 @@ def test_budget_prints_the_spec_table_and_the_pair_the_arbiter_serializes_and_ex
     assert not [line for line in lines if line.startswith("warning: VRAM over-booked")]
 
 
+@pytest.mark.stack
 def test_budget_strict_passes_when_the_arbiter_serializes_the_over_booked_pair(repo_root):
     assert _run("budget", "--strict", cwd=repo_root).returncode == 0
 
 
+@pytest.mark.stack
 def test_budget_markdown_is_the_docs_table(repo_root):
     result = _run("budget", "--markdown", cwd=repo_root)
     assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -79,32 +80,62 @@ def _covers(scope: tuple[str, ...], resource: str) -> bool:
     return "all" in scope or any(re.search(rf"\.{re.escape(name)}(-[0-9a-f]{{8}})?(\.|$)", resource) for name in scope)
 
 
+def _only_under(report: dict, root: Path) -> dict:
+    """The part of a report about the files under ``root`` (one run may scan several trees)."""
+    results = {
+        kind: [c for c in report["results"][kind] if Path(c["file_abs_path"]).is_relative_to(root)]
+        for kind in ("passed_checks", "failed_checks")
+    }
+    return {**report, "results": {**report["results"], **results}}
+
+
 @pytest.fixture(scope="session")
-def checkov_runs(homelab_dist):
-    """Both runs at once (each is a few seconds of one core)."""
+def checkov_runs(homelab_dist, tmp_path_factory):
+    """Both runs at once (each is a few seconds of one core); the run without skips also scans the example
+    repo's dist/ (examples/by_name_with_sign_in.py): one checkov start for both trees."""
+    from examples.by_name_with_sign_in import build
+    from homelab_ai.synth.dist import render, write_atomically
+    from tests.example_charts import with_demo_secrets
+
+    scan = tmp_path_factory.mktemp("checkov")
+    shutil.copytree(homelab_dist, scan / "homelab")
+    app, folders = with_demo_secrets(build, tmp_path_factory.mktemp("by-name"))
+    write_atomically(render(app, folders), scan / "by-name")
     with_config = _start_checkov(homelab_dist, REPO_ROOT, "--config-file", str(CONFIG))
-    without_skips = _start_checkov(homelab_dist, homelab_dist.parent)
-    return _report(with_config), _report(without_skips)
+    without_skips = _start_checkov(scan, scan)
+    both = _report(without_skips)
+    return _report(with_config), _only_under(both, scan / "homelab"), _only_under(both, scan / "by-name")
 
 
 def test_checkov_reports_zero_failed_checks(checkov_runs):
-    with_config, _ = checkov_runs
+    with_config, _, _ = checkov_runs
     assert _failed(with_config) == []
     assert with_config["summary"]["passed"] > 0
     assert with_config["summary"]["parsing_errors"] == 0
 
 
 def test_every_failure_is_skipped_for_the_objects_its_reason_names(checkov_runs):
-    _, without_skips = checkov_runs
+    _, without_skips, _ = checkov_runs
     skips = _skips()
     unexplained = [(check, res) for check, res in _failed(without_skips) if not _covers(skips.get(check, ()), res)]
     assert unexplained == []
 
 
 def test_no_skip_outlives_its_reason(checkov_runs):
-    _, without_skips = checkov_runs
+    _, without_skips, _ = checkov_runs
     still_failing = {check for check, _ in _failed(without_skips)}
     assert set(_skips()) - still_failing == set()
+
+
+def test_the_by_name_example_fails_nothing_checkov_yaml_does_not_skip_for_those_objects(checkov_runs):
+    _, _, example = checkov_runs
+    assert example["summary"]["parsing_errors"] == 0
+    assert {c["resource"] for c in example["results"]["passed_checks"]} >= {
+        "Deployment.ai.open-webui",
+        "Deployment.ai.stable-diffusion-sign-in",
+    }
+    skips = _skips()
+    assert [(c, r) for c, r in _failed(example) if not _covers(skips.get(c, ()), r)] == []
 
 
 def test_skip_file_has_one_reason_line_per_skip():

@@ -7,6 +7,8 @@ SIGKILL. Every step is killed in a process that runs the writer alone on a rende
 (tests/dist_writer_process.py: no jsii start, a tenth of the cost); a kill before and one after
 the swap, two synths at once and a real permission error run whole `homelab-ai synth` processes.
 The chart is tests/small_chart.py: two variants write two different trees ("old" and "new").
+tests/test_dist_writer_steps.py checks the same steps in one process (what `make mutate` can attribute);
+these stay as the end-to-end check.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rendering for dist/ on small charts: file names, kustomizations, SOPS copies, refusals, synthesize's warnings.
 
-tests/test_dist.py shows the same on the spec's chart, tests/test_dist_faults.py the atomic write; these are
-small enough for `make mutate`.
+tests/test_dist.py shows the same on the spec's chart, tests/test_dist_writer_steps.py and tests/test_dist_faults.py
+the atomic write; these are small enough for `make mutate`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 from constructs import Construct
 
 from homelab_ai.base.construct_validation import Validation
-from homelab_ai.base.errors import SynthError
+from homelab_ai.base.errors import OutputError, SynthError
 from homelab_ai.base.plus import kplus
 from homelab_ai.synth.dist import (
     collect_problems,
@@ -24,6 +24,7 @@ from homelab_ai.synth.dist import (
     render,
     synthesize,
     to_yaml,
+    write_atomically,
 )
 from tests.factories import charts, write_encrypted_like_secret
 
@@ -230,6 +231,29 @@ def test_a_refused_synth_leaves_the_old_output_as_it_was(tmp_path):
     with pytest.raises(SynthError):
         synthesize(broken, out, warn=lambda _: None)
     assert _tree(out) == before
+
+
+def test_synthesize_refuses_a_folder_of_other_files_unless_told_to_overwrite(tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>mine</h1>")
+    with pytest.raises(OutputError, match="holds files the synth did not write"):
+        synthesize(_small_build, out, warn=lambda _: None)
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    files = synthesize(_small_build, out, warn=lambda _: None, overwrite=True)
+    assert _tree(out) == {f.path: f.content for f in files}
+
+
+def test_write_atomically_refuses_a_plain_file_unless_told_to_overwrite(tmp_path):
+    app, folders = _small_build()
+    files = render(app, folders)
+    out = tmp_path / "dist"
+    out.write_text("notes")
+    with pytest.raises(OutputError, match="is a file, not a folder the synth wrote"):
+        write_atomically(files, out)
+    assert out.read_text() == "notes"
+    write_atomically(files, out, overwrite=True)
+    assert _tree(out) == {f.path: f.content for f in files}
 
 
 # Refusals cdk8s raises while rendering --------------------------------------------------------------

@@ -54,6 +54,7 @@ def _table(text: str, header_start: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.golden
+@pytest.mark.stack
 def test_committed_docs_are_what_the_code_produces(repo_root):
     """Drift check (golden): committed docs/ equal a fresh render; what they say is tested section by section."""
     app, folders = build()
@@ -63,6 +64,7 @@ def test_committed_docs_are_what_the_code_produces(repo_root):
     assert generated == {PAGE}
 
 
+@pytest.mark.stack
 def test_two_runs_give_identical_docs(repo_root, page):
     app, folders = build()
     assert _docs(app, folders, repo_root)[PAGE] == page
@@ -112,6 +114,7 @@ def test_gpu_section_has_the_device_plugin_configs_card_and_replicas(page, homel
     assert sharers["stable-diffusion"]["Idle timeout"] == "10m"
 
 
+@pytest.mark.stack
 def test_vram_budget_is_the_budget_commands_table_with_its_verdicts(page):
     budget = _section(page, "GPU configuration")
     rows = {r["App"]: r for r in _table(budget, "App | Idle")}
@@ -149,6 +152,7 @@ def test_storage_backup_column_shows_the_recurring_jobs_of_each_claims_groups(pa
     assert rows["ollama-models"]["Backup"] == "no backups (re-creatable); never pruned by Flux"
 
 
+@pytest.mark.stack
 def test_secrets_setup_uses_this_projects_commands_and_the_flux_key_secret(page):
     secrets = _section(page, "Secrets setup")
     rows = {r["Secret"]: r for r in _table(secrets, "Secret")}
@@ -179,6 +183,7 @@ def test_first_time_setup_names_the_model_pull_job_of_dist(page, homelab_objects
     assert "kubectl exec -it -n ai ollama-0 -- ollama list" in setup
 
 
+@pytest.mark.stack
 def test_first_time_setup_shows_a_checkpoint_example_where_sd_reads_models(page):
     setup = _section(page, "First-time setup")
     assert "No checkpoint is declared" in setup
@@ -220,6 +225,7 @@ def test_api_endpoints_reach_ollama_through_open_webui_and_sd_docs(page, homelab
     assert rows["stable-diffusion"]["API docs"] == "http://10.10.2.26/docs"
 
 
+@pytest.mark.stack
 def test_mermaid_diagram_shows_services_volumes_and_the_shared_gpu(page):
     diagram = re.search(r"```mermaid\n(.*?)```", page, re.DOTALL).group(1)
     for service in ("svc_ollama", "svc_open_webui", "svc_stable_diffusion"):
@@ -243,6 +249,7 @@ def test_docs_refuse_an_invalid_chart_like_the_synth(repo_root, tmp_path):
         _docs(app, {"infrastructure": "infrastructure", "ai": "ai"}, repo_root)
 
 
+@pytest.mark.stack
 def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_path, repo_root):
     app, folders = build()
     out = tmp_path / "docs"
@@ -257,6 +264,7 @@ def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_pa
 
 
 @pytest.mark.golden
+@pytest.mark.stack
 def test_docs_command_writes_the_committed_page(repo_root, tmp_path):
     """Drift check (golden): the CLI writes the committed page; its content is tested by the section tests."""
     result = run_cli_in_process(repo_root, "docs", str(tmp_path / "docs"))

@@ -9,6 +9,9 @@ import pytest
 from homelab_ai.synth.docs import render_docs
 from homelab_ai.synth.expectations import check_kinds, expectations
 
+# Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture(scope="module")
 def built():

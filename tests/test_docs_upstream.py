@@ -9,6 +9,9 @@ from homelab_ai.synth.docs import render_docs
 from tests.contract_checks import containers, dist_objects
 from tests.test_docs import PAGE, _section, _table
 
+# Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
+pytestmark = pytest.mark.stack
+
 TITLE = "Upstream releases and owned settings"
 
 

@@ -18,7 +18,8 @@ from homelab_ai.ops.report import Report, Verdict, ok, schema
 from homelab_ai.synth.expectations import expectations
 from tests.doctor_cluster import CONTEXT, FakeCluster, chart_values, make_repo
 
-# The slow tier (`make test-fast` leaves it out): runs `homelab-ai doctor` against a fake kubectl (a process per call).
+# The slow tier (`make test-fast` leaves it out): runs `homelab-ai doctor` against a fake kubectl, in this process
+# for most tests and as a process per call for those marked ``kubectl_process``.
 pytestmark = pytest.mark.slow
 
 
@@ -37,9 +38,12 @@ def repo(tmp_path_factory):
 
 
 @pytest.fixture
-def fake(tmp_path, repo, chart, monkeypatch):
+def fake(request, tmp_path, repo, chart, monkeypatch):
+    """The fake cluster, its kubectl answered in this process; tests marked ``kubectl_process`` run it as a process."""
     path, commits = repo
     cluster = FakeCluster(tmp_path, path, commits, chart_values(chart))
+    if not request.node.get_closest_marker("kubectl_process"):
+        cluster.answer_in_process(monkeypatch)
 
     def serve(*overlays: str, **values: str) -> FakeCluster:
         for key, value in cluster.env(*overlays, **values).items():
@@ -385,6 +389,7 @@ def test_healthy_cluster_passes_every_check(chart, fake):
     assert report.count(Verdict.OK) == len(chart) == 25
 
 
+@pytest.mark.kubectl_process
 def test_doctor_never_runs_a_mutating_verb(chart, fake):
     run_doctor(chart, fake.cluster())
     fake.serve("gpu-slices", "load-balancer", "flux-ready", "app-health", "restore-drill")
@@ -451,6 +456,7 @@ def test_schema_refuses_an_ok_finding_with_a_fix():
         jsonschema.validate(document, schema(), cls=jsonschema.Draft202012Validator)
 
 
+@pytest.mark.kubectl_process
 def test_cli_exits_1_on_a_failure_and_prints_json(fake, repo, capsys):
     fake.serve("storage-class")
     code = main(["doctor", "--context", CONTEXT, "--json", "--repo", str(repo[0])])

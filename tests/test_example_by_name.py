@@ -3,7 +3,8 @@
 It is rendered in-process (its secrets made on the demo age key in a tmp folder, as `homelab-ai
 secrets init` would) and held to what the spec's chart is held to: every object valid (custom
 resources against the CRDs in crds/), checkov clean but for the skips .checkov.yaml names for
-those objects, and a docs page that lists each app's addresses, certificate and sign-in.
+those objects (tests/test_checkov.py, in the same checkov run as the spec's chart), and a docs page
+that lists each app's addresses, certificate and sign-in.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ import ast
 import re
 
 import pytest
-import yaml
 
 from examples.by_name_with_sign_in import build
 from homelab_ai.base.contract import KnobKind
 from homelab_ai.services.open_webui.contract import OPEN_WEBUI_CONTRACT
 from homelab_ai.services.open_webui.oidc_login import SIGN_IN_ENV
-from homelab_ai.synth.dist import render, write_atomically
+from homelab_ai.synth.dist import render
 from homelab_ai.synth.docs import render_docs
 from tests.contract_checks import container_problems, pin_problems
 from tests.crd_schemas import schema_problems
 from tests.example_charts import with_demo_secrets
 from tests.helpers import container, objects_by_key
-from tests.test_checkov import REPO_ROOT, _checkov, _covers, _failed, _skips
+from tests.test_checkov import REPO_ROOT
+from tests.yaml_io import load_yaml
+
+# Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
+pytestmark = pytest.mark.stack
 
 EXAMPLE = "examples/by_name_with_sign_in.py"
 GUIDE = "docs/library-guide.md"
@@ -48,7 +52,7 @@ def _documents(files):
     for item in files:
         if item.path.endswith("kustomization.yaml"):
             continue
-        doc = yaml.safe_load(item.content)
+        doc = load_yaml(item.content)
         doc.pop("sops", None)
         yield item.path, doc
 
@@ -104,15 +108,6 @@ def test_the_sign_in_secret_is_copied_encrypted(rendered):
     (secret,) = [f for f in files if f.path == "ai/secret-sign-in.sops.yaml"]
     assert secret.content == (root / "secrets/sign-in.sops.yaml").read_bytes()
     assert b"demo-oidc-client-secret" not in secret.content
-
-
-@pytest.mark.slow
-def test_checkov_finds_nothing_that_checkov_yaml_does_not_skip_for_those_objects(rendered, tmp_path):
-    write_atomically(rendered[1], tmp_path / "dist")
-    report = _checkov(tmp_path / "dist", tmp_path)
-    skips = _skips()
-    assert report["summary"]["parsing_errors"] == 0
-    assert [(c, r) for c, r in _failed(report) if not _covers(skips.get(c, ()), r)] == []
 
 
 def test_its_docs_list_each_apps_addresses_certificate_and_sign_in(rendered):

@@ -8,7 +8,6 @@ from datetime import timedelta
 import cdk8s
 import jsonschema
 import pytest
-import yaml
 
 from homelab_ai import (
     FluxKustomization,
@@ -23,13 +22,14 @@ from homelab_ai import (
 from homelab_ai.synth.dist import render
 from tests.factories import write_encrypted_like_secret
 from tests.helpers import objects_by_key
+from tests.yaml_io import load_yaml
 
 CRD_FILE = "crds/flux-kustomization.yaml"
 
 
 @pytest.fixture(scope="module")
 def crd_validator(repo_root):
-    crd = yaml.safe_load((repo_root / CRD_FILE).read_text())
+    crd = load_yaml((repo_root / CRD_FILE).read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
     schema = version["schema"]["openAPIV3Schema"]
     expected_api_version = f"{crd['spec']['group']}/{version['name']}"

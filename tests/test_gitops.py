@@ -87,6 +87,7 @@ def _copy_repo(repo_root: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.stack
 def test_a_fact_changed_in_the_chart_changes_both_dist_and_docs(repo_root, tmp_path):
     copy = _copy_repo(repo_root, tmp_path / "repo")
     facts = copy / "apps/homelab.py"

@@ -40,6 +40,7 @@ def _add(ai: cdk8s.Chart, gpu: SharedGpu, name: str, envelope: VramEnvelope, unl
 # The spec's chart ---------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_spec_chart_synthesizes_without_a_budget_warning_because_its_arbiter_serializes_the_pair():
     from apps.homelab import build, stack
 
@@ -53,6 +54,7 @@ def test_spec_chart_synthesizes_without_a_budget_warning_because_its_arbiter_ser
     assert "the VRAM arbiter 'vram-arbiter' serializes ollama + stable-diffusion" in note
 
 
+@pytest.mark.stack
 def test_spec_chart_budget_table_rows():
     from apps.homelab import stack
 

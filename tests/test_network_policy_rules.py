@@ -9,6 +9,7 @@ import cdk8s
 import pytest
 
 from homelab_ai import (
+    ApiServerEgress,
     AppNetworkPolicy,
     AppNetworkPolicyProps,
     DnsServer,
@@ -236,3 +237,56 @@ def test_isolation_keeps_its_props():
     _app, _infra, ai = charts()
     props = NamespaceIsolationProps(deny_name="closed")
     assert NamespaceIsolation(ai, "Isolation", props).props is props
+
+
+# Egress opened after creation: the Kubernetes API, address ranges ------------------------------------
+
+SIGN_IN = InternetEgress(cidr="10.10.3.0/24", except_cidrs=(), ports=(8443,))  # a sign-in provider on the LAN
+SIGN_IN_RULE = {"to": [{"ipBlock": {"cidr": "10.10.3.0/24"}}], "ports": [{"port": 8443, "protocol": "TCP"}]}
+
+
+def test_api_server_access_is_one_egress_rule_to_its_address_on_the_service_and_server_ports():
+    _app, _infra, ai = charts()
+    policy = AppNetworkPolicy(
+        ai, "Drill", AppNetworkPolicyProps(name="drill", pods=API, api_server=ApiServerEgress(cidr="10.10.0.10/32"))
+    )
+    assert policy_json(policy)["spec"]["egress"] == [
+        DNS_RULE,
+        {
+            "to": [{"ipBlock": {"cidr": "10.10.0.10/32"}}],
+            "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+        },
+    ]
+
+
+def test_an_address_range_opened_after_creation_is_one_more_egress_rule_once():
+    _app, _infra, ai = charts()
+    policy = AppNetworkPolicy(ai, "Web", AppNetworkPolicyProps(name="web", pods=WEB))
+    assert policy.ranges == ()
+    policy.allow_range(SIGN_IN)
+    policy.allow_range(InternetEgress(cidr="10.10.3.0/24", except_cidrs=(), ports=(8443,)))
+    assert policy.ranges == (SIGN_IN,)
+    assert policy_json(policy)["spec"]["egress"] == [DNS_RULE, SIGN_IN_RULE]
+
+
+def test_a_range_the_props_already_open_adds_no_rule():
+    _app, _infra, ai = charts()
+    internet = InternetEgress()
+    policy = AppNetworkPolicy(ai, "Web", AppNetworkPolicyProps(name="web", pods=WEB, internet=internet))
+    policy.allow_range(InternetEgress())
+    assert policy.ranges == ()
+    assert policy_json(policy)["spec"]["egress"] == [DNS_RULE, internet.rule()]
+
+
+def test_allow_egress_opens_pods_as_an_endpoint_and_an_address_range_as_a_range():
+    _app, _infra, ai = charts()
+    policy = AppNetworkPolicy(ai, "Web", AppNetworkPolicyProps(name="web", pods=WEB))
+    db = Endpoint(pods=PodSelector(labels={"app": "db"}), port=5432)
+    policy.allow_egress(db)
+    policy.allow_egress(SIGN_IN)
+    assert (policy.endpoints, policy.ranges) == ((db,), (SIGN_IN,))
+    assert policy_json(policy)["spec"]["egress"] == [
+        DNS_RULE,
+        {"to": [{"podSelector": {"matchLabels": {"app": "db"}}}], "ports": [{"port": 5432, "protocol": "TCP"}]},
+        SIGN_IN_RULE,
+    ]

@@ -26,6 +26,7 @@ def plain_synth(tmp_path_factory):
     return stack, outdir
 
 
+@pytest.mark.stack
 def test_plain_synth_writes_each_encrypted_secret_byte_for_byte(plain_synth, capsys):
     stack, outdir = plain_synth
     stack.app.synth()
@@ -34,6 +35,7 @@ def test_plain_synth_writes_each_encrypted_secret_byte_for_byte(plain_synth, cap
     assert "copied byte for byte" in capsys.readouterr().err
 
 
+@pytest.mark.stack
 def test_sops_decrypts_the_secrets_a_plain_synth_wrote(plain_synth):
     stack, outdir = plain_synth
     stack.app.synth()
@@ -42,6 +44,7 @@ def test_sops_decrypts_the_secrets_a_plain_synth_wrote(plain_synth):
     assert set(decrypt_values(sd, DEMO_AGE_KEY)) == {"password"}
 
 
+@pytest.mark.stack
 def test_plain_synth_prints_the_gpu_budget_warning_of_a_stack_without_the_arbiter(tmp_path, capsys):
     stack = AiStack(
         cdk8s.App(outdir=str(tmp_path / "out")), "Homelab", attrs.evolve(site(REPO_ROOT), vram_arbiter=False)
@@ -52,12 +55,14 @@ def test_plain_synth_prints_the_gpu_budget_warning_of_a_stack_without_the_arbite
     assert err.count("over-booked") == 1
 
 
+@pytest.mark.stack
 def test_plain_synth_of_the_spec_stack_has_no_over_booking_warning_its_arbiter_serializes_it(plain_synth, capsys):
     stack, _ = plain_synth
     stack.app.synth()
     assert "over-booked" not in capsys.readouterr().err
 
 
+@pytest.mark.stack
 def test_plain_synth_names_the_check_only_homelab_ai_synth_runs(plain_synth, capsys):
     stack, _ = plain_synth
     stack.app.synth()

@@ -51,6 +51,7 @@ def open_webui(app):
     return target
 
 
+@pytest.mark.stack
 def test_backed_up_claims_are_the_user_data_ones(app):
     assert [(c.namespace, c.claim) for c in backed_up_claims(app)] == [("ai", "open-webui-data"), ("ai", "sd-data")]
 
@@ -64,6 +65,7 @@ def test_no_backup_of_the_claim_is_an_error_naming_it():
         newest_backup(BACKUPS, "ai", "ollama-models")
 
 
+@pytest.mark.stack
 def test_restored_volume_matches_longhorns_volume_crd_and_restores_the_backup(open_webui):
     volume, _, _ = restore_manifests(open_webui, BACKUPS[1], "longhorn-system")
     assert validate_custom(volume) == []
@@ -78,6 +80,7 @@ def test_restored_volume_matches_longhorns_volume_crd_and_restores_the_backup(op
     assert volume["spec"]["numberOfReplicas"] == 3  # longhorn-retain's
 
 
+@pytest.mark.stack
 def test_persistent_volume_hands_the_restored_volume_to_the_claim_only(open_webui):
     _, persistent_volume, _ = restore_manifests(open_webui, BACKUPS[1], "longhorn-system")
     kubernetes_validate.validate(persistent_volume, kubernetes_validate.latest_version(), strict=True)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.crd_schemas import is_custom, validate_custom
+from tests.yaml_io import load_yaml
 
 VERSIONS = ["1.27", kubernetes_validate.latest_version()]
 
@@ -19,7 +20,7 @@ def _documents(homelab_files):
     for item in homelab_files:
         if item.path.endswith("kustomization.yaml"):
             continue
-        doc = yaml.safe_load(item.content)
+        doc = load_yaml(item.content)
         # Flux's kustomize-controller strips the sops metadata when it decrypts; validate what it applies.
         doc.pop("sops", None)
         yield item.path, doc
@@ -62,6 +63,6 @@ def test_every_custom_resource_matches_its_crd_schema(homelab_files):
 )
 def test_crd_schema_check_catches_an_invalid_custom_resource(homelab_files, kind, breakage, expected):
     doc = next(doc for _, doc in _documents(homelab_files) if doc["kind"] == kind)
-    broken = yaml.safe_load(yaml.safe_dump(doc))
+    broken = load_yaml(yaml.safe_dump(doc))
     breakage(broken)
     assert any(expected in problem for problem in validate_custom(broken))

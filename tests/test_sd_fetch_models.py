@@ -282,3 +282,83 @@ def test_a_server_that_never_answers_fails_after_the_timeout(tmp_path):
     assert result.returncode == 1
     assert "download of Lora/m from" in result.stdout and "timed out" in result.stdout
     assert _files(tmp_path) == []
+
+
+def test_the_models_folder_and_its_parents_are_created_when_missing(tmp_path):
+    models = tmp_path / "fresh/models"
+    with FileServer({"/m": GOOD}) as server:
+        result = _fetch(models, _entry(server, "/m", GOOD_SHA))
+    assert result.returncode == 0, result.stdout
+    assert _files(tmp_path) == ["fresh/models/Stable-diffusion/model.safetensors"]
+
+
+SMALL = b"x" * 500
+SMALL_SHA = hashlib.sha256(SMALL).hexdigest()
+
+
+def test_a_small_download_is_logged_line_by_line_without_its_query_string(tmp_path):
+    with FileServer({"/m": SMALL}) as server:
+        result = _fetch(tmp_path, _entry(server, "/m?token=s3cret", SMALL_SHA, folder="Lora", file_name="a"))
+    assert result.stdout.splitlines() == [
+        f"sd-fetch: Lora/a: downloading from {server.url}/m",
+        "sd-fetch: Lora/a: 100% (500 B/500 B)",
+        "sd-fetch: Lora/a: downloaded 500 B, sha256 ok",
+        "sd-fetch: all 1 declared file(s) present",
+    ]
+
+
+def test_a_large_download_is_read_and_reported_a_mebibyte_at_a_time(tmp_path):
+    big = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: two whole chunks of 1 MiB and a half one
+    with FileServer({"/m": big}) as server:
+        result = _fetch(tmp_path, _entry(server, "/m", hashlib.sha256(big).hexdigest(), folder="VAE", file_name="v"))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[1:4] == [
+        "sd-fetch: VAE/v: 40% (1.0 MB/2.6 MB)",
+        "sd-fetch: VAE/v: 80% (2.1 MB/2.6 MB)",
+        "sd-fetch: VAE/v: 100% (2.6 MB/2.6 MB)",
+    ]
+    assert "sd-fetch: VAE/v: downloaded 2.6 MB, sha256 ok" in result.stdout
+    assert (tmp_path / "VAE/v").read_bytes() == big
+
+
+def test_a_download_without_a_length_logs_the_bytes_so_far(tmp_path):
+    with FileServer({"/m": SMALL}, chunked=("/m",)) as server:
+        result = _fetch(tmp_path, _entry(server, "/m", SMALL_SHA, folder="Lora", file_name="a"))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[1:3] == [
+        "sd-fetch: Lora/a: 500 B",
+        "sd-fetch: Lora/a: downloaded 500 B, sha256 ok",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (1_000_000, "1.0 MB"), (6.5e9, "6.5 GB"), (2e12, "2.0 TB")],
+)
+def test_sizes_are_shown_in_powers_of_a_thousand(count, text):
+    assert sd_fetch_models.human_bytes(count) == text
+
+
+def test_redact_drops_a_password_that_holds_an_at_sign():
+    assert redact("https://user:p@ss@host.example/m.safetensors") == "https://host.example/m.safetensors"
+
+
+def test_progress_percent_is_rounded_down(capsys):
+    Progress("VAE/v.pt", total=3, interval=0, clock=lambda: 5.0).update(2)
+    assert capsys.readouterr().out == "sd-fetch: VAE/v.pt: 66% (2 B/3 B)\n"
+
+
+@pytest.mark.parametrize(
+    ("missing", "problem"),
+    [
+        ("url", "'' is not an http(s) URL"),
+        ("folder", "'' is not a plain file or folder name"),
+        ("file_name", "'' is not a plain file or folder name"),
+        ("sha256", "None is not a sha256 (64 hex characters)"),
+    ],
+)
+def test_an_entry_missing_a_key_is_refused_naming_it_empty(missing, problem):
+    raw = {key: value for key, value in _raw().items() if key != missing}
+    with pytest.raises(ValueError) as caught:
+        Entry(raw)
+    assert str(caught.value) == problem

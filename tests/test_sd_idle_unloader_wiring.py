@@ -99,6 +99,7 @@ def test_the_gate_port_must_be_its_own():
         _sd_chart(gate_port=7860)
 
 
+@pytest.mark.stack
 def test_sd_budget_names_the_sidecar_as_its_unload_policy():
     from apps.homelab import stack
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
 from homelab_ai.cluster.pod_security import pod_spec
 from homelab_ai.secrets import sops
 from homelab_ai.secrets.age_key import recipients_of_key_file
 from tests.sops_helpers import DEMO_AGE_KEY, DIST_SECRETS, decrypt_values, files_containing, files_under, git
+from tests.yaml_io import load_yaml, load_yaml_all
 
 SECRETISH_ENV = re.compile(r"SECRET|PASSWORD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 
@@ -23,7 +23,7 @@ def committed_values(repo_root) -> list[str]:
 
 def _workload_containers(repo_root):
     for path in files_under(repo_root / "dist"):
-        doc = yaml.safe_load(path.read_bytes()) or {}  # the synth's marker file is comments only
+        doc = load_yaml(path.read_bytes()) or {}  # the synth's marker file is comments only
         if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
             yield path, from_pod(doc)
 
@@ -53,7 +53,7 @@ def test_every_secret_in_dist_and_the_git_tree_is_sops_encrypted(repo_root):
     assert tracked
     secrets = []
     for path in [*tracked, *files_under(repo_root / "dist")]:
-        for doc in yaml.safe_load_all(path.read_bytes()):
+        for doc in load_yaml_all(path.read_bytes()):
             if isinstance(doc, dict) and doc.get("kind") == "Secret":
                 secrets.append(path)
                 values = [*(doc.get("data") or {}).values(), *(doc.get("stringData") or {}).values()]

@@ -20,6 +20,9 @@ from homelab_ai.synth.dist import render
 from tests.helpers import objects_by_key
 from tests.sops_helpers import DEMO_AGE_KEY, copy_repo, decrypt_values, run_cli
 
+# Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
+pytestmark = pytest.mark.stack
+
 SD_SECRET = "stable-diffusion-secret"
 SD_FILE = "apps/secrets/stable-diffusion.sops.yaml"
 ANNOTATION = secret_checksum_key(SD_SECRET)

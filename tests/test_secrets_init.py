@@ -143,6 +143,7 @@ def test_a_key_without_generator_and_no_terminal_is_refused_with_the_fix(tmp_pat
 # --- .sops.yaml as use-key writes it ---------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_the_committed_sops_yaml_is_what_use_key_writes_for_the_demo_key(repo_root):
     files = [s.file for s in _secrets(repo_root)]
     config = repo_root / ".sops.yaml"
@@ -187,6 +188,7 @@ def test_an_empty_typed_value_is_refused(tmp_path):
     assert not (repo / "apps/secrets/api.sops.yaml").exists()
 
 
+@pytest.mark.stack
 def test_update_keys_refuses_a_plaintext_file_with_the_rotate_command(tmp_path):
     repo = copy_repo(tmp_path / "repo", new_age_key(tmp_path / "age.key"))
     secrets = _secrets(repo)
@@ -200,6 +202,7 @@ def test_update_keys_refuses_a_plaintext_file_with_the_rotate_command(tmp_path):
     )
 
 
+@pytest.mark.stack
 def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path):
     recipient = new_age_key(tmp_path / "age.key")
     repo = copy_repo(tmp_path / "repo", recipient)
@@ -214,6 +217,7 @@ def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path):
         update_keys(secrets, repo / ".sops.yaml")
 
 
+@pytest.mark.stack
 def test_update_keys_refuses_to_carry_over_a_broken_file_and_names_rotate(tmp_path):
     key = tmp_path / "age.key"
     repo = copy_repo(tmp_path / "repo", new_age_key(key))

@@ -92,6 +92,7 @@ def test_sign_in_without_open_webuis_host_name_is_refused(tmp_path):
     assert error.field == "AiStackProps.sign_in"
 
 
+@pytest.mark.stack
 def test_both_names_share_one_certificate(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, **NAMES)
     objects = synth(stack.app, stack.folders)
@@ -101,6 +102,7 @@ def test_both_names_share_one_certificate(tmp_path):
     }
 
 
+@pytest.mark.stack
 def test_with_sign_in_stable_diffusions_name_leads_to_the_sign_in_proxy(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
     objects = synth(stack.app, stack.folders)
@@ -108,11 +110,13 @@ def test_with_sign_in_stable_diffusions_name_leads_to_the_sign_in_proxy(tmp_path
     assert backend == {"service": {"name": "stable-diffusion-sign-in", "port": {"number": 4180}}}
 
 
+@pytest.mark.stack
 def test_stable_diffusion_keeps_its_password_while_it_has_a_lan_address(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
     assert "--gradio-auth" in container(synth(stack.app, stack.folders)[("Deployment", "stable-diffusion")])["args"]
 
 
+@pytest.mark.stack
 def test_stable_diffusion_by_name_only_behind_the_proxy_asks_for_no_second_password(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, stable_diffusion_address=None, **NAMES)
     objects = synth(stack.app, stack.folders)
@@ -120,6 +124,7 @@ def test_stable_diffusion_by_name_only_behind_the_proxy_asks_for_no_second_passw
     assert objects[("Service", "stable-diffusion")]["spec"]["type"] == "ClusterIP"
 
 
+@pytest.mark.stack
 def test_the_sign_in_secret_holds_the_client_secret_and_a_generated_cookie_key(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
     (secret,) = [s for s in sops_secrets(stack.app) if s.name == "sign-in"]
@@ -128,6 +133,7 @@ def test_the_sign_in_secret_holds_the_client_secret_and_a_generated_cookie_key(t
     assert secret.props.generators == {"cookie-secret": "base64url32"}
 
 
+@pytest.mark.stack
 def test_without_stable_diffusions_name_there_is_no_proxy_and_no_cookie_key(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, open_webui_hostname="chat.example.com")
     (secret,) = [s for s in sops_secrets(stack.app) if s.name == "sign-in"]
@@ -135,6 +141,7 @@ def test_without_stable_diffusions_name_there_is_no_proxy_and_no_cookie_key(tmp_
     assert stack.sign_in_proxy is None
 
 
+@pytest.mark.stack
 def test_open_webui_off_the_lan_sends_its_cookies_over_https_only(tmp_path):
     stack = _stack(
         tmp_path,
@@ -150,6 +157,7 @@ def test_open_webui_off_the_lan_sends_its_cookies_over_https_only(tmp_path):
     assert env["WEBUI_URL"] == "https://chat.example.com"
 
 
+@pytest.mark.stack
 def test_the_docs_of_an_ingress_stack_say_how_long_requests_stay_open_and_how_sd_gets_the_sign_in(tmp_path):
     stack = _stack(tmp_path, routing=ROUTING, **NAMES)
     (page,) = render_docs(stack.app, stack.folders, project_root=tmp_path, app_spec="homelab:build")

@@ -257,3 +257,181 @@ def test_duration_between_takes_both_edges_and_refuses_past_them():
         error = refused(rule, bad)
         assert error.problem == f"{bad!r} is not a timedelta of whole seconds from 0:00:10 to 0:02:00"
         assert error.fix == "pass e.g. timedelta(minutes=2), at least 0:00:10 and at most 0:02:00"
+
+
+# Host names, certificate names, sites, words --------------------------------------------------------
+
+HOST_FIX = (
+    "give the one name people type, in lower case with its domain, e.g. 'chat.home.example.com' "
+    "(an app has one host name; a wildcard would send every name to it)"
+)
+LABEL_63 = "a" * 63
+
+
+@pytest.mark.parametrize(
+    "name", ["chat.home.example.com", "a.b", f"{LABEL_63}.example.com", ".".join([LABEL_63] * 3 + ["a" * 61])]
+)
+def test_a_fully_qualified_host_name_is_accepted(name):
+    assert len(name) <= 253
+    assert check(v.host_name, name).knob == name
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "'' is not a host name"),
+        (5, "5 is not a host name"),
+        (None, "None is not a host name"),
+        ("*.example.com", "'*.example.com' is a wildcard, not one host"),
+        (
+            "Chat.example.com",
+            "'Chat.example.com' is not a DNS-1123 name (lower-case letters, digits, '-' and '.', "
+            "at most 253 characters)",
+        ),
+        (
+            "chat.example.com:443",
+            "'chat.example.com:443' is not a DNS-1123 name (lower-case letters, digits, '-' "
+            "and '.', at most 253 characters)",
+        ),
+        (f"{'a' * 64}.example.com", f"'{'a' * 64}.example.com' has a label longer than 63 characters"),
+        ("localhost", "'localhost' is a single label; certificates and DNS records need a fully qualified name"),
+    ],
+)
+def test_a_host_name_that_is_not_one_fully_qualified_name_is_refused_with_why(value, problem):
+    error = refused(v.host_name, value)
+    assert (error.problem, error.fix) == (problem, HOST_FIX)
+
+
+def test_a_host_name_longer_than_253_characters_is_refused():
+    name = ".".join([LABEL_63] * 3 + ["a" * 62])  # 254 characters, every label within 63
+    assert len(name) == 254
+    assert refused(v.host_name, name).problem.endswith(
+        "is not a DNS-1123 name (lower-case letters, digits, '-' and '.', at most 253 characters)"
+    )
+
+
+CERTIFICATE_FIX = (
+    "list the names the certificate holds: host names, or '*.' followed by a domain of two labels or more "
+    "(e.g. '*.home.example.com', which covers 'chat.home.example.com' but not 'home.example.com')"
+)
+
+
+@pytest.mark.parametrize("name", ["chat.home.example.com", "*.home.example.com", "*.example.com"])
+def test_a_certificate_holds_host_names_and_leftmost_wildcards(name):
+    assert check(v.certificate_name, name).knob == name
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("*.com", "'*.com' would cover a whole top-level domain"),
+        ("*.*.example.com", "'*.*.example.com' has a wildcard that is not the whole leftmost label of a domain"),
+        ("a.*.example.com", "'a.*.example.com' has a wildcard that is not the whole leftmost label of a domain"),
+        ("*example.com", "'*example.com' has a wildcard that is not the whole leftmost label of a domain"),
+        ("*", "'*' has a wildcard that is not the whole leftmost label of a domain"),
+        (
+            "*.Example.com",
+            "'Example.com' is not a DNS-1123 name (lower-case letters, digits, '-' and '.', at most 253 characters)",
+        ),
+        ("example", "'example' is a single label; certificates and DNS records need a fully qualified name"),
+        (7, "7 is not a host name"),
+    ],
+)
+def test_a_name_no_certificate_can_hold_is_refused_with_why(value, problem):
+    error = refused(v.certificate_name, value)
+    assert (error.problem, error.fix) == (problem, CERTIFICATE_FIX)
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "covered"),
+    [
+        (("chat.example.com",), "chat.example.com", True),
+        (("other.example.com", "*.example.com"), "chat.example.com", True),
+        (("*.example.com",), "example.com", False),
+        (("*.example.com",), "a.chat.example.com", False),
+        (("*.example.com",), "chatexample.com", False),
+        (("*.com",), "localhost", False),
+        (("example.com",), "chat.example.com", False),
+        ((), "chat.example.com", False),
+    ],
+)
+def test_a_certificate_covers_its_names_and_one_label_under_a_wildcard(names, host, covered):
+    assert v.certificate_covers(names, host) is covered
+
+
+def test_host_names_need_one_at_least_each_valid_and_once():
+    assert check(v.host_names, ("a.example.com", "b.example.com")).knob == ("a.example.com", "b.example.com")
+    empty = refused(v.host_names, ())
+    assert (empty.problem, empty.fix) == ("no host name given", "give at least one")
+    assert refused(v.host_names, ("a.example.com", "b")).problem == (
+        "'b' is a single label; certificates and DNS records need a fully qualified name"
+    )
+    twice = refused(v.host_names, ("a.example.com", "a.example.com"))
+    assert (twice.problem, twice.fix) == ("('a.example.com', 'a.example.com') lists a name twice", "list each once")
+
+
+@pytest.mark.parametrize("site", ["https://chat.home.example.com", "https://chat.home.example.com/"])
+def test_an_https_site_is_a_scheme_and_one_host(site):
+    assert check(v.https_site, site).knob == site
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        "http://chat.example.com",
+        "https://chat.example.com/app",
+        "https://chat.example.com?x=1",
+        "https://chat.example.com/#top",
+        "https://chat.example.com:8443",
+        "https://user@chat.example.com",
+        "https://Chat.example.com",
+        "https://chat",
+        "https://*.example.com",
+        " https://chat.example.com",
+        "https://chat.example.com\n",
+        "chat.example.com",
+        "https://",
+        5,
+    ],
+)
+def test_an_https_site_with_anything_but_one_host_is_refused(site):
+    error = refused(v.https_site, site)
+    assert error.problem == f"{site!r} is not an https:// address of one host"
+    assert error.fix == "give the address people open, e.g. 'https://chat.home.example.com' (no path, no port)"
+
+
+WORD_FIX = "use a name without spaces, commas, semicolons, quotes or '=' (it is written into a list setting)"
+
+
+@pytest.mark.parametrize("value", ["admin", "a-b.c_d", "groups:ai", "x"])
+def test_a_word_is_one_name_for_a_list_setting(value):
+    assert check(v.word, value).knob == value
+
+
+@pytest.mark.parametrize("value", ["", "a b", "a,b", "a;b", 'a"b', "a'b", "a=b", "a\tb", 5, None])
+def test_a_word_that_would_split_or_quote_a_list_setting_is_refused(value):
+    error = refused(v.word, value)
+    assert (error.problem, error.fix) == (f"{value!r} is not a single name", WORD_FIX)
+
+
+def test_words_need_their_minimum_each_a_word_each_once():
+    one = v.words(1)
+    assert check(one, ("a",)).knob == ("a",)
+    assert check(v.words(), ()).knob == ()
+    few = refused(one, ())
+    assert (few.problem, few.fix) == ("() lists fewer than 1", "list at least one")
+    assert refused(v.words(2), ("a",)).problem == "('a',) lists fewer than 2"
+    assert refused(one, ("a", "b c")).problem == "'b c' is not a single name"
+    twice = refused(one, ("a", "b", "a"))
+    assert (twice.problem, twice.fix) == ("('a', 'b', 'a') lists a name twice", "list each once")
+
+
+def test_a_short_label_is_a_label_of_at_most_its_length():
+    rule = v.short_label(5, "with the Job's suffix")
+    assert check(rule, "abcde").knob == "abcde"
+    long = refused(rule, "abcdef")
+    assert (long.problem, long.fix) == (
+        "'abcdef' is 6 characters, too long with the Job's suffix",
+        "use at most 5 characters",
+    )
+    assert refused(rule, "Ab").problem == "'Ab' is not a DNS-1123 label"

@@ -83,9 +83,10 @@ class Stack:
         self.objects = synth(self.app)
 
 
-@pytest.fixture
-def stack(tmp_path) -> Stack:
-    return Stack(tmp_path)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Stack:
+    """Built once for the module: the tests only read it."""
+    return Stack(tmp_path_factory.mktemp("stack"))
 
 
 def rendered_config(stack: Stack) -> dict:
@@ -201,9 +202,10 @@ def test_a_card_without_an_arbiter_still_warns_about_the_over_booking():
 # Monitoring ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def monitored(tmp_path) -> Stack:
-    return Stack(tmp_path, monitoring=VramArbiterMonitoringProps())
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory) -> Stack:
+    """Built once for the module: the tests only read it."""
+    return Stack(tmp_path_factory.mktemp("monitored"), monitoring=VramArbiterMonitoringProps())
 
 
 def test_service_monitor_and_prometheus_rule_validate_against_the_pinned_crds(monitored):
@@ -384,6 +386,7 @@ def test_open_webui_through_an_arbiter_that_does_not_front_its_stable_diffusion_
 # The stack's switch ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_a_stack_without_the_arbiter_wires_open_webui_straight_to_the_apps():
     import attrs
     import cdk8s

@@ -61,11 +61,17 @@ def wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(wheel, tmp_path_factory) -> Path:
-    """A fresh venv with the wheel and its dependencies (and the `secrets` extra: sops, age keys)."""
+    """A fresh venv with the wheel and its dependencies (and the `secrets` extra: sops, age keys).
+
+    The venv gets no pip of its own (installing one costs more than the rest): this pip installs into it
+    (`pip --python`), resolving the wheel's dependencies from its metadata as `pip install` in the venv would.
+    """
     root = tmp_path_factory.mktemp("venv") / "venv"
-    created = _run([sys.executable, "-m", "venv", str(root)], REPO_ROOT.parent)
+    created = _run([sys.executable, "-m", "venv", "--without-pip", str(root)], REPO_ROOT.parent)
     assert created.returncode == 0, created.stderr
-    installed = _run([str(root / "bin/pip"), "install", "--quiet", f"{wheel}[secrets]"], root.parent)
+    python = root / "bin/python"
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile"]
+    installed = _run([*install, f"{wheel}[secrets]"], root.parent)
     assert installed.returncode == 0, installed.stderr
     return root
 

@@ -530,15 +530,18 @@ def certificate_name(instance: Any, attribute: attrs.Attribute[Any], value: str)
     A wildcard covers exactly one label (RFC 6125 section 6.4.3; public CAs issue no other form), so
     ``a.*.example.com``, ``*.*.example.com`` and ``*.com`` are refused: no certificate can hold them.
     """
-    text = value if isinstance(value, str) else ""
-    rest = text[2:] if text.startswith("*.") else text
-    problem = _dns_name_problem(rest)
-    if problem is None and text.startswith("*.") and "." not in rest:
+    if not isinstance(value, str):
+        problem = _dns_name_problem(value)
+    elif "*" in value.removeprefix("*."):
+        problem = f"{value!r} has a wildcard that is not the whole leftmost label of a domain"
+    elif value.startswith("*.") and value.count(".") == 1:
         problem = f"{value!r} would cover a whole top-level domain"
-    if problem is not None or "*" in rest:
+    else:
+        problem = _dns_name_problem(value.removeprefix("*."))
+    if problem is not None:
         raise HomelabConfigError(
             field_name(instance, attribute),
-            problem or f"{value!r} has a wildcard that is not the whole leftmost label",
+            problem,
             "list the names the certificate holds: host names, or '*.' followed by a domain of two labels or "
             "more (e.g. '*.home.example.com', which covers 'chat.home.example.com' but not 'home.example.com')",
         )

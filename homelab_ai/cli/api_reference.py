@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import inspect
 import re
 import sys
@@ -29,7 +30,9 @@ _KINDS = ("Constructs", "Props and values", "Enumerations", "Protocols", "Functi
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+@functools.cache
 def _class_body(cls: type) -> list[ast.stmt]:
+    """The statements of ``cls``'s body (parsed once per class: each public class is read by several sections)."""
     source = textwrap.dedent(inspect.getsource(cls))
     return ast.parse(source).body[0].body  # type: ignore[attr-defined]
 

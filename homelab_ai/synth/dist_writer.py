@@ -127,8 +127,9 @@ def exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+def _fsync_folder(path: Path) -> None:
+    """Flush a folder's entries to disk (files are flushed through the descriptor they were written with)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -202,7 +203,7 @@ def recover(outdir: Path) -> None:
     olds = _leftovers(outdir, "old")
     if not outdir.exists() and not outdir.is_symlink() and len(olds) == 1:
         os.rename(olds[0], outdir)
-        _fsync_path(outdir.parent, directory=True)
+        _fsync_folder(outdir.parent)
     for leftover in _leftovers(outdir, "new") + _leftovers(outdir, "old"):
         _remove_tree(leftover)
 
@@ -260,7 +261,7 @@ def _write_tree(files: Sequence[FileLike], staging: Path) -> None:
     _fault("files-written")
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         os.chmod(folder, 0o755)
-        _fsync_path(folder, directory=True)
+        _fsync_folder(folder)
     _fault("synced")
 
 
@@ -340,15 +341,17 @@ def write_tree(files: Iterable[FileLike], outdir: Path, *, overwrite: bool = Fal
             _write_tree(files, staging)
             old = _swap(staging, outdir)
             swapped = True
-            _fsync_path(outdir.parent, directory=True)
+            _fsync_folder(outdir.parent)
             if old is not None:
                 _fault_half_removed(old)
                 _remove_tree(old)
             _fault("done")
-    except OSError as exc:
+    except (OSError, OutputError) as exc:  # a refused file path too: no staging folder is left behind
         if staging is not None and not swapped:
             with contextlib.suppress(OSError):
                 _remove_tree(staging)
+        if isinstance(exc, OutputError):
+            raise
         if swapped:  # the new tree is in place; only the old one could not be removed: the next run will
             print(f"warning: could not remove the old tree at {old}: {exc}", file=sys.stderr)
             return

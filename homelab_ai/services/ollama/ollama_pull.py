@@ -12,6 +12,7 @@ exits non-zero naming every model that could not be pulled.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import time
@@ -50,10 +51,10 @@ def human_bytes(count: float) -> str:
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
-    """Ollama answers errors as {"error": "..."}; fall back to the raw body."""
+    """Ollama answers errors as {"error": "..."}; fall back to the raw body, then to the status's reason."""
     try:
         body = exc.read().decode("utf-8", "replace").strip()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # reset, timeout, or a body cut short (IncompleteRead)
         body = ""
     try:
         return str(json.loads(body)["error"])
@@ -61,9 +62,16 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
         return body[:500] or exc.reason
 
 
-def wait_for_server(base: str, wait_seconds: float, poll_seconds: float, timeout: float) -> bool:
-    """Poll GET /api/version until the server answers, for at most ``wait_seconds``."""
-    deadline = time.monotonic() + wait_seconds
+def wait_for_server(
+    base: str,
+    wait_seconds: float,
+    poll_seconds: float,
+    timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Poll GET /api/version until the server answers, for at most ``wait_seconds`` on ``clock``."""
+    deadline = clock() + wait_seconds
     attempt = 0
     while True:
         attempt += 1
@@ -74,13 +82,13 @@ def wait_for_server(base: str, wait_seconds: float, poll_seconds: float, timeout
             return True
         except (OSError, ValueError) as exc:  # URLError, HTTPError, refused, timeout, bad JSON
             problem = exc
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock()
         if remaining <= 0:
             log(f"ERROR: Ollama at {base} did not answer within {wait_seconds:g}s (last error: {problem})")
             return False
         if attempt == 1 or attempt % 12 == 0:
             log(f"waiting for Ollama at {base} ({problem}); giving up in {remaining:.0f}s")
-        time.sleep(min(poll_seconds, remaining))
+        sleep(min(poll_seconds, remaining))
 
 
 def present_models(base: str, timeout: float) -> set[str]:
@@ -151,7 +159,7 @@ def pull(base: str, model: str, timeout: float, progress_seconds: float) -> str 
                 succeeded = succeeded or event.get("status") == "success"
     except urllib.error.HTTPError as exc:
         return f"the server answered HTTP {exc.code}: {_error_detail(exc)}"
-    except OSError as exc:  # refused, reset, read timeout
+    except (OSError, http.client.HTTPException) as exc:  # refused, reset, read timeout, stream cut mid-chunk
         return f"the request failed: {exc}"
     return None if succeeded else "the stream ended before Ollama reported success"
 
@@ -166,7 +174,12 @@ def unique(models: Iterable[str]) -> list[str]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """The Job's entry point; ``clock`` and ``sleep`` pace the wait for the server (tests pass their own)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model names, e.g. llama3.2 qwen2.5:14b")
     parser.add_argument("--server", required=True, help="Ollama base URL, e.g. http://ollama:11434")
@@ -189,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     base = args.server.rstrip("/")
     models = unique(args.models)
 
-    if not wait_for_server(base, args.wait_seconds, args.poll_seconds, min(args.timeout_seconds, 10)):
+    if not wait_for_server(base, args.wait_seconds, args.poll_seconds, min(args.timeout_seconds, 10), clock, sleep):
         return 1
     try:
         present = present_models(base, args.timeout_seconds)
