@@ -250,15 +250,23 @@ def released(harness: Harness, name: str) -> bool:
 
 
 class Silent:
-    """A port that accepts connections (the kernel's backlog) and never answers: an app that hangs."""
+    """A port that accepts connections (the kernel's backlog) and never answers: an app that hangs.
 
-    def __init__(self) -> None:
+    After ``hang_up_s`` it closes, resetting whatever still waits: a client without a timeout then
+    fails ("Connection reset", not "timed out") instead of hanging a mutant's test for the harness's limit.
+    """
+
+    def __init__(self, hang_up_s: float = 1.5) -> None:
         import socket
 
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.timer = threading.Timer(hang_up_s, self.stop)
+        self.timer.daemon = True
+        self.timer.start()
 
     def stop(self) -> None:
+        self.timer.cancel()
         self.sock.close()
