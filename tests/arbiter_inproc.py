@@ -26,13 +26,22 @@ CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}]}
 
 
 class Clock:
-    """The arbiter's wall clock (epoch seconds), moved by the test."""
+    """The arbiter's wall clock (epoch seconds), moved by the test.
 
-    def __init__(self, now: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+    A watchdog: ``hang_after_s`` real seconds after it was made, it jumps a day ahead, so a request that
+    a broken arbiter would leave waiting forever on this still clock runs out of its wait and the test
+    fails at once (no test here runs that long).
+    """
+
+    def __init__(self, now: float = 1_767_225_600.0, hang_after_s: float = 3.0) -> None:  # 2026-01-01T00:00:00Z
+        import time
+
         self.now = now
+        self._monotonic = time.monotonic
+        self._give_up_at = time.monotonic() + hang_after_s
 
     def __call__(self) -> float:
-        return self.now
+        return self.now + (86_400.0 if self._monotonic() > self._give_up_at else 0.0)
 
 
 def raw_config(ollama_url: str, sd_url: str, **top: Any) -> dict[str, Any]:
@@ -92,6 +101,14 @@ class Harness:
         clients = {a.name: arb.make_client(a, self.config.request_timeout_s) for a in self.config.apps}
         self.arbiter = arb.Arbiter(self.config, clients, clock=self.clock)
         self.servers: list[Any] = []
+        # Once the clock's watchdog has jumped, wake anything waiting in the arbiter to see it.
+        self._watchdog = threading.Timer(3.1, self._wake)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _wake(self) -> None:
+        with self.arbiter.cond:
+            self.arbiter.cond.notify_all()
 
     def observe(self) -> None:
         """Read every app once, as the first poll does (without its reaction and restore steps, which tests
@@ -124,6 +141,7 @@ class Harness:
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
 
     def stop(self) -> None:
+        self._watchdog.cancel()
         self.ollama.resume_streams()
         self.sd.resume_jobs()
         for server in self.servers:
