@@ -510,3 +510,31 @@ def test_an_app_that_frees_a_single_gib_is_worth_unloading():
     apps = [sd(), idle_app("small", 1.0), unknown_app("s", 11.5)]
     decision = arb.decide(CARD, apps, arb.Request("stable-diffusion", 12.0, max_wait_s=60), NOW)
     assert decision == arb.Unload(("small",))
+
+
+def foreign_job() -> object:
+    return sd(observed_gib=9.0, loaded=True, busy=True, foreign_busy=True)
+
+
+def test_a_reaction_stops_unloading_once_the_apps_exactly_fill_the_card():
+    apps = [foreign_job(), idle_app("x", 8.0), idle_app("y", 4.0), unknown_app("stuck", 8.0)]
+    assert arb.react(CARD, apps) == arb.Reaction(unload=("x",), overlap=True)
+
+
+def test_a_reaction_that_exactly_fills_the_card_blocks_nothing():
+    busy = arb.AppView(name="b", envelope=arb.Envelope(0, 1, 4), observed_gib=4.0, loaded=True, busy=True)
+    apps = [foreign_job(), idle_app("x", 8.0), busy, unknown_app("stuck", 8.0)]
+    assert arb.react(CARD, apps) == arb.Reaction(unload=("x",), overlap=True, blocked=())
+
+
+def test_a_reaction_counts_only_what_an_unload_frees_over_the_idle_vram():
+    # x holds 8 and keeps 2: 12 + 8 + 3 + 8 = 31, minus 6 is 25, so y goes too.
+    apps = [foreign_job(), idle_app("x", 8.0, idle=2.0), idle_app("y", 3.0), unknown_app("stuck", 8.0)]
+    assert arb.react(CARD, apps) == arb.Reaction(unload=("x", "y"), overlap=True)
+
+
+def test_a_busy_app_at_its_idle_vram_is_not_named_as_the_holder():
+    resident = arb.AppView(name="resident", envelope=arb.Envelope(10, 10, 10), observed_gib=10.0, busy=True)
+    apps = [sd(), resident, unknown_app("stuck", 8.0)]
+    decision = arb.decide(CARD, apps, arb.Request("stable-diffusion", 12.0, max_wait_s=60), NOW)
+    assert isinstance(decision, arb.Wait) and decision.holders == ("stuck",)

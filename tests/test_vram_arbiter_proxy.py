@@ -1195,18 +1195,23 @@ def test_main_comes_up_beside_an_app_that_hangs_and_answers_502_for_it(make, tmp
     from tests.arbiter_inproc import Silent
 
     h = make()
-    silent = Silent()
+    silent = Silent(hang_up_s=3.0)
     h.raw["apps"][0]["upstream"] = silent.url
     h.raw["request_timeout_seconds"] = 0.2
     h.raw["upstream_timeout_seconds"] = 0.2
     port = h.raw["apps"][0]["listen_port"]
-    got: list[int] = []
+    got: list[object] = []
 
     def check() -> None:
-        got.append(request(port, "GET", "/api/tags").status)
+        got.append(request(h.raw["status_port"], "GET", "/status").json()["apps"][0]["last_error"])
+        reply = request(port, "GET", "/api/tags")
+        got.append((reply.status, reply.json()["error"]))
 
     try:
         run_main_until(h.raw, tmp_path, {}, check)
     finally:
         silent.stop()
-    assert got == [502]
+    assert got == [
+        f"cannot reach {silent.url}: timed out",  # the poll gave up after request_timeout_seconds
+        (502, f"vram-arbiter: cannot reach ollama at {silent.url}: timed out"),  # and the proxy after its own
+    ]
