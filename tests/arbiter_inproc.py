@@ -206,7 +206,7 @@ class Scripted:
     """A server on 127.0.0.1 that answers each path with a fixed (status, body) and records what it got:
     for an app's error answers the fakes do not give (a 500 from /memory, a body that is not JSON)."""
 
-    def __init__(self, answers: dict[str, tuple]) -> None:
+    def __init__(self, answers: dict[str, tuple], host: str = "127.0.0.1") -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.answers = answers
@@ -239,9 +239,9 @@ class Scripted:
 
             do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
 
     def stop(self) -> None:

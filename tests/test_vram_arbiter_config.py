@@ -375,3 +375,7 @@ def test_a_port_default_applies_only_when_the_key_is_absent():
 
 def test_a_config_error_reads_field_problem_fix():
     assert str(arb.ConfigError("a.b", "is bad", "do this")) == "a.b: is bad. Fix: do this"
+
+
+def test_only_trailing_slashes_are_taken_off_the_upstream():
+    assert arb.load_config(config(ollama(upstream="http://ollama-X//")), {}).apps[0].upstream == "http://ollama-X"

@@ -633,3 +633,11 @@ def test_a_reload_of_sd_that_hangs_gives_up_after_the_request_timeout():
             arb.Automatic1111Client(sd_config(silent.url), 0.1).reload()
     finally:
         silent.stop()
+
+
+def test_a_json_call_goes_to_the_upstreams_own_host():
+    server = Scripted({"/x": (200, b"{}")}, host="127.0.0.2")  # another loopback address than the usual one
+    try:
+        assert arb._http_json(server.url, "GET", "/x", 3) == {}
+    finally:
+        server.stop()
