@@ -54,7 +54,7 @@ docs: venv
 ## the cdk8s CLI), in parallel on every core (pytest-xdist). Run it before you commit or merge.
 test: venv node
 	$(BIN)/ruff check homelab_ai apps tests examples bench
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## The unit tier for the edit loop: each construct, validator, rule and in-pod program on small inputs, in
 ## process: no test marked `slow` or `e2e` (processes, waiting), `stack` or `spec_chart` (whole stacks, the spec's
