@@ -117,7 +117,10 @@ class _FakeServer:
         self.on_start()
         server = _QuietServer(("127.0.0.1", self.port), self.handler())
         self._server = server
-        threading.Thread(target=server.serve_forever, name=f"{self.name}-{self.port}", daemon=True).start()
+        # A short poll interval: stop() (shutdown) returns within it, so in-process tests end fast.
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name=f"{self.name}-{self.port}", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -280,15 +283,19 @@ class FakeOllama(_FakeServer):
 
     def on_stop(self) -> None:
         with self.lock:
+            self._reaper = None  # the process's timers die with it (and the thread ends: tests make many fakes)
             self.loaded.clear()
             self.active_streams = 0
             self._sync_card()
 
     def _reap(self) -> None:
         """Ollama's expire timers (server/sched.go): an idle runner past its keep_alive unloads."""
+        me = threading.current_thread()
         while True:
             time.sleep(0.01)
             with self.lock:
+                if self._reaper is not me:
+                    return
                 now = time.monotonic()
                 expired = [
                     n

@@ -774,7 +774,6 @@ class Arbiter:
         self.counters = Counters()
         self.waiters: list[tuple[int, str]] = []
         self._next_ticket = 0
-        self.started = clock()
         self.last_poll: float | None = None
 
     # -- observation -----------------------------------------------------------------------------
@@ -1540,16 +1539,18 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             raise ClientGone() from None
+        cut = False
         while True:
             try:
                 data = response.read1(STREAM_READ) if chunked else response.read(STREAM_READ)
             except (OSError, http.client.HTTPException):
                 # The app went away mid-answer: end the client's stream so it sees a short answer.
-                self.close_connection = True
+                self.close_connection = cut = True
                 data = b""
             try:
                 if not data:
-                    if chunked and not self.close_connection:
+                    # A complete stream ends with the last chunk, also for a client that asked to close.
+                    if chunked and not cut:
                         self.wfile.write(b"0\r\n\r\n")
                         self.wfile.flush()
                     return
@@ -1651,7 +1652,12 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
             ProxyServer((config.listen_host, app.listen_port), arbiter, app, config.upstream_timeout_s)
             for app in config.apps
         ]
-        threads = [threading.Thread(target=p.serve_forever, name=f"proxy-{p.app.name}", daemon=True) for p in proxies]
+        # Each server notices shutdown() within a poll interval: SIGTERM ends the pod that soon.
+        every = {"poll_interval": config.poll_interval_s}
+        threads = [
+            threading.Thread(target=p.serve_forever, kwargs=every, name=f"proxy-{p.app.name}", daemon=True)
+            for p in proxies
+        ]
         status = StatusServer((config.listen_host, config.status_port), arbiter, threads)
     except OSError as exc:
         print(f"vram-arbiter: cannot listen: {exc}", file=sys.stderr, flush=True)
@@ -1681,7 +1687,7 @@ def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -
     arbiter.poll_once()
     for thread in threads:
         thread.start()
-    threading.Thread(target=status.serve_forever, name="status", daemon=True).start()
+    threading.Thread(target=status.serve_forever, kwargs=every, name="status", daemon=True).start()
     poller = threading.Thread(target=poll_forever, args=(arbiter, stop), name="poll", daemon=True)
     poller.start()
     while not stop.wait(1.0):
