@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# pytest-xdist workers: twice the CPUs, at least 4. Part of the suite waits (the idle unloader's
-# real-time tests, pip, sops, checkov's start), so more workers than cores keep the CPUs busy.
-TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(4, 2 * (os.cpu_count() or 1)))')
+# pytest-xdist workers: one more than the CPUs, at least 3. Part of the suite waits (pip, sops, the arbiter's and
+# the Longhorn jobs' processes), so one extra worker keeps the CPUs busy; more cost start-up and contention (on 2
+# cores: 2 workers 68 s, 3 workers 58 s, 4 workers 63 s; bench/README.md).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(3, (os.cpu_count() or 1) + 1))')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK8S_CHECK_UPGRADE := false
