@@ -107,3 +107,34 @@ def test_values_of_every_shape_are_written_as_pyyaml_writes_them():
             value = rnd.choice(["yes", "no", "null", "true", "1.5", "0x1", "2020-01-01", "~", "---", "..."]) + value
         doc = {"data": {"script.sh": value}, "list": [value, {"inner": value}], "n": [[value], 1, 1.5, None, True]}
         assert dist.to_yaml(doc) == pyyaml_writes(doc), repr(value)
+
+
+def test_a_multi_line_value_ending_in_one_line_break_stays_on_the_libyaml_path():
+    """Scripts end in one line break: a `|` block both emitters write alike (two breaks make a `|+` block)."""
+    for script in ("ab\n", "a\nb\n", "#!/bin/sh\nset -eu\nexec x\n"):
+        doc = {"data": {"run.sh": script}, "a": 1}
+        assert dist._libyaml_writes_the_same(doc), repr(script)
+        assert dist.to_yaml(doc) == pyyaml_writes(doc)
+
+
+def test_to_yaml_hands_libyaml_what_it_writes_the_same_and_pyyaml_the_rest(monkeypatch):
+    """Which emitter runs is the point (a tenth of the time): a spy on yaml.dump records it."""
+    used: list[type] = []
+    dump = yaml.dump
+
+    def spy(doc: object, **options: object) -> str:
+        used.append(options["Dumper"])  # type: ignore[arg-type]
+        return dump(doc, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dist.yaml, "dump", spy)
+    dist.to_yaml({"kind": "ConfigMap", "data": {"k": "v"}})
+    dist.to_yaml({"k" * 101: "v"})
+    assert used == [dist._LibyamlDumper, dist._Dumper]
+
+
+@pytest.mark.parametrize("doc", [{"a": 1, "b": 2}, {"k" * 101: 1}], ids=["libyaml path", "pyyaml path"])
+def test_an_object_shared_twice_is_written_twice_never_as_an_anchor(doc):
+    shared = {"name": "x", "value": "y"}
+    out = dist.to_yaml({**doc, "env": [shared, shared]})
+    assert "&id" not in out and "*id" not in out
+    assert out.count("- name: x\n  value: y\n") == 2
