@@ -19,6 +19,7 @@ import functools
 import gc
 import os
 import pickle
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,6 +181,18 @@ LONGEST_FIRST = (
     "test_bench.py",
     "test_cli.py",
 )
+
+
+_WHOLE_MODULE_MARK = re.compile(r"^pytestmark = pytest\.mark\.(\w+)$", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A run that deselects a whole module's mark (`make test-fast`: not slow, e2e or stack) does not import it."""
+    excluded = set(re.findall(r"\bnot (\w+)", config.option.markexpr or ""))
+    if not excluded or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    marks = set(_WHOLE_MODULE_MARK.findall(collection_path.read_text(encoding="utf-8")))
+    return True if marks & excluded else None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
