@@ -40,11 +40,6 @@ def _start_checkov(dist: Path, cwd: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _checkov(dist: Path, cwd: Path, *args: str) -> dict:
-    """One checkov run to its report (other tests call it: tests/test_example_by_name.py)."""
-    return _report(_start_checkov(dist, cwd, *args))
-
-
 def _report(process: subprocess.Popen) -> dict:
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode in (0, 1), stderr[-3000:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +25,12 @@ from tests.contract_checks import container_problems, pin_problems
 from tests.crd_schemas import schema_problems
 from tests.example_charts import with_demo_secrets
 from tests.helpers import container, objects_by_key
-from tests.test_checkov import REPO_ROOT
 from tests.yaml_io import load_yaml
 
 # Renders a whole stack (an integration test): `make test` runs it, the unit tier leaves it out.
 pytestmark = pytest.mark.stack
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/by_name_with_sign_in.py"
 GUIDE = "docs/library-guide.md"
 
