@@ -305,7 +305,16 @@ def time_make(target: str) -> dict:
         "returncode": done.returncode,
         "load": load,
         "summary": summary,
+        "failures": _failures(done),
     }
+
+
+def _failures(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """Why a run failed: pytest's one-line verdicts, or else the last lines it printed (ruff's findings)."""
+    if done.returncode == 0:
+        return []
+    lines = done.stdout.splitlines()
+    return [line for line in lines if line.startswith(("FAILED ", "ERROR "))] or lines[-5:]
 
 
 def tests_section(runs: int, log: list[dict]) -> tuple[str, list[str]]:
@@ -321,6 +330,7 @@ def tests_section(runs: int, log: list[dict]) -> tuple[str, list[str]]:
         ok = wall < goal and not failed
         note = f" ({len(failed)} run(s) failed)" if failed else ""
         targets.append(f"- `make {target}` < {goal:.0f} s: {wall:.1f} s{note}, {verdict(ok)}")
+        targets.extend(f"  - failed: {line}" for r in failed for line in r["failures"])
     text = (
         f"## Tests, median of {runs} runs\n\n"
         + table(["", "wall (s)", "CPU, all processes (s)", "load average at start", "last run"], rows)

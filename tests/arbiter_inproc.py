@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.arbiter_rig import load_arbiter
 from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard, free_port
+from tests.quick_stop import QuickStop, QuickStopServer
 
 arb = load_arbiter()
 
@@ -23,6 +24,14 @@ GIB = 1024**3
 SD = "stable-diffusion"
 TIMEOUT = 3.0
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}]}
+
+
+class _ProxyServer(QuickStop, arb.ProxyServer):
+    """The arbiter's proxy server, stopped at once at the end of a test (its own serve_forever polls)."""
+
+
+class _StatusServer(QuickStop, arb.StatusServer):
+    """The arbiter's status server, stopped at once at the end of a test."""
 
 
 class Clock:
@@ -127,22 +136,21 @@ class Harness:
         app = self.app(name)
         if upstream is not None:
             app = dataclasses.replace(app, upstream=upstream)
-        server = arb.ProxyServer(("127.0.0.1", 0), self.arbiter, app, timeout)
+        server = _ProxyServer(("127.0.0.1", 0), self.arbiter, app, timeout)
         self._serve(server)
         return server.server_address[1]
 
     def status_server(self, threads: list[threading.Thread] | None = None) -> int:
-        server = arb.StatusServer(("127.0.0.1", 0), self.arbiter, threads or [])
+        server = _StatusServer(("127.0.0.1", 0), self.arbiter, threads or [])
         self._serve(server)
         return server.server_address[1]
 
     def _serve(self, server: Any) -> None:
         self.servers.append(server)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        """Stop every server at once: each shutdown() waits for its serve_forever's next poll (10 ms), so one
-        after the other cost a test up to 50 ms of waiting, a few seconds over the unit tier."""
+        """Stop every server, in parallel: a shutdown waits for the requests its server is still answering."""
         self._watchdog.cancel()
         self.ollama.resume_streams()
         self.sd.resume_jobs()
@@ -212,7 +220,7 @@ class Scripted:
     for an app's error answers the fakes do not give (a 500 from /memory, a body that is not JSON)."""
 
     def __init__(self, answers: dict[str, tuple], host: str = "127.0.0.1") -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.answers = answers
         self.got: list[tuple[str, str, dict[str, str], bytes]] = []
@@ -244,10 +252,9 @@ class Scripted:
 
             do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuickStopServer((host, 0), Handler)
         self.url = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()

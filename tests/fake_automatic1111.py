@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
 
+from tests.quick_stop import QuickStopServer
+
 DEVICE_ERROR = "Expected all tensors to be on the same device, but found at least two devices, cpu and cuda:0!"
 # The routes this fake serves, with their methods (modules/api/api.py Api.__init__).
 ROUTES = {
@@ -73,7 +75,7 @@ class FakeAutomatic1111:
     def __init__(
         self, port: int | None = None, authorization: str | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        self.port = port or free_port()
+        self.port = port or 0  # 0: the kernel picks one at start()
         self.authorization = authorization
         self.clock = clock
         self.lock = threading.Lock()
@@ -142,8 +144,9 @@ class FakeAutomatic1111:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        self._server = QuickStopServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:

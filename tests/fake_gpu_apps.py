@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.quick_stop import QuickStopServer
+
 GIB = 1024**3
 DEFAULT_DEADLINE = 30.0
 
@@ -71,7 +73,7 @@ class SimulatedCard:
             return len(self.ooms)
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _QuietServer(QuickStopServer):
     """Clients that hang up (the arbiter killed mid-stream) are part of the tests, not errors."""
 
     daemon_threads = True
@@ -81,12 +83,16 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class _FakeServer:
-    """A restartable ThreadingHTTPServer on a fixed port; ``generation`` changes at every (re)start."""
+    """A restartable ThreadingHTTPServer on a fixed port; ``generation`` changes at every (re)start.
+
+    Without a port, the first start takes one from the kernel (a port picked earlier and bound later can be
+    taken in between by another test's connection) and every restart comes back on it.
+    """
 
     name = "fake"
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = port or 0
         self.lock = threading.Condition()
         self.generation = 0
         self._server: ThreadingHTTPServer | None = None
@@ -116,11 +122,8 @@ class _FakeServer:
             self.lock.notify_all()
         self.on_start()
         server = _QuietServer(("127.0.0.1", self.port), self.handler())
-        self._server = server
-        # A short poll interval: stop() (shutdown) returns within it, so in-process tests end fast.
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name=f"{self.name}-{self.port}", daemon=True
-        ).start()
+        self._server, self.port = server, server.server_address[1]
+        threading.Thread(target=server.serve_forever, name=f"{self.name}-{self.port}", daemon=True).start()
         return self
 
     def stop(self) -> None:

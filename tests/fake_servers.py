@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from homelab_ai.base.pod_scripts import script_path
+from tests.quick_stop import QuickStopServer
 
 # Each in-pod script, by file name, where it lives beside the construct that ships it.
 SCRIPTS = {
@@ -85,11 +86,10 @@ class _Server:
             def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd = QuickStopServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        # A short poll: shutdown() waits for the next one (0.5 s by default, per server, per test).
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes = b"") -> None:
         raise NotImplementedError

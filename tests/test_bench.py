@@ -114,6 +114,29 @@ def test_linear_fit_of_points_on_a_line_is_exact():
     assert r2 == pytest.approx(1.0)
 
 
+def test_a_failed_test_run_is_reported_with_the_tests_that_failed():
+    out = "....F.\nFAILED tests/test_x.py::test_y - AssertionError\nERROR tests/test_z.py\n1 failed, 5 passed in 1.0s\n"
+    assert run._failures(subprocess.CompletedProcess(["make"], 2, out, "")) == [
+        "FAILED tests/test_x.py::test_y - AssertionError",
+        "ERROR tests/test_z.py",
+    ]
+
+
+def test_a_run_failed_before_pytest_is_reported_with_its_last_lines():
+    out = "\n".join(f"line {n}" for n in range(8)) + "\nFound 1 error.\n"
+    assert run._failures(subprocess.CompletedProcess(["make"], 2, out, "")) == [
+        "line 4",
+        "line 5",
+        "line 6",
+        "line 7",
+        "Found 1 error.",
+    ]
+
+
+def test_a_passed_run_has_no_failures():
+    assert run._failures(subprocess.CompletedProcess(["make"], 0, "FAILED is only a word here\n", "")) == []
+
+
 def test_arbiter_trace_is_the_same_for_the_same_seed_and_mixes_chats_and_images():
     first, again = arbiter_trace.make_trace(300, seed=14), arbiter_trace.make_trace(300, seed=14)
     assert first == again

@@ -4,14 +4,18 @@ from upstream makes every test that uses it wrong)."""
 from __future__ import annotations
 
 import base64
+import errno
 import json
+import threading
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.fake_automatic1111 import ROUTES, FakeAutomatic1111
 from tests.fake_servers import FakeOllama
+from tests.quick_stop import QuickStopServer
 
 AUTH = "Basic " + base64.b64encode(b"admin:pw").decode()
 
@@ -82,3 +86,37 @@ def test_automatic1111_begins_a_job_with_job_count_minus_one_and_a_timestamp_to_
     assert server.progress()["progress"] > 0
     server.end_job()
     assert (server.progress()["state"]["job_count"], server.progress()["progress"]) == (0, 0)
+
+
+def _hello_server(port: int = 0) -> QuickStopServer:
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return QuickStopServer(("127.0.0.1", port), Hello)
+
+
+def test_a_quick_stop_server_answers_until_shutdown_and_then_its_loop_ends():
+    server = _hello_server()
+    loop = threading.Thread(target=server.serve_forever, daemon=True)
+    loop.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    assert call(url) == (200, b"hello")
+    server.shutdown()
+    loop.join(5)
+    assert not loop.is_alive()
+    server.server_close()
+    with pytest.raises(urllib.error.URLError):
+        call(url)
+
+
+def test_a_quick_stop_server_on_a_port_in_use_raises_the_bind_error():
+    with _hello_server() as taken, pytest.raises(OSError) as caught:
+        _hello_server(taken.server_address[1])
+    assert caught.value.errno == errno.EADDRINUSE

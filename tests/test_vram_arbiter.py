@@ -86,6 +86,9 @@ def make_rig() -> Iterator[Callable[..., Rig]]:
     yield make
     for rig in rigs:
         rig.stop()
+        # Shown by pytest only when the test failed: what the arbiter decided, and what each fake was asked.
+        print("arbiter log:", *rig.arbiter.lines, "arbiter stderr:", rig.arbiter.stderr, sep="\n")
+        print("ollama got:", *rig.ollama.requests, "stable diffusion got:", *rig.sd.requests, sep="\n")
 
 
 def index_of(fake, method: str, path: str, predicate: Callable[[object], bool] = lambda _: True) -> int:
@@ -287,7 +290,8 @@ def test_a_checkpoint_the_arbiter_unloaded_is_reloaded_once_the_card_has_room(ma
     assert rig.chat(keep_alive="1s").status == 200  # SD unloaded; Ollama lets go of its model after 1 s
     rig.sd.wait_for(lambda: rig.sd.weights_on_gpu, "the checkpoint back on the GPU")
     assert rig.ollama.loaded_names() == []
-    assert rig.arbiter.metric("vram_arbiter_reloads_total", app=SD, reason="restore") == 1
+    # The arbiter counts the reload once the web UI has answered it, a moment after the fake has the weights.
+    wait_until(lambda: rig.arbiter.metric("vram_arbiter_reloads_total", app=SD, reason="restore") == 1, "the count")
     assert rig.card.oom_count == 0
 
 
