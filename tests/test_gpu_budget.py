@@ -69,22 +69,24 @@ def over_sliced() -> Callable[[int], Built]:
     return build
 
 
+def _built_on_one_card(apps: dict[str, VramEnvelope]) -> Built:
+    """``apps`` (name: envelope), each with the test unloader, on the default 24 GiB card."""
+    app, gpu, ai = _card()
+    for name, envelope in apps.items():
+        _add(ai, gpu, name, envelope)
+    return _built(app, gpu)
+
+
 @pytest.fixture(scope="module")
 def over_booked() -> Built:
     """ollama 0-8-16 GiB and stable-diffusion 0-8-12 GiB on a 24 GiB card: 28 GiB at max active."""
-    app, gpu, ai = _card()
-    _add(ai, gpu, "ollama", vram(0, 8, 16))
-    _add(ai, gpu, "stable-diffusion", vram(0, 8, 12))
-    return _built(app, gpu)
+    return _built_on_one_card({"ollama": vram(0, 8, 16), "stable-diffusion": vram(0, 8, 12)})
 
 
 @pytest.fixture(scope="module")
 def fits() -> Built:
     """a and b at 0-8-12 GiB on a 24 GiB card: 24 GiB at max active, fits."""
-    app, gpu, ai = _card()
-    _add(ai, gpu, "a", vram(0, 8, 12))
-    _add(ai, gpu, "b", vram(0, 8, 12))
-    return _built(app, gpu)
+    return _built_on_one_card({"a": vram(0, 8, 12), "b": vram(0, 8, 12)})
 
 
 # The spec's chart ---------------------------------------------------------------------------------
