@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from homelab_ai import (
@@ -28,14 +30,27 @@ def _deployment(**overrides) -> dict:
     return synth(app)[("Deployment", "demo")]
 
 
-def test_one_replica_spec_name_and_no_chart_prefix():
-    obj = _deployment()
+@pytest.fixture(scope="module")
+def _default_objects() -> dict:
+    app, _, ai = charts()
+    AppWorkload(ai, "W", app_props())
+    return synth(app)
+
+
+@pytest.fixture
+def default_objects(_default_objects) -> dict:
+    """The objects of an AppWorkload with the factory's props, built once per module; each test gets its own copy."""
+    return copy.deepcopy(_default_objects)
+
+
+def test_one_replica_spec_name_and_no_chart_prefix(default_objects):
+    obj = default_objects[("Deployment", "demo")]
     assert obj["metadata"]["name"] == "demo"
     assert obj["spec"]["replicas"] == 1
 
 
-def test_image_is_pinned_and_pulled_if_not_present():
-    c = container(_deployment())
+def test_image_is_pinned_and_pulled_if_not_present(default_objects):
+    c = container(default_objects[("Deployment", "demo")])
     assert c["image"] == "example/demo:1.0.0"
     assert c["imagePullPolicy"] == "IfNotPresent"
 
@@ -67,16 +82,14 @@ def test_probes_use_health_path_and_startup_budget():
     assert startup["failureThreshold"] * startup["periodSeconds"] >= 15 * 60
 
 
-def test_selector_uses_app_name_label_not_construct_path():
-    obj = _deployment()
+def test_selector_uses_app_name_label_not_construct_path(default_objects):
+    obj = default_objects[("Deployment", "demo")]
     assert obj["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "demo"}}
     assert "cdk8s.io/metadata.addr" not in obj["spec"]["template"]["metadata"]["labels"]
 
 
-def test_service_selects_the_pods():
-    app, _, ai = charts()
-    AppWorkload(ai, "W", app_props())
-    svc = synth(app)[("Service", "demo")]
+def test_service_selects_the_pods(default_objects):
+    svc = default_objects[("Service", "demo")]
     assert svc["spec"]["type"] == "ClusterIP"
     assert svc["spec"]["selector"] == {"app.kubernetes.io/name": "demo"}
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import cdk8s
 import pytest
 
 from bench import arbiter_trace, baseline, compare, run, scale
@@ -20,14 +21,25 @@ def test_baseline_emits_the_objects_homelab_ai_renders_for_the_ai_namespace(home
     assert compare.compare(homelab_files, compare.baseline_files()) == []
 
 
-def test_baseline_emits_the_objects_of_the_generated_chart():
-    # 6 apps: two cards, StatefulSets and Deployments, exposed and ClusterIP Services, client wiring.
-    assert compare.compare(compare.library_files(scale=6), baseline.synth(baseline.scale(6))) == []
+# The generated chart of 9 apps, built and rendered once for the generator tests below (they only read it):
+# three cards, StatefulSets and Deployments, exposed and ClusterIP Services, client wiring.
+GENERATED_APPS = 9
 
 
-def test_generator_builds_n_apps_on_as_many_cards_as_the_budget_needs():
-    app, folders = scale.build(9)
-    objects = objects_by_key(render(app, folders))
+@pytest.fixture(scope="module")
+def generated() -> tuple[cdk8s.App, tuple[RenderedFile, ...]]:
+    app, folders = scale.build(GENERATED_APPS)
+    return app, tuple(render(app, folders))
+
+
+def test_baseline_emits_the_objects_of_the_generated_chart(generated):
+    _, files = generated
+    assert compare.compare(list(files), baseline.synth(baseline.scale(GENERATED_APPS))) == []
+
+
+def test_generator_builds_n_apps_on_as_many_cards_as_the_budget_needs(generated):
+    _, files = generated
+    objects = objects_by_key(files)
     kinds = [kind for kind, _ in objects]
     assert kinds.count("ConfigMap") == 3 == scale.cards_for(9)
     assert kinds.count("StatefulSet") + kinds.count("Deployment") == 9
@@ -37,19 +49,19 @@ def test_generator_builds_n_apps_on_as_many_cards_as_the_budget_needs():
     ]
 
 
-def test_generated_namespace_is_secure_and_closed_and_each_app_has_its_own_policy():
-    app, folders = scale.build(3)
-    objects = objects_by_key(render(app, folders))
+def test_generated_namespace_is_secure_and_closed_and_each_app_has_its_own_policy(generated):
+    _, files = generated
+    objects = objects_by_key(files)
     assert objects[("Namespace", scale.NAMESPACE)]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
         "restricted"
     )
     policies = sorted(name for kind, name in objects if kind == "NetworkPolicy")
-    assert policies == sorted(["allow-dns", "default-deny", *(scale.app_name(i) for i in range(3))])
+    assert policies == sorted(["allow-dns", "default-deny", *(scale.app_name(i) for i in range(GENERATED_APPS))])
 
 
-def test_each_exposed_generated_app_is_the_client_of_the_app_before_it():
-    app, folders = scale.build(2)
-    objects = objects_by_key(render(app, folders))
+def test_each_exposed_generated_app_is_the_client_of_the_app_before_it(generated):
+    _, files = generated
+    objects = objects_by_key(files)
     server, client = scale.app_name(0), scale.app_name(1)
     ingress = objects[("NetworkPolicy", server)]["spec"]["ingress"]
     egress = objects[("NetworkPolicy", client)]["spec"]["egress"]
@@ -59,11 +71,12 @@ def test_each_exposed_generated_app_is_the_client_of_the_app_before_it():
     ]
 
 
-def test_generated_apps_fit_their_cards():
+def test_generated_apps_fit_their_cards(generated):
     from homelab_ai import SharedGpu
 
-    app, _ = scale.build(9)
+    app, _ = generated
     cards = [c for c in app.node.find_all() if isinstance(c, SharedGpu)]
+    assert len(cards) == scale.cards_for(GENERATED_APPS)
     for card in cards:
         assert len(card.apps) <= card.replicas
         assert sum(a.vram.active_max_gib for a in card.apps) <= card.props.vram_gib

@@ -60,10 +60,12 @@ def test_a_config_change_rolls_the_plugin_and_an_unchanged_one_does_not():
         props = SharedGpuProps(card="X", vram_gib=24, **gpu)
         return _release(props)["spec"]["values"]["podAnnotations"]["checksum/config"]
 
-    assert checksum(replicas=4) == checksum(replicas=4)
-    assert checksum(replicas=4) != checksum(replicas=5)
-    assert checksum(rename_by_default=False) != checksum(rename_by_default=True)
-    assert checksum(config_key="any") != checksum(config_key="homelab")
+    unchanged = {"replicas": 4, "rename_by_default": False, "config_key": "any"}
+    before = checksum(**unchanged)
+    assert checksum(**unchanged) == before  # a second, separate build of the same props
+    assert checksum(**{**unchanged, "replicas": 5}) != before
+    assert checksum(**{**unchanged, "rename_by_default": True}) != before
+    assert checksum(**{**unchanged, "config_key": "homelab"}) != before
 
 
 def test_checksum_is_of_the_configmap_that_is_written(homelab_objects):
@@ -101,18 +103,21 @@ def test_node_selector_and_extra_values_reach_the_chart():
     assert "runtimeClassName" not in values
 
 
-@pytest.mark.parametrize("key", ["config", "podAnnotations"])
-def test_extra_values_cannot_cut_the_link_to_the_shared_gpu(key):
+@pytest.fixture(scope="module")
+def gpu() -> SharedGpu:
+    """A card for props that are refused before anything joins the tree (the tests only read it)."""
     _, infra, _ = charts()
-    gpu = SharedGpu(infra, "Gpu", SharedGpuProps(card="X", vram_gib=24))
+    return SharedGpu(infra, "Gpu", SharedGpuProps(card="X", vram_gib=24))
+
+
+@pytest.mark.parametrize("key", ["config", "podAnnotations"])
+def test_extra_values_cannot_cut_the_link_to_the_shared_gpu(gpu, key):
     with pytest.raises(HomelabConfigError, match=rf"NvidiaDevicePluginProps.extra_values: sets '{key}'"):
         NvidiaDevicePluginProps(gpu=gpu, extra_values={key: {}})
 
 
 @pytest.mark.parametrize("version", ["0.17", ">=0.17.0", "latest", "v0.17.1"])
-def test_chart_version_must_be_pinned(version):
-    _, infra, _ = charts()
-    gpu = SharedGpu(infra, "Gpu", SharedGpuProps(card="X", vram_gib=24))
+def test_chart_version_must_be_pinned(gpu, version):
     with pytest.raises(HomelabConfigError, match=r"NvidiaDevicePluginProps.chart_version"):
         NvidiaDevicePluginProps(gpu=gpu, chart_version=version)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import attrs
 import cdk8s
 import pytest
 import yaml
@@ -35,6 +37,56 @@ def _add(ai: cdk8s.Chart, gpu: SharedGpu, name: str, envelope: VramEnvelope, unl
     return GpuTimeSlicedApp(
         ai, name, GpuTimeSlicedAppProps(app=app_props(name), gpu=gpu, vram=envelope, idle_unload=unload)
     )
+
+
+@attrs.frozen
+class Built:
+    """A chart built once for the tests that only read it, with what the synth says about it."""
+
+    app: cdk8s.App
+    gpu: SharedGpu
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _built(app: cdk8s.App, gpu: SharedGpu) -> Built:
+    return Built(app, gpu, tuple(collect_problems(app)), tuple(collect_warnings(app)))
+
+
+@pytest.fixture(scope="module")
+def over_sliced() -> Callable[[int], Built]:
+    """One more app (a, b, ...; 0-1-2 GiB each) than ``replicas`` slices, built once per slice count."""
+    cache: dict[int, Built] = {}
+
+    def build(replicas: int) -> Built:
+        if replicas not in cache:
+            app, gpu, ai = _card(replicas=replicas)
+            for name in "abcd"[: replicas + 1]:
+                _add(ai, gpu, name, vram(0, 1, 2))
+            cache[replicas] = _built(app, gpu)
+        return cache[replicas]
+
+    return build
+
+
+def _built_on_one_card(apps: dict[str, VramEnvelope]) -> Built:
+    """``apps`` (name: envelope), each with the test unloader, on the default 24 GiB card."""
+    app, gpu, ai = _card()
+    for name, envelope in apps.items():
+        _add(ai, gpu, name, envelope)
+    return _built(app, gpu)
+
+
+@pytest.fixture(scope="module")
+def over_booked() -> Built:
+    """ollama 0-8-16 GiB and stable-diffusion 0-8-12 GiB on a 24 GiB card: 28 GiB at max active."""
+    return _built_on_one_card({"ollama": vram(0, 8, 16), "stable-diffusion": vram(0, 8, 12)})
+
+
+@pytest.fixture(scope="module")
+def fits() -> Built:
+    """a and b at 0-8-12 GiB on a 24 GiB card: 24 GiB at max active, fits."""
+    return _built_on_one_card({"a": vram(0, 8, 12), "b": vram(0, 8, 12)})
 
 
 # The spec's chart ---------------------------------------------------------------------------------
@@ -70,26 +122,21 @@ def test_spec_chart_budget_table_rows():
 # Errors -------------------------------------------------------------------------------------------
 
 
-def test_more_gpu_apps_than_slices_is_refused_with_both_numbers():
-    app, gpu, ai = _card(replicas=2)
-    for name in ("a", "b", "c"):
-        _add(ai, gpu, name, vram(0, 1, 2))
-    problems = collect_problems(app)
+def test_more_gpu_apps_than_slices_is_refused_with_both_numbers(over_sliced):
+    problems = over_sliced(2).problems
     assert len(problems) == 1
     assert "3 GPU apps (a, b, c) share 'Test GPU' (24 GiB) but its time-slicing makes only 2 slice(s)" in problems[0]
     assert "raise SharedGpuProps.replicas to at least 3" in problems[0]
 
 
 @pytest.mark.parametrize("replicas", [1, 2, 3])
-def test_configmap_replicas_and_the_slice_check_use_the_same_number(replicas):
-    app, gpu, ai = _card(replicas=replicas)
-    for index in range(replicas + 1):
-        _add(ai, gpu, f"app-{index}", vram(0, 1, 2))
+def test_configmap_replicas_and_the_slice_check_use_the_same_number(over_sliced, replicas):
+    built = over_sliced(replicas)
     # The chart refuses to render (that is the point), so read the ConfigMap object as it would be written.
-    config_map = cdk8s.ApiObject.of(gpu.config_map).to_json()
+    config_map = cdk8s.ApiObject.of(built.gpu.config_map).to_json()
     config = yaml.safe_load(config_map["data"]["any"])
     assert config["sharing"]["timeSlicing"]["resources"][0]["replicas"] == replicas
-    assert f"only {replicas} slice(s) (SharedGpuProps.replicas={replicas})" in " ".join(collect_problems(app))
+    assert f"only {replicas} slice(s) (SharedGpuProps.replicas={replicas})" in " ".join(built.problems)
 
 
 def test_app_whose_max_active_exceeds_the_card_is_refused():
@@ -141,12 +188,9 @@ def test_an_app_alone_on_its_card_needs_no_unload_policy():
     assert collect_warnings(app) == []
 
 
-def test_error_verdicts_refuse_the_synth_and_write_nothing(tmp_path):
+def test_error_verdicts_refuse_the_synth_and_write_nothing(over_sliced, tmp_path):
     def build():
-        app, gpu, ai = _card(replicas=1)
-        _add(ai, gpu, "a", vram())
-        _add(ai, gpu, "b", vram())
-        return app, {"infrastructure": "infrastructure", "ai": "ai"}
+        return over_sliced(1).app, {"infrastructure": "infrastructure", "ai": "ai"}
 
     with pytest.raises(SynthError, match="only 1 slice"):
         synthesize(build, tmp_path / "out")
@@ -156,12 +200,9 @@ def test_error_verdicts_refuse_the_synth_and_write_nothing(tmp_path):
 # Warnings -----------------------------------------------------------------------------------------
 
 
-def test_over_booking_is_a_warning_that_still_renders():
-    app, gpu, ai = _card()
-    _add(ai, gpu, "ollama", vram(0, 8, 16))
-    _add(ai, gpu, "stable-diffusion", vram(0, 8, 12))
-    assert render(app, {"infrastructure": "infra", "ai": "ai"})
-    assert collect_warnings(app) == [
+def test_over_booking_is_a_warning_that_still_renders(over_booked):
+    assert render(over_booked.app, {"infrastructure": "infra", "ai": "ai"})
+    assert list(over_booked.warnings) == [
         "GPU budget: VRAM over-booked on 'Test GPU' (24 GiB): at max active, ollama 16 + stable-diffusion 12 = "
         "28 GiB on a 24 GiB card, 4 GiB over. Must not be busy at max together: ollama + stable-diffusion. "
         "Time-slicing has no memory isolation, so the last to load runs out of memory (and may take the others "
@@ -169,24 +210,18 @@ def test_over_booking_is_a_warning_that_still_renders():
     ]
 
 
-def test_strict_synth_refuses_over_booking(tmp_path):
+def test_strict_synth_refuses_over_booking(over_booked, tmp_path):
     def build():
-        app, gpu, ai = _card()
-        _add(ai, gpu, "a", vram(0, 8, 16))
-        _add(ai, gpu, "b", vram(0, 8, 12))
-        return app, {"infrastructure": "infrastructure", "ai": "ai"}
+        return over_booked.app, {"infrastructure": "infrastructure", "ai": "ai"}
 
     with pytest.raises(SynthError, match=r"\(strict\) GPU budget: VRAM over-booked"):
         synthesize(build, tmp_path / "out", strict=True)
     assert not (tmp_path / "out").exists()
 
 
-def test_a_budget_that_fits_has_no_verdicts():
-    app, gpu, ai = _card()
-    _add(ai, gpu, "a", vram(0, 8, 12))
-    _add(ai, gpu, "b", vram(0, 8, 12))
-    assert collect_problems(app) == []
-    assert collect_warnings(app) == []
+def test_a_budget_that_fits_has_no_verdicts(fits):
+    assert fits.problems == ()
+    assert fits.warnings == ()
 
 
 def test_known_card_with_a_different_vram_warns():
@@ -220,11 +255,8 @@ def test_known_card_names_are_unique():
 # The table ----------------------------------------------------------------------------------------
 
 
-def test_markdown_table_has_every_app_totals_and_verdicts():
-    _app, gpu, ai = _card()
-    _add(ai, gpu, "ollama", vram(0, 8, 16))
-    _add(ai, gpu, "sd", vram(0, 8, 12))
-    markdown = budget_markdown(gpu)
+def test_markdown_table_has_every_app_totals_and_verdicts(over_booked):
+    markdown = budget_markdown(over_booked.gpu)
     lines = markdown.splitlines()
     assert lines[0] == "| App | Idle | Active | Unloads when idle |"
     assert "| ollama | 0 GiB | 8-16 GiB | test unloader, after 5m idle |" in lines
@@ -232,9 +264,7 @@ def test_markdown_table_has_every_app_totals_and_verdicts():
     assert [line for line in lines if line.startswith("- **Warning**: VRAM over-booked")]
 
 
-def test_text_table_says_ok_when_everything_fits():
-    _app, gpu, ai = _card()
-    _add(ai, gpu, "a", vram(0, 2, 4))
-    text = budget_text(gpu)
+def test_text_table_says_ok_when_everything_fits(fits):
+    text = budget_text(fits.gpu)
     assert text.startswith("GPU Test GPU: 24 GiB VRAM, 4 time-slicing slices\n")
     assert "ok: fits" in text

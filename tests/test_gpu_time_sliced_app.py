@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 import pytest
 
 from homelab_ai import (
@@ -24,16 +27,34 @@ def _gpu_app(kind: WorkloadKind = WorkloadKind.DEPLOYMENT, **overrides) -> dict:
     return synth(app)[(kind.value, "demo")]
 
 
+@pytest.fixture(scope="module")
+def _default_gpu_apps() -> dict[WorkloadKind, dict]:
+    """The workload of a GpuTimeSlicedApp with the factory's props, per kind, built on first use."""
+    return {}
+
+
+@pytest.fixture
+def default_gpu_app(_default_gpu_apps) -> Callable[[WorkloadKind], dict]:
+    """Each test gets its own copy of the module's build (the tests only read it)."""
+
+    def get(kind: WorkloadKind = WorkloadKind.DEPLOYMENT) -> dict:
+        if kind not in _default_gpu_apps:
+            _default_gpu_apps[kind] = _gpu_app(kind)
+        return copy.deepcopy(_default_gpu_apps[kind])
+
+    return get
+
+
 @pytest.mark.parametrize("kind", list(WorkloadKind))
-def test_gpu_limit_and_request_reach_yaml_as_integer_one(kind):
-    resources = container(_gpu_app(kind))["resources"]
+def test_gpu_limit_and_request_reach_yaml_as_integer_one(default_gpu_app, kind):
+    resources = container(default_gpu_app(kind))["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == 1
     assert resources["requests"]["nvidia.com/gpu"] == 1
     assert resources["limits"]["memory"] == "2048Mi"  # the declared CPU/memory survive the patch
 
 
-def test_runtime_class_defaults_to_nvidia():
-    assert _gpu_app()["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia"
+def test_runtime_class_defaults_to_nvidia(default_gpu_app):
+    assert default_gpu_app()["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia"
 
 
 def test_runtime_class_is_settable():
@@ -41,13 +62,13 @@ def test_runtime_class_is_settable():
     assert obj["spec"]["template"]["spec"]["runtimeClassName"] == "nvidia-cdi"
 
 
-def test_tolerates_the_gpu_taint():
-    tolerations = _gpu_app()["spec"]["template"]["spec"]["tolerations"]
+def test_tolerates_the_gpu_taint(default_gpu_app):
+    tolerations = default_gpu_app()["spec"]["template"]["spec"]["tolerations"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
 
 
-def test_gpu_deployment_recreates_so_two_copies_never_share_the_card():
-    assert _gpu_app()["spec"]["strategy"] == {"type": "Recreate"}
+def test_gpu_deployment_recreates_so_two_copies_never_share_the_card(default_gpu_app):
+    assert default_gpu_app()["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_renamed_resource_is_requested_when_rename_by_default():

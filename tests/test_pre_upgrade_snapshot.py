@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import attrs
 import cdk8s
 import pytest
 
@@ -41,28 +44,49 @@ def build(image: ContainerImage = IMAGE, *, wait: bool = True, depends: bool = T
     return app, snapshot
 
 
-def job_of(app) -> dict:
-    (job,) = [o for (kind, _), o in synth(app).items() if kind == "Job"]
+def job_of(objects: dict) -> dict:
+    (job,) = [o for (kind, _), o in objects.items() if kind == "Job"]
     return job
 
 
-def test_job_name_carries_a_hash_of_the_image():
+@attrs.frozen
+class Built:
+    """``build()`` with its defaults, built and synthesized once for the tests that only read it."""
+
+    app: cdk8s.App
+    snapshot: PreUpgradeSnapshot
+    objects: dict
+
+
+@pytest.fixture(scope="module")
+def _default() -> Built:
     app, snapshot = build()
-    assert job_of(app)["metadata"]["name"] == snapshot.job_name
+    return Built(app, snapshot, synth(app))
+
+
+@pytest.fixture
+def default(_default) -> Built:
+    """Each test gets its own copy of the synthesized objects."""
+    return attrs.evolve(_default, objects=copy.deepcopy(_default.objects))
+
+
+def test_job_name_carries_a_hash_of_the_image(default):
+    snapshot = default.snapshot
+    assert job_of(default.objects)["metadata"]["name"] == snapshot.job_name
     assert snapshot.job_name.startswith("open-webui-pre-upgrade-") and len(snapshot.job_name) == 31
 
 
-def test_a_new_tag_makes_a_new_job_and_a_new_snapshot():
-    _, old = build()
+def test_a_new_tag_makes_a_new_job_and_a_new_snapshot(default):
+    old = default.snapshot
     _, new = build(ContainerImage(repository="ghcr.io/open-webui/open-webui", tag="v0.12.4"))
     _, same = build()
     assert new.job_name != old.job_name and new.snapshots != old.snapshots
     assert (same.job_name, same.snapshots) == (old.job_name, old.snapshots)
 
 
-def test_job_runs_in_longhorns_namespace_and_names_its_claims_and_snapshots():
-    app, snapshot = build()
-    job = job_of(app)
+def test_job_runs_in_longhorns_namespace_and_names_its_claims_and_snapshots(default):
+    snapshot = default.snapshot
+    job = job_of(default.objects)
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert job["metadata"]["namespace"] == "longhorn-system"
     assert args[:3] == ["snapshot", "--namespace", "ai"]
@@ -72,14 +96,13 @@ def test_job_runs_in_longhorns_namespace_and_names_its_claims_and_snapshots():
     assert job["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/force"] == "enabled"
 
 
-def test_job_pod_meets_pod_security_restricted():
-    app, _ = build()
-    assert violations(pod_spec(job_of(app)), PodSecurityLevel.RESTRICTED) == []
+def test_job_pod_meets_pod_security_restricted(default):
+    assert violations(pod_spec(job_of(default.objects)), PodSecurityLevel.RESTRICTED) == []
 
 
-def test_role_reads_volumes_and_creates_and_reads_only_its_snapshots():
-    app, snapshot = build()
-    role = synth(app)[("Role", "open-webui-pre-upgrade")]
+def test_role_reads_volumes_and_creates_and_reads_only_its_snapshots(default):
+    snapshot = default.snapshot
+    role = default.objects[("Role", "open-webui-pre-upgrade")]
     assert role["metadata"]["namespace"] == "longhorn-system"
     granted = {(r["resources"][0], v, tuple(r.get("resourceNames") or ())) for r in role["rules"] for v in r["verbs"]}
     assert granted == {
@@ -89,9 +112,8 @@ def test_role_reads_volumes_and_creates_and_reads_only_its_snapshots():
     }
 
 
-def test_flux_wiring_that_applies_it_first_passes():
-    app, _ = build()
-    assert collect_problems(app) == []
+def test_flux_wiring_that_applies_it_first_passes(default):
+    assert collect_problems(default.app) == []
 
 
 def test_flux_kustomization_that_does_not_wait_is_refused():

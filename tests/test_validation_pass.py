@@ -74,7 +74,8 @@ def test_load_balancer_conflicts_are_checked_once_per_tree_not_per_exposed_workl
 
     monkeypatch.setattr(app_workload_module, "conflicts", counting)
     app, _, ai = _three_charts()
-    for index in range(4):
+    # Two exposed workloads tell one check per tree (1 call) from one per workload (2) or per chart (3).
+    for index in range(2):
         AppWorkload(ai, f"W{index}", app_props(f"web-{index}", expose=LoadBalancer(ip=f"10.0.0.{index + 1}")))
     render(app, FOLDERS)
     assert len(calls) == 1
@@ -152,7 +153,8 @@ def test_pods_are_checked_for_unhardened_containers_by_one_check_per_tree(monkey
 
     monkeypatch.setattr(hardening_module, "Validation", counting)
     app, _, ai = _three_charts()
-    for index in range(4):
+    # Two pods tell one check per tree (1 created) from one per pod (2).
+    for index in range(2):
         AppWorkload(ai, f"W{index}", app_props(f"web-{index}"))
     render(app, FOLDERS)
     assert len(created) == 1

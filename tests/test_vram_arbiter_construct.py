@@ -204,8 +204,8 @@ def test_a_card_without_an_arbiter_still_warns_about_the_over_booking():
 
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory) -> Stack:
-    """Built once for the module: the tests only read it."""
-    return Stack(tmp_path_factory.mktemp("monitored"), monitoring=VramArbiterMonitoringProps())
+    """Built once for the module: the tests only read it (the monitoring objects need no Open WebUI)."""
+    return Stack(tmp_path_factory.mktemp("monitored"), with_ui=False, monitoring=VramArbiterMonitoringProps())
 
 
 def test_service_monitor_and_prometheus_rule_validate_against_the_pinned_crds(monitored):
@@ -310,7 +310,15 @@ def test_every_metric_the_rules_and_the_dashboard_query_is_one_the_program_expor
 # Bad input ------------------------------------------------------------------------------------------------------
 
 
-def test_an_app_on_another_card_is_refused(tmp_path):
+@pytest.fixture(scope="module")
+def ollama_on_card() -> tuple[SharedGpu, LlmBackend]:
+    """A card with Ollama on it, for props that are refused before anything joins the tree (the tests only read it)."""
+    _, infra, ai = charts()
+    card = gpu(infra)
+    return card, LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 16)))
+
+
+def test_an_app_on_another_card_is_refused():
     _, infra, ai = charts()
     card = gpu(infra)
     other = SharedGpu(
@@ -325,10 +333,8 @@ def test_an_app_on_another_card_is_refused(tmp_path):
     assert "Fix: give the arbiter the SharedGpu its apps share" in str(error.value)
 
 
-def test_a_status_port_that_clashes_with_an_api_port_is_refused(tmp_path):
-    _, infra, ai = charts()
-    card = gpu(infra)
-    ollama = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 16)))
+def test_a_status_port_that_clashes_with_an_api_port_is_refused(ollama_on_card):
+    card, ollama = ollama_on_card
     with pytest.raises(HomelabConfigError, match=r"VramArbiterProps.status_port: 11434 is also the port"):
         VramArbiterProps(gpu=card, ollama=ollama, status_port=11434)
 
@@ -343,10 +349,8 @@ def test_a_status_port_that_clashes_with_an_api_port_is_refused(tmp_path):
         ("name", "Vram_Arbiter", ""),
     ],
 )
-def test_bad_props_name_the_field(tmp_path, field, value, problem):
-    _, infra, ai = charts()
-    card = gpu(infra)
-    ollama = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 16)))
+def test_bad_props_name_the_field(ollama_on_card, field, value, problem):
+    card, ollama = ollama_on_card
     with pytest.raises(HomelabConfigError) as error:
         VramArbiterProps(gpu=card, ollama=ollama, **{field: value})
     assert str(error.value).startswith(f"VramArbiterProps.{field}: ")
@@ -359,10 +363,13 @@ def test_monitoring_with_nothing_to_make_is_refused():
         VramArbiterMonitoringProps(service_monitor=False, rules=False, dashboard=False)
 
 
-def test_a_second_arbiter_on_the_same_card_is_refused(tmp_path):
-    stack = Stack(tmp_path, with_ui=False)
+def test_a_second_arbiter_on_the_same_card_is_refused():
+    _, infra, ai = charts()
+    card = gpu(infra)
+    ollama = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 16)))
+    VramArbiter(ai, "Arbiter", VramArbiterProps(gpu=card, ollama=ollama))
     with pytest.raises(HomelabConfigError, match=r"already has the VRAM arbiter 'vram-arbiter'"):
-        VramArbiter(stack.ai, "Second", VramArbiterProps(gpu=stack.gpu, ollama=stack.ollama, name="second"))
+        VramArbiter(ai, "Second", VramArbiterProps(gpu=card, ollama=ollama, name="second"))
 
 
 def test_open_webui_through_an_arbiter_that_does_not_front_its_stable_diffusion_is_refused(tmp_path):
