@@ -32,6 +32,9 @@ os.environ.setdefault("CDK8S_CHECK_UPGRADE", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures shared by a family of test modules, used by name there.
+pytest_plugins = ["tests.arbiter_fixtures"]
+
 
 def _read_each_kubernetes_schema_once() -> None:
     """kubernetes-validate reads and parses its schema files, a megabyte of `_definitions.json` among them, on

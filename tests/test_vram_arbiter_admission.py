@@ -9,41 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
 
-from tests.arbiter_inproc import GIB, SD, Harness, Scripted, arb, events, records, request
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def build(**kwargs) -> Harness:
-        harness = Harness(**kwargs)
-        made.append(harness)
-        harness.observe()
-        return harness
-
-    yield build
-    for harness in made:
-        harness.stop()
-
-
-@pytest.fixture
-def script() -> Iterator[Callable[..., Scripted]]:
-    made: list[Scripted] = []
-
-    def build(answers: dict[str, tuple[int, bytes]]) -> Scripted:
-        server = Scripted(answers)
-        made.append(server)
-        return server
-
-    yield build
-    for server in made:
-        server.stop()
+from tests.arbiter_inproc import GIB, SD, Harness, arb, events, records, request
 
 
 def load_directly(h: Harness, model: str) -> None:
@@ -84,49 +55,49 @@ def when_waiting(h: Harness, count: int, action: Callable[[], None]) -> threadin
 # What a request needs ----------------------------------------------------------------------------------------
 
 
-def test_an_image_needs_sds_active_max(make):
-    assert make().arbiter.need_gib(SD) == 12.0
+def test_an_image_needs_sds_active_max(harness):
+    assert harness().arbiter.need_gib(SD) == 12.0
 
 
-def test_an_ollama_request_without_a_model_needs_its_active_max(make):
-    assert make().arbiter.need_gib("ollama") == 16.0
+def test_an_ollama_request_without_a_model_needs_its_active_max(harness):
+    assert harness().arbiter.need_gib("ollama") == 16.0
 
 
-def test_a_request_for_the_loaded_model_needs_what_ollama_holds(make):
-    h = make()
+def test_a_request_for_the_loaded_model_needs_what_ollama_holds(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "tiny")
     assert h.arbiter.need_gib("ollama", "tiny") == 4.0
     assert h.arbiter.need_gib("ollama") == 16.0
 
 
-def test_a_model_seen_before_needs_its_size(make):
-    h = make()
+def test_a_model_seen_before_needs_its_size(harness):
+    h = harness()
     h.state("ollama").known_sizes["tiny:latest"] = 4 * GIB
     assert h.arbiter.need_gib("ollama", "tiny") == 4.0
 
 
-def test_a_model_never_seen_needs_the_active_max(make):
-    assert make().arbiter.need_gib("ollama", "mystery") == 16.0
+def test_a_model_never_seen_needs_the_active_max(harness):
+    assert harness().arbiter.need_gib("ollama", "mystery") == 16.0
 
 
-def test_with_one_model_at_a_time_a_new_model_needs_only_its_own_size(make):
-    h = make()
+def test_with_one_model_at_a_time_a_new_model_needs_only_its_own_size(harness):
+    h = harness()
     h.state("ollama").models = {"tiny:latest": 4 * GIB}
     h.state("ollama").known_sizes["big:latest"] = 10 * GIB
     assert h.arbiter.need_gib("ollama", "big") == 10.0
 
 
-def test_with_several_models_a_new_model_comes_on_top_of_the_loaded_ones(make):
-    h = make(ollama_extra={"max_loaded_models": 2})
+def test_with_several_models_a_new_model_comes_on_top_of_the_loaded_ones(harness):
+    h = harness(ollama_extra={"max_loaded_models": 2})
     h.state("ollama").models = {"tiny:latest": 4 * GIB}
     h.state("ollama").known_sizes["big:latest"] = 10 * GIB
     assert h.arbiter.need_gib("ollama", "big") == 14.0
     assert h.arbiter.need_gib("ollama", "tiny") == 4.0
 
 
-def test_a_loaded_model_needs_at_least_what_all_loaded_models_hold(make):
-    h = make(ollama_extra={"max_loaded_models": 2})
+def test_a_loaded_model_needs_at_least_what_all_loaded_models_hold(harness):
+    h = harness(ollama_extra={"max_loaded_models": 2})
     h.state("ollama").models = {"tiny:latest": 4 * GIB, "big:latest": 10 * GIB}
     assert h.arbiter.need_gib("ollama", "tiny") == 14.0
 
@@ -134,8 +105,8 @@ def test_a_loaded_model_needs_at_least_what_all_loaded_models_hold(make):
 # Admission ---------------------------------------------------------------------------------------------------------
 
 
-def test_a_request_that_fits_is_admitted_at_once_and_reserves_its_need(make, capsys):
-    h = make()
+def test_a_request_that_fits_is_admitted_at_once_and_reserves_its_need(harness, capsys):
+    h = harness()
     capsys.readouterr()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.arbiter.poll_once()
@@ -150,20 +121,20 @@ def test_a_request_that_fits_is_admitted_at_once_and_reserves_its_need(make, cap
     assert h.arbiter.waiters == []
 
 
-def test_tickets_are_numbered_from_one(make):
-    assert make().arbiter.admit(SD, 1.0).number == 1
+def test_tickets_are_numbered_from_one(harness):
+    assert harness().arbiter.admit(SD, 1.0).number == 1
 
 
-def test_each_admission_gets_its_own_ticket(make):
-    h = make()
+def test_each_admission_gets_its_own_ticket(harness):
+    h = harness()
     first = h.arbiter.admit(SD, 1.0)
     second = h.arbiter.admit(SD, 1.0)
     assert second.number == first.number + 1
     assert h.state(SD).inflight == {first.number: 1.0, second.number: 1.0}
 
 
-def test_a_second_request_keeps_the_busy_time_of_the_first(make):
-    h = make()
+def test_a_second_request_keeps_the_busy_time_of_the_first(harness):
+    h = harness()
     h.arbiter.admit(SD, 1.0)
     started = h.clock.now
     h.clock.now += 30
@@ -171,8 +142,8 @@ def test_a_second_request_keeps_the_busy_time_of_the_first(make):
     assert h.state(SD).busy_since == started
 
 
-def test_a_request_that_fits_once_an_idle_app_unloads_unloads_it_first(make, capsys):
-    h = make()
+def test_a_request_that_fits_once_an_idle_app_unloads_unloads_it_first(harness, capsys):
+    h = harness()
     capsys.readouterr()
     ticket = h.arbiter.admit("ollama", 16.0, "POST /api/chat llama3.2")
     assert ticket.waited_s == 0.0
@@ -193,8 +164,8 @@ def test_a_request_that_fits_once_an_idle_app_unloads_unloads_it_first(make, cap
     assert (h.state(SD).restore_pending, h.state(SD).unloading) == (True, False)
 
 
-def test_an_unloaded_ollama_model_is_not_restored(make):
-    h = make()
+def test_an_unloaded_ollama_model_is_not_restored(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     h.arbiter.admit(SD, 12.0)
@@ -202,8 +173,8 @@ def test_an_unloaded_ollama_model_is_not_restored(make):
     assert h.state("ollama").restore_pending is False
 
 
-def test_a_request_behind_a_busy_app_waits_until_it_is_done(make, capsys):
-    h = make()
+def test_a_request_behind_a_busy_app_waits_until_it_is_done(harness, capsys):
+    h = harness()
     busy = h.arbiter.admit(SD, 12.0, "POST /sdapi/v1/txt2img")
     capsys.readouterr()
 
@@ -229,8 +200,8 @@ def test_a_request_behind_a_busy_app_waits_until_it_is_done(make, capsys):
     assert h.arbiter.counters.get("wait_seconds", app="ollama") == pytest.approx(7.12345)
 
 
-def test_a_wait_that_runs_out_is_refused_and_logged_with_the_holder(make, capsys):
-    h = make()
+def test_a_wait_that_runs_out_is_refused_and_logged_with_the_holder(harness, capsys):
+    h = harness()
     h.arbiter.admit(SD, 12.0, "POST /sdapi/v1/txt2img")
     h.clock.now += 40
     capsys.readouterr()
@@ -265,8 +236,8 @@ def test_a_wait_that_runs_out_is_refused_and_logged_with_the_holder(make, capsys
     assert h.state("ollama").inflight == {}
 
 
-def test_a_request_with_no_wait_allowed_is_refused_at_once(make, capsys):
-    h = make(ollama_extra={"max_wait_seconds": 0})
+def test_a_request_with_no_wait_allowed_is_refused_at_once(harness, capsys):
+    h = harness(ollama_extra={"max_wait_seconds": 0})
     h.arbiter.admit(SD, 12.0)
     capsys.readouterr()
     with pytest.raises(arb.Refused):
@@ -276,8 +247,8 @@ def test_a_request_with_no_wait_allowed_is_refused_at_once(make, capsys):
     assert h.arbiter.counters.values.get(("wait_seconds", (("app", "ollama"),))) is None
 
 
-def test_a_refusal_without_a_known_holding_time_has_none(make, capsys):
-    h = make(ollama_extra={"max_wait_seconds": 0})
+def test_a_refusal_without_a_known_holding_time_has_none(harness, capsys):
+    h = harness(ollama_extra={"max_wait_seconds": 0})
     h.state(SD).inflight[99] = 12.0  # reserved, but neither busy_since nor loaded_since known
     h.state(SD).loaded_since = None
     capsys.readouterr()
@@ -287,8 +258,8 @@ def test_a_refusal_without_a_known_holding_time_has_none(make, capsys):
     assert refusal["held_for_s"] is None
 
 
-def test_a_refusal_rounds_the_holding_time_to_a_tenth(make, capsys):
-    h = make(ollama_extra={"max_wait_seconds": 0})
+def test_a_refusal_rounds_the_holding_time_to_a_tenth(harness, capsys):
+    h = harness(ollama_extra={"max_wait_seconds": 0})
     h.arbiter.admit(SD, 12.0)
     h.clock.now += 12.345
     capsys.readouterr()
@@ -298,16 +269,16 @@ def test_a_refusal_rounds_the_holding_time_to_a_tenth(make, capsys):
     assert refusal["held_for_s"] == 12.3
 
 
-def test_the_admit_log_rounds_need_and_wait(make, capsys):
-    h = make()
+def test_the_admit_log_rounds_need_and_wait(harness, capsys):
+    h = harness()
     capsys.readouterr()
     h.arbiter.admit(SD, 1.23456, "x")
     [admit] = records(capsys.readouterr().out, "admit")
     assert (admit["need_gib"], admit["waited_s"]) == (1.23, 0.0)
 
 
-def test_requests_for_another_app_are_served_first_come_first_served(make, capsys):
-    h = make()
+def test_requests_for_another_app_are_served_first_come_first_served(harness, capsys):
+    h = harness()
     busy = h.arbiter.admit(SD, 12.0, "job")
     order: list[str] = []
 
@@ -338,8 +309,8 @@ def test_requests_for_another_app_are_served_first_come_first_served(make, capsy
     assert image.app == SD
 
 
-def test_a_request_queued_behind_another_app_past_its_wait_is_refused_naming_it(make):
-    h = make(sd_extra={"max_wait_seconds": 5})
+def test_a_request_queued_behind_another_app_past_its_wait_is_refused_naming_it(harness):
+    h = harness(sd_extra={"max_wait_seconds": 5})
     h.arbiter.admit(SD, 12.0, "job")
     with h.arbiter.cond:
         h.arbiter.waiters.append((0, "ollama"))  # an earlier chat, still waiting
@@ -360,8 +331,8 @@ def test_a_request_queued_behind_another_app_past_its_wait_is_refused_naming_it(
     assert refused.value.decision.holder == "ollama"
 
 
-def test_an_earlier_waiter_for_the_same_app_is_no_reason_to_queue(make):
-    h = make()
+def test_an_earlier_waiter_for_the_same_app_is_no_reason_to_queue(harness):
+    h = harness()
     with h.arbiter.cond:
         h.arbiter.waiters.extend([(0, SD), (5, "ollama")])
     assert h.arbiter._earlier_waiter_for_another_app(3, SD) is None
@@ -370,8 +341,8 @@ def test_an_earlier_waiter_for_the_same_app_is_no_reason_to_queue(make):
     assert h.arbiter._earlier_waiter_for_another_app(0, "ollama") is None
 
 
-def test_a_request_waits_while_its_unload_is_already_under_way(make, capsys):
-    h = make()
+def test_a_request_waits_while_its_unload_is_already_under_way(harness, capsys):
+    h = harness()
     h.state(SD).unloading = True  # a reactive unload from another thread
 
     def done() -> None:
@@ -389,8 +360,8 @@ def test_a_request_waits_while_its_unload_is_already_under_way(make, capsys):
     assert h.sd.posts_to("/sdapi/v1/unload-checkpoint") == [{}]
 
 
-def test_an_unload_refused_by_a_job_that_just_started_makes_the_request_wait(make, capsys):
-    h = make()
+def test_an_unload_refused_by_a_job_that_just_started_makes_the_request_wait(harness, capsys):
+    h = harness()
     start_sd_job(h)  # started after the last poll: the arbiter still sees SD idle
 
     def finish() -> None:
@@ -412,8 +383,8 @@ def test_an_unload_refused_by_a_job_that_just_started_makes_the_request_wait(mak
 # Unloading ---------------------------------------------------------------------------------------------------------
 
 
-def test_an_app_that_turned_busy_is_not_unloaded(make, capsys):
-    h = make()
+def test_an_app_that_turned_busy_is_not_unloaded(harness, capsys):
+    h = harness()
     start_sd_job(h)
     h.state(SD).unloading = True
     capsys.readouterr()
@@ -430,9 +401,9 @@ def test_an_app_that_turned_busy_is_not_unloaded(make, capsys):
     assert (h.state(SD).unloading, h.state(SD).observed_busy) == (False, True)
 
 
-def test_an_unload_the_app_refuses_is_logged_and_reported_failed(make, script, capsys):
-    h = make()
-    server = script({"/api/generate": (500, b'{"error":"boom"}'), "/api/ps": (200, b'{"models": []}')})
+def test_an_unload_the_app_refuses_is_logged_and_reported_failed(harness, scripted, capsys):
+    h = harness()
+    server = scripted({"/api/generate": (500, b'{"error":"boom"}'), "/api/ps": (200, b'{"models": []}')})
     state = h.state("ollama")
     state.client = arb.OllamaClient(h.app("ollama"), 3)
     state.client.config = arb.AppConfig("ollama", "ollama", server.url, 1, h.app("ollama").envelope, 1.0)
@@ -451,10 +422,10 @@ def test_an_unload_the_app_refuses_is_logged_and_reported_failed(make, script, c
     assert state.unloading is False
 
 
-def test_an_unload_whose_vram_is_never_freed_gives_up_after_the_unload_timeout(make, script, capsys):
-    h = make(unload_timeout_seconds=0.2, poll_interval_seconds=2)
+def test_an_unload_whose_vram_is_never_freed_gives_up_after_the_unload_timeout(harness, scripted, capsys):
+    h = harness(unload_timeout_seconds=0.2, poll_interval_seconds=2)
     held = b'{"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", "size_vram": 17179869184}]}'
-    server = script({"/api/generate": (200, b"{}"), "/api/ps": (200, held)})
+    server = scripted({"/api/generate": (200, b"{}"), "/api/ps": (200, held)})
     state = h.state("ollama")
     state.client = arb.OllamaClient(arb.AppConfig("ollama", "ollama", server.url, 1, h.app("ollama").envelope, 1.0), 3)
     h.arbiter.refresh("ollama")
@@ -470,8 +441,8 @@ def test_an_unload_whose_vram_is_never_freed_gives_up_after_the_unload_timeout(m
     assert len([p for m, p, _, _ in server.got if p == "/api/ps"]) >= 3
 
 
-def test_an_unload_is_done_once_the_app_stops_answering(make):
-    h = make()
+def test_an_unload_is_done_once_the_app_stops_answering(harness):
+    h = harness()
     h.state(SD).unloading = True
 
     class Dies(arb.Automatic1111Client):
@@ -483,8 +454,8 @@ def test_an_unload_is_done_once_the_app_stops_answering(make):
     assert h.arbiter._unload(SD, "admission") is True
 
 
-def test_an_unload_passes_the_models_the_arbiter_saw(make):
-    h = make()
+def test_an_unload_passes_the_models_the_arbiter_saw(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "tiny")
     seen = []
@@ -500,8 +471,8 @@ def test_an_unload_passes_the_models_the_arbiter_saw(make):
     assert seen == [arb.Observation(reachable=True, models={"tiny:latest": 4 * GIB})]
 
 
-def test_unloading_several_apps_unloads_every_one_even_after_a_failure(make):
-    h = make()
+def test_unloading_several_apps_unloads_every_one_even_after_a_failure(harness):
+    h = harness()
     calls = []
     h.arbiter._unload = lambda name, reason: calls.append((name, reason)) or name == "b"
     assert h.arbiter._unload_all(["a", "b"], "reactive") is False
@@ -512,8 +483,8 @@ def test_unloading_several_apps_unloads_every_one_even_after_a_failure(make):
 # Work that bypassed the arbiter ------------------------------------------------------------------------------------
 
 
-def test_a_direct_sd_job_unloads_the_idle_ollama_model_and_counts_the_overlap(make, capsys):
-    h = make()
+def test_a_direct_sd_job_unloads_the_idle_ollama_model_and_counts_the_overlap(harness, capsys):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     request(h.sd.port, "POST", "/sdapi/v1/reload-checkpoint", {})  # from the web page: 16 + 7 fit
@@ -540,8 +511,8 @@ def test_a_direct_sd_job_unloads_the_idle_ollama_model_and_counts_the_overlap(ma
     assert h.arbiter.counters.get("unloads", app="ollama", reason="reactive") == 1
 
 
-def test_an_overlap_is_counted_once_per_job(make):
-    h = make()
+def test_an_overlap_is_counted_once_per_job(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     h.state("ollama").inflight[50] = 16.0  # a chat through the arbiter keeps Ollama busy: nothing to unload
@@ -557,8 +528,8 @@ def test_an_overlap_is_counted_once_per_job(make):
     assert h.ollama.loaded_names() == ["llama3.2:latest"]
 
 
-def test_a_busy_app_without_a_job_mark_is_counted_once(make):
-    h = make()
+def test_a_busy_app_without_a_job_mark_is_counted_once(harness):
+    h = harness()
     state = h.state(SD)
     with h.arbiter.cond:
         state.observed_busy, state.job_mark = True, None
@@ -569,8 +540,8 @@ def test_a_busy_app_without_a_job_mark_is_counted_once(make):
     assert state.overlap_mark == "busy"
 
 
-def test_an_app_already_being_unloaded_is_not_unloaded_again_by_a_reaction(make):
-    h = make()
+def test_an_app_already_being_unloaded_is_not_unloaded_again_by_a_reaction(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     request(h.sd.port, "POST", "/sdapi/v1/reload-checkpoint", {})
@@ -582,8 +553,8 @@ def test_an_app_already_being_unloaded_is_not_unloaded_again_by_a_reaction(make)
     assert h.state("ollama").unloading is True
 
 
-def test_a_reaction_at_the_end_of_a_request_unloads_in_the_background(make):
-    h = make()
+def test_a_reaction_at_the_end_of_a_request_unloads_in_the_background(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     ticket = h.arbiter.admit("ollama", 16.0, "chat")
@@ -596,8 +567,8 @@ def test_a_reaction_at_the_end_of_a_request_unloads_in_the_background(make):
     assert h.arbiter.counters.get("unloads", app="ollama", reason="reactive") == 1
 
 
-def test_no_reaction_when_everything_fits(make, capsys):
-    h = make()
+def test_no_reaction_when_everything_fits(harness, capsys):
+    h = harness()
     start_sd_job(h)
     h.arbiter.refresh(SD)
     capsys.readouterr()
@@ -609,15 +580,15 @@ def test_no_reaction_when_everything_fits(make, capsys):
 # Releasing and restoring -------------------------------------------------------------------------------------------
 
 
-def test_a_released_request_gives_back_its_reservation(make):
-    h = make()
+def test_a_released_request_gives_back_its_reservation(harness):
+    h = harness()
     ticket = h.arbiter.admit(SD, 12.0)
     h.arbiter.release(ticket)
     assert (h.state(SD).inflight, h.state(SD).busy_since) == ({}, None)
 
 
-def test_a_released_request_leaves_the_app_busy_with_the_others(make):
-    h = make()
+def test_a_released_request_leaves_the_app_busy_with_the_others(harness):
+    h = harness()
     first = h.arbiter.admit(SD, 12.0)
     started = h.state(SD).busy_since
     second = h.arbiter.admit(SD, 12.0)
@@ -625,8 +596,8 @@ def test_a_released_request_leaves_the_app_busy_with_the_others(make):
     assert (h.state(SD).inflight, h.state(SD).busy_since) == ({first.number: 12.0}, started)
 
 
-def test_a_released_request_reads_what_the_app_now_holds(make):
-    h = make()
+def test_a_released_request_reads_what_the_app_now_holds(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.arbiter.poll_once()
     ticket = h.arbiter.admit("ollama", 16.0)
@@ -635,8 +606,8 @@ def test_a_released_request_reads_what_the_app_now_holds(make):
     assert h.state("ollama").models == {"llama3.2:latest": 16 * GIB}
 
 
-def test_a_checkpoint_the_arbiter_unloaded_is_restored_once_it_fits(make, capsys):
-    h = make()
+def test_a_checkpoint_the_arbiter_unloaded_is_restored_once_it_fits(harness, capsys):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")  # unloads SD
     h.arbiter.apps["ollama"].inflight.clear()
     h.arbiter.refresh("ollama")
@@ -651,16 +622,16 @@ def test_a_checkpoint_the_arbiter_unloaded_is_restored_once_it_fits(make, capsys
     assert h.arbiter.counters.get("reloads", app=SD, reason="restore") == 1
 
 
-def test_a_checkpoint_is_not_restored_while_it_would_not_fit(make):
-    h = make()
+def test_a_checkpoint_is_not_restored_while_it_would_not_fit(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.restore_now()
     assert h.sd.weights_on_gpu is False
     assert h.state(SD).restore_pending is True
 
 
-def test_a_checkpoint_is_not_restored_while_a_request_waits(make):
-    h = make()
+def test_a_checkpoint_is_not_restored_while_a_request_waits(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
     h.arbiter.waiters.append((99, "ollama"))
@@ -668,8 +639,8 @@ def test_a_checkpoint_is_not_restored_while_a_request_waits(make):
     assert h.sd.weights_on_gpu is False
 
 
-def test_a_checkpoint_is_not_restored_during_an_unload_or_a_job_or_when_down(make):
-    h = make()
+def test_a_checkpoint_is_not_restored_during_an_unload_or_a_job_or_when_down(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
     sd = h.state(SD)
@@ -690,8 +661,8 @@ def test_a_checkpoint_is_not_restored_during_an_unload_or_a_job_or_when_down(mak
     assert h.sd.posts_to("/sdapi/v1/reload-checkpoint") == [{}]
 
 
-def test_a_restore_runs_under_a_reservation_of_the_active_max(make):
-    h = make()
+def test_a_restore_runs_under_a_reservation_of_the_active_max(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
     seen = []
@@ -709,8 +680,8 @@ def test_a_restore_runs_under_a_reservation_of_the_active_max(make):
     assert since == h.clock.now
 
 
-def test_a_restore_that_fails_is_logged_and_tried_again_later(make, capsys):
-    h = make()
+def test_a_restore_that_fails_is_logged_and_tried_again_later(harness, capsys):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
     h.card.set("someone-else", 20 * GIB)  # not through either app: the reload runs out of memory
@@ -729,8 +700,8 @@ def test_a_restore_that_fails_is_logged_and_tried_again_later(make, capsys):
 # Before a generation: the checkpoint back on the GPU ---------------------------------------------------------------
 
 
-def test_a_generation_reloads_an_unloaded_checkpoint_first(make, capsys):
-    h = make()
+def test_a_generation_reloads_an_unloaded_checkpoint_first(harness, capsys):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     capsys.readouterr()
     h.arbiter.ensure_loaded(SD)
@@ -742,29 +713,29 @@ def test_a_generation_reloads_an_unloaded_checkpoint_first(make, capsys):
     assert h.state(SD).loaded is True
 
 
-def test_a_generation_with_the_checkpoint_loaded_reloads_nothing(make):
-    h = make()
+def test_a_generation_with_the_checkpoint_loaded_reloads_nothing(harness):
+    h = harness()
     h.arbiter.ensure_loaded(SD)
     assert h.sd.posts_to("/sdapi/v1/reload-checkpoint") == []
     assert h.sd.requests[-1][1] == "/sdapi/v1/memory"  # it read the web UI again first
 
 
-def test_ollama_needs_no_reload(make):
-    h = make()
+def test_ollama_needs_no_reload(harness):
+    h = harness()
     before = len(h.ollama.requests)
     h.arbiter.ensure_loaded("ollama")
     assert len(h.ollama.requests) == before
 
 
-def test_a_web_ui_that_is_down_is_not_reloaded(make):
-    h = make()
+def test_a_web_ui_that_is_down_is_not_reloaded(harness):
+    h = harness()
     h.sd.stop()
     h.arbiter.ensure_loaded(SD)
     assert h.arbiter.counters.get("reloads", app=SD, reason="generation") == 0
 
 
-def test_a_reload_that_fails_is_logged(make, capsys):
-    h = make()
+def test_a_reload_that_fails_is_logged(harness, capsys):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.card.set("someone-else", 20 * GIB)
     capsys.readouterr()
@@ -774,8 +745,8 @@ def test_a_reload_that_fails_is_logged(make, capsys):
     assert failed["error"].startswith("POST /sdapi/v1/reload-checkpoint answered HTTP 500")
 
 
-def test_a_capped_keep_alive_is_counted_and_logged(make, capsys):
-    h = make()
+def test_a_capped_keep_alive_is_counted_and_logged(harness, capsys):
+    h = harness()
     capsys.readouterr()
     h.arbiter.note_keep_alive_capped("ollama", -1, 300)
     assert records(capsys.readouterr().out) == [
@@ -787,8 +758,8 @@ def test_a_capped_keep_alive_is_counted_and_logged(make, capsys):
 # Reporting ---------------------------------------------------------------------------------------------------------
 
 
-def test_status_lists_the_card_each_app_and_nothing_waiting(make):
-    h = make()
+def test_status_lists_the_card_each_app_and_nothing_waiting(harness):
+    h = harness()
     assert h.arbiter.status() == {
         "card": {"name": "simulated 24 GiB", "vram_gib": 24.0},
         "apps": [
@@ -830,8 +801,8 @@ def test_status_lists_the_card_each_app_and_nothing_waiting(make):
     }
 
 
-def test_status_shows_a_busy_app_its_models_the_waiters_and_the_counters(make):
-    h = make()
+def test_status_shows_a_busy_app_its_models_the_waiters_and_the_counters(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "tiny")
     h.arbiter.admit("ollama", 4.0)
@@ -848,8 +819,8 @@ def test_status_shows_a_busy_app_its_models_the_waiters_and_the_counters(make):
     assert status["counters"] == {"admissions{app=ollama}": 1.0, "refusals{app=stable-diffusion}": 1.0}
 
 
-def test_status_rounds_claims_and_model_sizes_to_three_places(make):
-    h = make()
+def test_status_rounds_claims_and_model_sizes_to_three_places(harness):
+    h = harness()
     h.state("ollama").models = {"odd:latest": 1234567890}
     h.state("ollama").observed_gib = 1234567890 / GIB
     ollama = h.arbiter.status()["apps"][0]
@@ -867,16 +838,16 @@ def test_status_rounds_claims_and_model_sizes_to_three_places(make):
         ({}, "unloaded"),
     ],
 )
-def test_status_names_each_state_in_a_word(make, change, word):
-    h = make()
+def test_status_names_each_state_in_a_word(harness, change, word):
+    h = harness()
     state = h.state("ollama")
     for key, value in change.items():
         setattr(state, key, value)
     assert arb._state_word(state) == word
 
 
-def test_the_state_word_puts_down_before_unloading_and_unloading_before_busy(make):
-    h = make()
+def test_the_state_word_puts_down_before_unloading_and_unloading_before_busy(harness):
+    h = harness()
     state = h.state("ollama")
     state.unloading, state.observed_busy, state.loaded = True, True, True
     assert arb._state_word(state) == "unloading"
@@ -974,17 +945,17 @@ vram_arbiter_poll_errors_total{app="stable-diffusion"} 0
 """
 
 
-def test_metrics_at_rest_describe_every_family_with_one_sample_per_app(make):
+def test_metrics_at_rest_describe_every_family_with_one_sample_per_app(harness):
     # The Prometheus text format: HELP and TYPE per family, integral values without a decimal point.
-    assert make().arbiter.metrics() == METRICS_AT_REST
+    assert harness().arbiter.metrics() == METRICS_AT_REST
 
 
 def sample(text: str, prefix: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(prefix)]
 
 
-def test_metrics_count_by_reason_and_show_busy_inflight_and_waiting(make):
-    h = make()
+def test_metrics_count_by_reason_and_show_busy_inflight_and_waiting(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0)  # unloads SD for admission
     h.arbiter.counters.add("wait_seconds", 1.5, app="ollama")
     h.arbiter.waiters.append((9, SD))
@@ -1007,8 +978,8 @@ def test_metrics_count_by_reason_and_show_busy_inflight_and_waiting(make):
     )
 
 
-def test_metrics_leave_out_what_is_unknown(make):
-    h = make()
+def test_metrics_leave_out_what_is_unknown(harness):
+    h = harness()
     h.sd.stop()
     h.arbiter.poll_once()
     h.state(SD).card_free_bytes = None
@@ -1020,8 +991,8 @@ def test_metrics_leave_out_what_is_unknown(make):
     assert sample(text, "vram_arbiter_app_up{")[1] == 'vram_arbiter_app_up{app="stable-diffusion"} 0'
 
 
-def test_metrics_report_the_free_vram_of_the_first_app_that_sees_it(make):
-    h = make()
+def test_metrics_report_the_free_vram_of_the_first_app_that_sees_it(harness):
+    h = harness()
     h.state("ollama").card_free_bytes = 5
     text = h.arbiter.metrics()
     assert sample(text, "vram_arbiter_card_free_bytes{") == ['vram_arbiter_card_free_bytes{card="simulated 24 GiB"} 5']
@@ -1052,14 +1023,14 @@ def test_counters_add_up_per_label_set_in_any_order():
     assert counters.values == {("unloads", (("app", "a"), ("reason", "x"))): 3.5}
 
 
-def test_a_model_seen_smaller_than_a_gib_needs_just_that(make):
-    h = make()
+def test_a_model_seen_smaller_than_a_gib_needs_just_that(harness):
+    h = harness()
     h.state("ollama").known_sizes["mini:latest"] = GIB // 2
     assert h.arbiter.need_gib("ollama", "mini") == 0.5
 
 
-def test_make_room_logs_the_need_rounded_to_a_hundredth(make, capsys):
-    h = make()
+def test_make_room_logs_the_need_rounded_to_a_hundredth(harness, capsys):
+    h = harness()
     capsys.readouterr()
     h.arbiter.admit("ollama", 15.456, "chat")
     [room] = records(capsys.readouterr().out, "make_room")
@@ -1078,8 +1049,8 @@ class Watching(arb.Automatic1111Client):
         return super().unload(observation)
 
 
-def test_an_app_shows_as_unloading_while_admission_unloads_it(make):
-    h = make()
+def test_an_app_shows_as_unloading_while_admission_unloads_it(harness):
+    h = harness()
     Watching.seen, Watching.harness = [], h
     h.state(SD).client = Watching(h.app(SD), 3)
     h.arbiter.admit("ollama", 16.0, "chat")
@@ -1087,8 +1058,8 @@ def test_an_app_shows_as_unloading_while_admission_unloads_it(make):
     assert h.state(SD).unloading is False
 
 
-def test_an_app_shows_as_unloading_while_a_reaction_unloads_it(make):
-    h = make()
+def test_an_app_shows_as_unloading_while_a_reaction_unloads_it(harness):
+    h = harness()
     seen = []
 
     class Spy(arb.OllamaClient):
@@ -1105,23 +1076,23 @@ def test_an_app_shows_as_unloading_while_a_reaction_unloads_it(make):
     assert seen == [True]
 
 
-def test_an_earlier_waiter_for_the_same_app_does_not_hold_a_request_back(make):
-    h = make(sd_extra={"max_wait_seconds": 0})
+def test_an_earlier_waiter_for_the_same_app_does_not_hold_a_request_back(harness):
+    h = harness(sd_extra={"max_wait_seconds": 0})
     with h.arbiter.cond:
         h.arbiter.waiters.append((0, SD))
     assert h.arbiter.admit(SD, 1.0).app == SD
 
 
-def test_a_request_queued_behind_another_app_with_no_wait_allowed_is_refused_at_once(make):
-    h = make(sd_extra={"max_wait_seconds": 0})
+def test_a_request_queued_behind_another_app_with_no_wait_allowed_is_refused_at_once(harness):
+    h = harness(sd_extra={"max_wait_seconds": 0})
     with h.arbiter.cond:
         h.arbiter.waiters.append((0, "ollama"))
     with pytest.raises(arb.Refused, match=r"an earlier request for ollama is still waiting.* waited 0 s "):
         h.arbiter.admit(SD, 1.0)
 
 
-def test_a_release_returns_before_the_reactive_unload_it_starts_is_done(make):
-    h = make()
+def test_a_release_returns_before_the_reactive_unload_it_starts_is_done(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     load_directly(h, "llama3.2")
     ticket = h.arbiter.admit("ollama", 16.0, "chat")
@@ -1144,14 +1115,14 @@ def test_a_release_returns_before_the_reactive_unload_it_starts_is_done(make):
     assert done.wait(3)
 
 
-def test_status_counters_name_every_label(make):
-    h = make()
+def test_status_counters_name_every_label(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0)
     assert h.arbiter.status()["counters"]["unloads{app=stable-diffusion,reason=admission}"] == 1.0
 
 
-def test_an_overlap_logs_each_apps_claim_rounded_to_a_hundredth(make, capsys):
-    h = make()
+def test_an_overlap_logs_each_apps_claim_rounded_to_a_hundredth(harness, capsys):
+    h = harness()
     with h.arbiter.cond:
         h.state(SD).observed_busy, h.state(SD).job_mark = True, "20261128120000"
         h.state(SD).observed_gib = 12.3456
@@ -1162,8 +1133,8 @@ def test_an_overlap_logs_each_apps_claim_rounded_to_a_hundredth(make, capsys):
     assert overlap["claims"] == {"ollama": 15.68, SD: 12.35}
 
 
-def test_restoring_looks_past_an_app_that_is_being_unloaded(make):
-    h = make()
+def test_restoring_looks_past_an_app_that_is_being_unloaded(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
     ollama = h.state("ollama")
@@ -1172,8 +1143,8 @@ def test_restoring_looks_past_an_app_that_is_being_unloaded(make):
     assert h.sd.weights_on_gpu is True
 
 
-def test_a_restore_takes_the_next_ticket_number(make):
-    h = make()
+def test_a_restore_takes_the_next_ticket_number(harness):
+    h = harness()
     first = h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.release(first)
     h.arbiter.apps["ollama"].inflight.clear()
@@ -1190,8 +1161,8 @@ def test_a_restore_takes_the_next_ticket_number(make):
     assert h.arbiter.admit(SD, 1.0).number == 3
 
 
-def test_a_restore_that_worked_is_not_tried_again_even_if_the_app_is_gone_right_after(make):
-    h = make()
+def test_a_restore_that_worked_is_not_tried_again_even_if_the_app_is_gone_right_after(harness):
+    h = harness()
     h.arbiter.admit("ollama", 16.0, "chat")
     h.arbiter.apps["ollama"].inflight.clear()
 
@@ -1205,8 +1176,8 @@ def test_a_restore_that_worked_is_not_tried_again_even_if_the_app_is_gone_right_
     assert h.state(SD).restore_pending is False
 
 
-def test_a_refusal_counts_an_idle_holding_time_from_the_load(make, capsys):
-    h = make(ollama_extra={"max_wait_seconds": 0})
+def test_a_refusal_counts_an_idle_holding_time_from_the_load(harness, capsys):
+    h = harness(ollama_extra={"max_wait_seconds": 0})
     sd = h.state(SD)
     sd.inflight[99] = 12.0  # reserved; when its job started is not known
     sd.busy_since = None

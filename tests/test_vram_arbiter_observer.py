@@ -7,39 +7,9 @@ scripted server. The card is the spec's 24 GiB; Ollama 0 / 8-16 GiB, Stable Diff
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 
 from tests.arbiter_inproc import GIB, SD, Harness, Scripted, arb, records, request
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def build(**kwargs) -> Harness:
-        harness = Harness(**kwargs)
-        made.append(harness)
-        return harness
-
-    yield build
-    for harness in made:
-        harness.stop()
-
-
-@pytest.fixture
-def script() -> Iterator[Callable[..., Scripted]]:
-    made: list[Scripted] = []
-
-    def build(answers: dict[str, tuple[int, bytes]]) -> Scripted:
-        server = Scripted(answers)
-        made.append(server)
-        return server
-
-    yield build
-    for server in made:
-        server.stop()
 
 
 def chat_directly(h: Harness, model: str) -> None:
@@ -69,14 +39,14 @@ def end_sd_job(h: Harness) -> None:
 # Ollama: GET /api/ps ---------------------------------------------------------------------------------------
 
 
-def test_ollama_with_no_model_loaded_is_observed_empty(make):
-    h = make()
+def test_ollama_with_no_model_loaded_is_observed_empty(fresh_harness):
+    h = fresh_harness()
     observation = arb.OllamaClient(h.app("ollama"), 3).observe()
     assert observation == arb.Observation(reachable=True, observed_gib=0.0, loaded=False, models={})
 
 
-def test_ollama_holds_the_sum_of_size_vram_of_its_loaded_models(make):
-    h = make(ollama={"max_loaded_models": 2})
+def test_ollama_holds_the_sum_of_size_vram_of_its_loaded_models(fresh_harness):
+    h = fresh_harness(ollama={"max_loaded_models": 2})
     assert request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {}).status == 200
     chat_directly(h, "tiny")
     chat_directly(h, "llama3.2")
@@ -99,8 +69,8 @@ def test_a_model_reference_is_named_as_ollama_lists_it(reference, name):
     assert arb.normalize_model(reference) == name
 
 
-def test_ollama_is_unloaded_with_keep_alive_zero_for_each_model_it_holds(make):
-    h = make()
+def test_ollama_is_unloaded_with_keep_alive_zero_for_each_model_it_holds(fresh_harness):
+    h = fresh_harness()
     chat_directly(h, "llama3.2")
     client = arb.OllamaClient(h.app("ollama"), 3)
     unloaded = client.unload(client.observe())
@@ -117,8 +87,8 @@ def test_ollama_is_never_reported_busy_before_an_unload():
 # AUTOMATIC1111: /sdapi/v1/progress and /sdapi/v1/memory -----------------------------------------------------
 
 
-def test_sd_at_rest_with_its_checkpoint_is_observed_loaded_with_the_card_it_sees(make):
-    h = make()
+def test_sd_at_rest_with_its_checkpoint_is_observed_loaded_with_the_card_it_sees(fresh_harness):
+    h = fresh_harness()
     observation = arb.Automatic1111Client(h.app(SD), 3).observe()
     assert observation == arb.Observation(
         reachable=True,
@@ -131,22 +101,22 @@ def test_sd_at_rest_with_its_checkpoint_is_observed_loaded_with_the_card_it_sees
     )
 
 
-def test_sd_holding_half_a_gib_over_idle_counts_as_nothing_loaded(make):
-    h = make()
+def test_sd_holding_half_a_gib_over_idle_counts_as_nothing_loaded(fresh_harness):
+    h = fresh_harness()
     assert request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {}).status == 200
     h.card.set("sd", GIB // 2)  # CUDA context and caches
     observation = arb.Automatic1111Client(h.app(SD), 3).observe()
     assert (observation.observed_gib, observation.loaded) == (0.5, False)
 
 
-def test_sd_holding_just_over_the_margin_counts_as_loaded(make):
-    h = make()
+def test_sd_holding_just_over_the_margin_counts_as_loaded(fresh_harness):
+    h = fresh_harness()
     h.card.set("sd", GIB // 2 + 64 * 1024**2)
     assert arb.Automatic1111Client(h.app(SD), 3).observe().loaded is True
 
 
-def test_a_running_sd_job_is_busy_and_marked_by_its_timestamp(make):
-    h = make()
+def test_a_running_sd_job_is_busy_and_marked_by_its_timestamp(fresh_harness):
+    h = fresh_harness()
     start_sd_job(h)
     observation = arb.Automatic1111Client(h.app(SD), 3).observe()
     assert (observation.busy, observation.job_mark) == (True, "20261128112233")
@@ -169,8 +139,8 @@ def test_sd_is_busy_while_a_job_is_named_or_counted(progress, busy):
     assert arb.is_busy(progress) is busy
 
 
-def test_sd_busy_now_reads_progress_right_then(make):
-    h = make()
+def test_sd_busy_now_reads_progress_right_then(fresh_harness):
+    h = fresh_harness()
     client = arb.Automatic1111Client(h.app(SD), 3)
     assert client.busy_now() is False
     start_sd_job(h)
@@ -178,8 +148,8 @@ def test_sd_busy_now_reads_progress_right_then(make):
     assert h.sd.requests[-1] == ("GET", "/sdapi/v1/progress", None)
 
 
-def test_sd_is_unloaded_and_reloaded_through_its_checkpoint_routes(make):
-    h = make()
+def test_sd_is_unloaded_and_reloaded_through_its_checkpoint_routes(fresh_harness):
+    h = fresh_harness()
     client = arb.Automatic1111Client(h.app(SD), 3)
     assert client.unload(arb.Observation(reachable=True)) == ["checkpoint"]
     assert h.sd.weights_on_gpu is False
@@ -191,15 +161,15 @@ def test_sd_is_unloaded_and_reloaded_through_its_checkpoint_routes(make):
     ]
 
 
-def test_sd_with_api_auth_is_read_with_the_configured_credentials(make):
+def test_sd_with_api_auth_is_read_with_the_configured_credentials(fresh_harness):
     auth = "Basic " + "YWRtaW46czNjcmV0LXBhc3M="  # admin:s3cret-pass
-    h = make(sd={"authorization": auth})
+    h = fresh_harness(sd={"authorization": auth})
     observation = arb.Automatic1111Client(sd_config(h.sd.url, authorization=auth), 3).observe()
     assert observation.observed_gib == 7.0
 
 
-def test_sd_with_api_auth_and_no_credentials_is_an_error_that_says_to_check_them(make):
-    h = make(sd={"authorization": "Basic YWRtaW46czNjcmV0LXBhc3M="})
+def test_sd_with_api_auth_and_no_credentials_is_an_error_that_says_to_check_them(fresh_harness):
+    h = fresh_harness(sd={"authorization": "Basic YWRtaW46czNjcmV0LXBhc3M="})
     with pytest.raises(arb.UpstreamError) as error:
         arb.Automatic1111Client(sd_config(h.sd.url), 3).observe()
     assert str(error.value) == (
@@ -211,8 +181,8 @@ def test_sd_with_api_auth_and_no_credentials_is_an_error_that_says_to_check_them
 IDLE_PROGRESS = (200, b'{"progress": 0, "state": {"job": "", "job_count": 0, "job_timestamp": "20261128100000"}}')
 
 
-def test_sd_whose_memory_route_fails_is_observed_with_vram_unknown(script):
-    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (500, b"Internal Server Error")})
+def test_sd_whose_memory_route_fails_is_observed_with_vram_unknown(scripted):
+    server = scripted({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (500, b"Internal Server Error")})
     observation = arb.Automatic1111Client(sd_config(server.url), 3).observe()
     assert observation == arb.Observation(
         reachable=True,
@@ -222,23 +192,23 @@ def test_sd_whose_memory_route_fails_is_observed_with_vram_unknown(script):
     )
 
 
-def test_sd_without_reserved_memory_stats_is_read_from_allocated(script):
+def test_sd_without_reserved_memory_stats_is_read_from_allocated(scripted):
     memory = b'{"cuda": {"allocated": {"current": 3221225472}}}'
-    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
+    server = scripted({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
     observation = arb.Automatic1111Client(sd_config(server.url), 3).observe()
     assert (observation.observed_gib, observation.loaded) == (3.0, True)
     assert (observation.card_total_bytes, observation.card_free_bytes) == (None, None)
 
 
-def test_sd_memory_stats_that_are_not_numbers_leave_vram_unknown(script):
+def test_sd_memory_stats_that_are_not_numbers_leave_vram_unknown(scripted):
     memory = b'{"cuda": {"reserved": {"current": "n/a"}, "system": {"total": 25769803776, "free": null}}}'
-    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
+    server = scripted({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
     observation = arb.Automatic1111Client(sd_config(server.url), 3).observe()
     assert (observation.observed_gib, observation.loaded, observation.card_total_bytes) == (None, False, None)
 
 
-def test_sd_memory_without_cuda_leaves_vram_unknown(script):
-    server = script({"/sdapi/v1/progress": (200, b'{"state": null}'), "/sdapi/v1/memory": (200, b'{"cuda": null}')})
+def test_sd_memory_without_cuda_leaves_vram_unknown(scripted):
+    server = scripted({"/sdapi/v1/progress": (200, b'{"state": null}'), "/sdapi/v1/memory": (200, b'{"cuda": null}')})
     observation = arb.Automatic1111Client(sd_config(server.url), 3).observe()
     assert observation == arb.Observation(reachable=True, busy=False, job_mark=None)
 
@@ -246,8 +216,8 @@ def test_sd_memory_without_cuda_leaves_vram_unknown(script):
 # The JSON client ---------------------------------------------------------------------------------------------
 
 
-def test_a_json_call_sends_accept_and_the_body_with_its_type_and_credentials(script):
-    server = script({"/x": (200, b'{"ok": true}')})
+def test_a_json_call_sends_accept_and_the_body_with_its_type_and_credentials(scripted):
+    server = scripted({"/x": (200, b'{"ok": true}')})
     assert arb._http_json(server.url, "POST", "/x", 3, {"a": 1}, "Basic abc") == {"ok": True}
     [(method, path, headers, body)] = server.got
     assert (method, path, body) == ("POST", "/x", b'{"a": 1}')
@@ -258,34 +228,34 @@ def test_a_json_call_sends_accept_and_the_body_with_its_type_and_credentials(scr
     )
 
 
-def test_a_json_call_without_a_body_sends_no_content_type_and_no_credentials(script):
-    server = script({"/x": (200, b"[]")})
+def test_a_json_call_without_a_body_sends_no_content_type_and_no_credentials(scripted):
+    server = scripted({"/x": (200, b"[]")})
     assert arb._http_json(server.url, "GET", "/x", 3) == []
     [(_, _, headers, body)] = server.got
     assert "Content-Type" not in headers and "Authorization" not in headers and body == b""
 
 
-def test_an_empty_answer_reads_as_an_empty_object(script):
-    server = script({"/x": (200, b"  ")})
+def test_an_empty_answer_reads_as_an_empty_object(scripted):
+    server = scripted({"/x": (200, b"  ")})
     assert arb._http_json(server.url, "GET", "/x", 3) == {}
 
 
-def test_an_answer_that_is_not_json_is_an_upstream_error(script):
-    server = script({"/x": (200, b"<html>")})
+def test_an_answer_that_is_not_json_is_an_upstream_error(scripted):
+    server = scripted({"/x": (200, b"<html>")})
     with pytest.raises(arb.UpstreamError) as error:
         arb._http_json(server.url, "GET", "/x", 3)
     assert str(error.value) == "GET /x answered something that is not JSON: b'<html>'"
 
 
-def test_an_error_status_is_an_upstream_error_with_the_start_of_the_body(script):
-    server = script({"/x": (400, b"x" * 300)})
+def test_an_error_status_is_an_upstream_error_with_the_start_of_the_body(scripted):
+    server = scripted({"/x": (400, b"x" * 300)})
     with pytest.raises(arb.UpstreamError) as error:
         arb._http_json(server.url, "GET", "/x", 3)
     assert str(error.value) == f"GET /x answered HTTP 400: b'{'x' * 200}'"
 
 
-def test_a_status_below_400_is_an_answer(script):
-    server = script({"/x": (399, b'{"a": 1}')})
+def test_a_status_below_400_is_an_answer(scripted):
+    server = scripted({"/x": (399, b'{"a": 1}')})
     assert arb._http_json(server.url, "GET", "/x", 3) == {"a": 1}
 
 
@@ -301,8 +271,8 @@ def test_an_app_that_does_not_listen_is_an_upstream_error_naming_it():
 # What the arbiter keeps from each poll ---------------------------------------------------------------------------
 
 
-def test_the_first_poll_logs_each_app_up_with_what_it_holds(make, capsys):
-    h = make()
+def test_the_first_poll_logs_each_app_up_with_what_it_holds(fresh_harness, capsys):
+    h = fresh_harness()
     h.arbiter.poll_once()
     assert records(capsys.readouterr().out) == [
         {"event": "app_up", "app": "ollama", "after_restart": False, "observed_gib": 0.0},
@@ -310,16 +280,16 @@ def test_the_first_poll_logs_each_app_up_with_what_it_holds(make, capsys):
     ]
 
 
-def test_a_second_poll_with_nothing_changed_logs_nothing(make, capsys):
-    h = make()
+def test_a_second_poll_with_nothing_changed_logs_nothing(fresh_harness, capsys):
+    h = fresh_harness()
     h.arbiter.poll_once()
     capsys.readouterr()
     h.arbiter.poll_once()
     assert capsys.readouterr().out == ""
 
 
-def test_an_app_that_stops_answering_is_logged_down_counted_and_holds_nothing(make, capsys):
-    h = make()
+def test_an_app_that_stops_answering_is_logged_down_counted_and_holds_nothing(fresh_harness, capsys):
+    h = fresh_harness()
     chat_directly(h, "tiny")
     h.arbiter.poll_once()
     capsys.readouterr()
@@ -340,8 +310,8 @@ def test_an_app_that_stops_answering_is_logged_down_counted_and_holds_nothing(ma
     assert (state.busy_since, state.loaded_since, state.observed_busy) == (None, None, False)
 
 
-def test_an_app_that_is_down_at_the_first_poll_is_logged_down(make, capsys):
-    h = make()
+def test_an_app_that_is_down_at_the_first_poll_is_logged_down(fresh_harness, capsys):
+    h = fresh_harness()
     h.sd.stop()
     h.arbiter.refresh(SD)
     [down] = records(capsys.readouterr().out)
@@ -349,8 +319,8 @@ def test_an_app_that_is_down_at_the_first_poll_is_logged_down(make, capsys):
     assert h.state(SD).polled is True
 
 
-def test_an_app_back_after_a_restart_is_logged_up_after_restart(make, capsys):
-    h = make()
+def test_an_app_back_after_a_restart_is_logged_up_after_restart(fresh_harness, capsys):
+    h = fresh_harness()
     h.arbiter.poll_once()
     h.sd.stop()
     h.arbiter.poll_once()
@@ -362,8 +332,8 @@ def test_an_app_back_after_a_restart_is_logged_up_after_restart(make, capsys):
     ]
 
 
-def test_an_app_down_while_requests_it_admitted_run_stays_busy_from_now(make):
-    h = make()
+def test_an_app_down_while_requests_it_admitted_run_stays_busy_from_now(fresh_harness):
+    h = fresh_harness()
     h.arbiter.poll_once()
     h.state("ollama").inflight[1] = 16.0
     h.ollama.stop()
@@ -372,8 +342,8 @@ def test_an_app_down_while_requests_it_admitted_run_stays_busy_from_now(make):
     assert h.state("ollama").busy_since == h.clock.now
 
 
-def test_a_down_app_poll_wakes_waiting_requests(make):
-    h = make()
+def test_a_down_app_poll_wakes_waiting_requests(fresh_harness):
+    h = fresh_harness()
     h.ollama.stop()
     woken = []
     with h.arbiter.cond:
@@ -384,17 +354,17 @@ def test_a_down_app_poll_wakes_waiting_requests(make):
     assert woken == [True]
 
 
-def test_an_up_app_poll_wakes_waiting_requests(make):
+def test_an_up_app_poll_wakes_waiting_requests(fresh_harness):
     import threading
 
-    h = make()
+    h = fresh_harness()
     with h.arbiter.cond:
         threading.Timer(0.0, lambda: h.arbiter.refresh(SD)).start()
         assert h.arbiter.cond.wait(timeout=2) is True
 
 
-def test_loaded_and_busy_are_timed_from_the_poll_that_first_saw_them(make):
-    h = make()
+def test_loaded_and_busy_are_timed_from_the_poll_that_first_saw_them(fresh_harness):
+    h = fresh_harness()
     h.arbiter.poll_once()
     sd = h.state(SD)
     assert (sd.loaded_since, sd.busy_since) == (h.clock.now, None)
@@ -414,8 +384,8 @@ def test_loaded_and_busy_are_timed_from_the_poll_that_first_saw_them(make):
     assert (sd.loaded, sd.loaded_since) == (False, None)
 
 
-def test_a_poll_keeps_the_card_as_sd_sees_it_and_the_job_mark(make):
-    h = make()
+def test_a_poll_keeps_the_card_as_sd_sees_it_and_the_job_mark(fresh_harness):
+    h = fresh_harness()
     start_sd_job(h, "20261128120000")
     h.arbiter.refresh(SD)
     sd = h.state(SD)
@@ -423,9 +393,9 @@ def test_a_poll_keeps_the_card_as_sd_sees_it_and_the_job_mark(make):
     assert (sd.observed_busy, sd.reachable, sd.last_error) == (True, True, None)
 
 
-def test_sd_whose_vram_is_unknown_counts_as_loaded_and_claims_its_active_max(make, script):
-    h = make()
-    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (500, b"x")})
+def test_sd_whose_vram_is_unknown_counts_as_loaded_and_claims_its_active_max(fresh_harness, scripted):
+    h = fresh_harness()
+    server = scripted({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (500, b"x")})
     h.state(SD).client = arb.Automatic1111Client(sd_config(server.url), 3)
     h.arbiter.refresh(SD)
     sd = h.state(SD)
@@ -437,8 +407,8 @@ def test_sd_whose_vram_is_unknown_counts_as_loaded_and_claims_its_active_max(mak
     assert arb.claim_gib(sd.view()) == 12.0
 
 
-def test_a_loaded_model_is_remembered_by_its_size_after_it_unloads(make):
-    h = make()
+def test_a_loaded_model_is_remembered_by_its_size_after_it_unloads(fresh_harness):
+    h = fresh_harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     chat_directly(h, "tiny")
     h.arbiter.refresh("ollama")
@@ -449,25 +419,25 @@ def test_a_loaded_model_is_remembered_by_its_size_after_it_unloads(make):
     assert (state.models, state.known_sizes) == ({}, {"tiny:latest": 4 * GIB})
 
 
-def test_a_model_listed_without_vram_is_not_remembered_by_size(make, script):
-    h = make()
-    server = script({"/api/ps": (200, b'{"models": [{"name": "cpu-only:latest", "size_vram": 0}]}')})
+def test_a_model_listed_without_vram_is_not_remembered_by_size(fresh_harness, scripted):
+    h = fresh_harness()
+    server = scripted({"/api/ps": (200, b'{"models": [{"name": "cpu-only:latest", "size_vram": 0}]}')})
     h.state("ollama").client = arb.OllamaClient(ollama_config(server.url), 3)
     h.arbiter.refresh("ollama")
     assert h.state("ollama").models == {"cpu-only:latest": 0}
     assert h.state("ollama").known_sizes == {}
 
 
-def test_a_view_before_the_first_poll_has_vram_unknown(make):
-    h = make()
+def test_a_view_before_the_first_poll_has_vram_unknown(fresh_harness):
+    h = fresh_harness()
     view = h.state(SD).view()
     assert view == arb.AppView(
         name=SD, envelope=arb.Envelope(0.0, 8.0, 12.0), reachable=False, observed_gib=None, grows_when_busy=True
     )
 
 
-def test_a_view_carries_the_largest_reservation_and_who_is_busy(make):
-    h = make()
+def test_a_view_carries_the_largest_reservation_and_who_is_busy(fresh_harness):
+    h = fresh_harness()
     h.arbiter.poll_once()
     state = h.state("ollama")
     state.inflight.update({1: 4.0, 2: 16.0})
@@ -488,8 +458,8 @@ def test_a_view_carries_the_largest_reservation_and_who_is_busy(make):
     )
 
 
-def test_a_job_without_a_request_through_the_arbiter_is_foreign(make):
-    h = make()
+def test_a_job_without_a_request_through_the_arbiter_is_foreign(fresh_harness):
+    h = fresh_harness()
     start_sd_job(h)
     h.arbiter.refresh(SD)
     assert (h.state(SD).busy, h.state(SD).foreign_busy) == (True, True)
@@ -500,20 +470,20 @@ def test_a_job_without_a_request_through_the_arbiter_is_foreign(make):
 # Health ------------------------------------------------------------------------------------------------------------
 
 
-def test_the_arbiter_is_not_healthy_before_its_first_poll(make):
-    assert make().arbiter.healthy() is False
+def test_the_arbiter_is_not_healthy_before_its_first_poll(fresh_harness):
+    assert fresh_harness().arbiter.healthy() is False
 
 
-def test_the_arbiter_is_healthy_right_after_a_poll(make):
-    h = make()
+def test_the_arbiter_is_healthy_right_after_a_poll(fresh_harness):
+    h = fresh_harness()
     h.arbiter.poll_once()
     assert h.arbiter.healthy() is True
 
 
-def test_the_poll_loop_is_stalled_after_three_intervals_plus_two_timeouts_per_app_plus_five_seconds(make):
+def test_the_poll_loop_is_stalled_after_three_intervals_plus_two_timeouts_per_app_plus_five_seconds(fresh_harness):
     import time
 
-    h = make(poll_interval_seconds=2, request_timeout_seconds=10)
+    h = fresh_harness(poll_interval_seconds=2, request_timeout_seconds=10)
     stale_after = 3 * 2 + 2 * 10 * 2 + 5  # 51 s
     h.arbiter.last_poll = time.monotonic() - (stale_after - 0.5)
     assert h.arbiter.healthy() is True
@@ -526,15 +496,15 @@ def test_an_unload_of_an_ollama_that_hangs_gives_up_after_the_request_timeout():
 
     silent = Silent()
     try:
-        client = arb.OllamaClient(ollama_config(silent.url), 0.1)
+        client = arb.OllamaClient(ollama_config(silent.url), 0.05)
         with pytest.raises(arb.UpstreamError, match="timed out"):
             client.unload(arb.Observation(reachable=True, models={"llama3.2:latest": 1}))
     finally:
         silent.stop()
 
 
-def test_sd_checkpoint_routes_are_posted_an_empty_json_object_with_the_credentials(script):
-    server = script({"/sdapi/v1/unload-checkpoint": (200, b"{}"), "/sdapi/v1/reload-checkpoint": (200, b"{}")})
+def test_sd_checkpoint_routes_are_posted_an_empty_json_object_with_the_credentials(scripted):
+    server = scripted({"/sdapi/v1/unload-checkpoint": (200, b"{}"), "/sdapi/v1/reload-checkpoint": (200, b"{}")})
     client = arb.Automatic1111Client(sd_config(server.url, authorization="Basic abc"), 3)
     client.unload(arb.Observation(reachable=True))
     client.reload()
@@ -542,9 +512,9 @@ def test_sd_checkpoint_routes_are_posted_an_empty_json_object_with_the_credentia
         assert (body, headers["Content-Type"], headers["Authorization"]) == (b"{}", "application/json", "Basic abc")
 
 
-def test_sd_with_api_auth_is_unloaded_and_reloaded_with_the_credentials(make):
+def test_sd_with_api_auth_is_unloaded_and_reloaded_with_the_credentials(fresh_harness):
     auth = "Basic YWRtaW46czNjcmV0LXBhc3M="
-    h = make(sd={"authorization": auth})
+    h = fresh_harness(sd={"authorization": auth})
     client = arb.Automatic1111Client(sd_config(h.sd.url, authorization=auth), 3)
     client.unload(arb.Observation(reachable=True))
     assert h.sd.weights_on_gpu is False
@@ -558,7 +528,7 @@ def test_a_json_call_to_an_app_that_hangs_gives_up_after_its_timeout():
     silent = Silent()
     try:
         with pytest.raises(arb.UpstreamError) as error:
-            arb._http_json(silent.url, "GET", "/api/ps", 0.1)
+            arb._http_json(silent.url, "GET", "/api/ps", 0.05)
     finally:
         silent.stop()
     assert str(error.value) == f"cannot reach {silent.url}: timed out"
@@ -570,26 +540,26 @@ def test_a_poll_of_sd_that_hangs_gives_up_after_the_request_timeout():
     silent = Silent()
     try:
         with pytest.raises(arb.UpstreamError, match="timed out"):
-            arb.Automatic1111Client(sd_config(silent.url), 0.1).observe()
+            arb.Automatic1111Client(sd_config(silent.url), 0.05).observe()
     finally:
         silent.stop()
 
 
-def test_an_answer_that_is_not_json_is_quoted_up_to_200_bytes(script):
-    server = script({"/x": (200, b"<" * 300)})
+def test_an_answer_that_is_not_json_is_quoted_up_to_200_bytes(scripted):
+    server = scripted({"/x": (200, b"<" * 300)})
     with pytest.raises(arb.UpstreamError) as error:
         arb._http_json(server.url, "GET", "/x", 3)
     assert str(error.value) == f"GET /x answered something that is not JSON: b'{'<' * 200}'"
 
 
-def test_sd_vram_is_what_the_allocator_reserved_not_what_tensors_use(script):
+def test_sd_vram_is_what_the_allocator_reserved_not_what_tensors_use(scripted):
     memory = b'{"cuda": {"reserved": {"current": 7516192768}, "allocated": {"current": 5368709120}}}'
-    server = script({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
+    server = scripted({"/sdapi/v1/progress": IDLE_PROGRESS, "/sdapi/v1/memory": (200, memory)})
     assert arb.Automatic1111Client(sd_config(server.url), 3).observe().observed_gib == 7.0
 
 
-def test_an_app_that_stays_down_is_logged_and_counted_once(make, capsys):
-    h = make()
+def test_an_app_that_stays_down_is_logged_and_counted_once(fresh_harness, capsys):
+    h = fresh_harness()
     h.arbiter.poll_once()
     h.ollama.stop()
     capsys.readouterr()
@@ -599,9 +569,9 @@ def test_an_app_that_stays_down_is_logged_and_counted_once(make, capsys):
     assert h.arbiter.counters.get("poll_errors", app="ollama") == 1
 
 
-def test_any_model_holding_vram_is_remembered_by_its_size(make, script):
-    h = make()
-    server = script({"/api/ps": (200, b'{"models": [{"name": "speck:latest", "size_vram": 1}]}')})
+def test_any_model_holding_vram_is_remembered_by_its_size(fresh_harness, scripted):
+    h = fresh_harness()
+    server = scripted({"/api/ps": (200, b'{"models": [{"name": "speck:latest", "size_vram": 1}]}')})
     h.state("ollama").client = arb.OllamaClient(ollama_config(server.url), 3)
     h.arbiter.refresh("ollama")
     assert h.state("ollama").known_sizes == {"speck:latest": 1}
@@ -613,13 +583,13 @@ def test_a_poll_of_ollama_that_hangs_gives_up_after_the_request_timeout():
     silent = Silent()
     try:
         with pytest.raises(arb.UpstreamError, match="timed out"):
-            arb.OllamaClient(ollama_config(silent.url), 0.1).observe()
+            arb.OllamaClient(ollama_config(silent.url), 0.05).observe()
     finally:
         silent.stop()
 
 
-def test_a_loaded_model_listed_only_by_its_model_field_is_counted(script):
-    server = script({"/api/ps": (200, b'{"models": [{"model": "tiny", "size_vram": 4294967296}]}')})
+def test_a_loaded_model_listed_only_by_its_model_field_is_counted(scripted):
+    server = scripted({"/api/ps": (200, b'{"models": [{"model": "tiny", "size_vram": 4294967296}]}')})
     observation = arb.OllamaClient(ollama_config(server.url), 3).observe()
     assert observation.models == {"tiny:latest": 4 * GIB}
 
@@ -630,7 +600,7 @@ def test_a_reload_of_sd_that_hangs_gives_up_after_the_request_timeout():
     silent = Silent()
     try:
         with pytest.raises(arb.UpstreamError, match="timed out"):
-            arb.Automatic1111Client(sd_config(silent.url), 0.1).reload()
+            arb.Automatic1111Client(sd_config(silent.url), 0.05).reload()
     finally:
         silent.stop()
 

@@ -19,36 +19,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.arbiter_inproc import CHAT, GIB, SD, Harness, Scripted, arb, events, records, released, request, wait_for
-
-
-@pytest.fixture
-def make() -> Iterator[Callable[..., Harness]]:
-    made: list[Harness] = []
-
-    def build(**kwargs) -> Harness:
-        harness = Harness(**kwargs)
-        made.append(harness)
-        harness.observe()
-        return harness
-
-    yield build
-    for harness in made:
-        harness.stop()
-
-
-@pytest.fixture
-def script() -> Iterator[Callable[..., Scripted]]:
-    made: list[Scripted] = []
-
-    def build(answers: dict[str, tuple]) -> Scripted:
-        server = Scripted(answers)
-        made.append(server)
-        return server
-
-    yield build
-    for server in made:
-        server.stop()
+from tests.arbiter_inproc import CHAT, GIB, SD, Harness, arb, events, records, released, request, wait_for
 
 
 def raw_request(port: int, data: bytes, timeout: float = 3.0) -> bytes:
@@ -76,8 +47,8 @@ def plan(h: Harness, name: str, method: str, path: str, payload=None, body: byte
     return planner(h.arbiter, h.app(name), method, path, data)
 
 
-def test_ollama_requests_that_load_nothing_go_straight_through(make):
-    h = make()
+def test_ollama_requests_that_load_nothing_go_straight_through(harness):
+    h = harness()
     assert plan(h, "ollama", "GET", "/api/tags") == arb.Plan(label="GET /api/tags")
     assert plan(h, "ollama", "POST", "/api/pull", {"model": "x"}).admit is False
     assert plan(h, "ollama", "GET", "/api/chat").admit is False
@@ -95,37 +66,37 @@ def test_ollama_requests_that_load_nothing_go_straight_through(make):
         "/v1/embeddings",
     ],
 )
-def test_every_ollama_route_that_runs_a_model_is_admitted(make, path):
-    h = make()
+def test_every_ollama_route_that_runs_a_model_is_admitted(harness, path):
+    h = harness()
     got = plan(h, "ollama", "POST", path, {"model": "llama3.2", "prompt": "hi", "messages": [1]})
     assert (got.admit, got.need_gib, got.label) == (True, 16.0, f"POST {path} llama3.2")
 
 
-def test_an_ollama_body_that_is_not_json_is_left_for_ollama_to_refuse(make):
-    h = make()
+def test_an_ollama_body_that_is_not_json_is_left_for_ollama_to_refuse(harness):
+    h = harness()
     assert plan(h, "ollama", "POST", "/api/chat", body=b"{nope") == arb.Plan(body=b"{nope", label="POST /api/chat")
 
 
-def test_an_ollama_body_that_is_not_an_object_is_left_for_ollama_to_refuse(make):
-    h = make()
+def test_an_ollama_body_that_is_not_an_object_is_left_for_ollama_to_refuse(harness):
+    h = harness()
     assert plan(h, "ollama", "POST", "/api/chat", body=b"[1]") == arb.Plan(body=b"[1]", label="POST /api/chat")
 
 
-def test_an_empty_ollama_body_is_admitted_at_the_active_max(make):
-    h = make()
+def test_an_empty_ollama_body_is_admitted_at_the_active_max(harness):
+    h = harness()
     got = plan(h, "ollama", "POST", "/api/chat", body=b" ")
     assert (got.admit, got.need_gib, got.label) == (True, 16.0, "POST /api/chat")
 
 
-def test_a_model_that_is_not_a_string_is_admitted_at_the_active_max(make):
-    h = make()
+def test_a_model_that_is_not_a_string_is_admitted_at_the_active_max(harness):
+    h = harness()
     h.state("ollama").models = {"tiny:latest": 4 * GIB}
     got = plan(h, "ollama", "POST", "/api/chat", {"model": 7, "messages": [1]})
     assert (got.admit, got.need_gib, got.label) == (True, 16.0, "POST /api/chat")
 
 
-def test_a_request_for_a_loaded_model_is_admitted_at_its_size(make):
-    h = make()
+def test_a_request_for_a_loaded_model_is_admitted_at_its_size(harness):
+    h = harness()
     h.state("ollama").models = {"tiny:latest": 4 * GIB}
     assert plan(h, "ollama", "POST", "/api/chat", {"model": "tiny", "messages": [1]}).need_gib == 4.0
 
@@ -138,9 +109,9 @@ def test_a_request_for_a_loaded_model_is_admitted_at_its_size(make):
         ("/api/chat", {"model": "llama3.2", "messages": [], "keep_alive": 0}),
     ],
 )
-def test_an_unload_request_goes_through_and_the_app_is_read_again_after(make, path, payload):
+def test_an_unload_request_goes_through_and_the_app_is_read_again_after(harness, path, payload):
     # routes.go GenerateHandler / ChatHandler (v0.6.8 L161-173, L1449-1470): empty prompt + keep_alive 0 unloads.
-    h = make()
+    h = harness()
     got = plan(h, "ollama", "POST", path, payload)
     assert (got.admit, got.refresh_after) == (False, True)
     assert got.body == json.dumps(payload).encode()
@@ -157,14 +128,14 @@ def test_an_unload_request_goes_through_and_the_app_is_read_again_after(make, pa
     ],
     ids=["prompt", "messages", "keep-alive-5", "no-keep-alive", "embed"],
 )
-def test_a_request_that_runs_the_model_is_no_unload_request(make, path, payload):
-    h = make()
+def test_a_request_that_runs_the_model_is_no_unload_request(harness, path, payload):
+    h = harness()
     got = plan(h, "ollama", "POST", path, payload)
     assert (got.admit, got.refresh_after) == (True, False)
 
 
-def test_a_keep_alive_over_the_cap_is_rewritten_counted_and_logged(make, capsys):
-    h = make()
+def test_a_keep_alive_over_the_cap_is_rewritten_counted_and_logged(harness, capsys):
+    h = harness()
     capsys.readouterr()
     got = plan(h, "ollama", "POST", "/api/chat", {**CHAT, "keep_alive": -1})
     assert json.loads(got.body) == {**CHAT, "keep_alive": 300}
@@ -173,41 +144,41 @@ def test_a_keep_alive_over_the_cap_is_rewritten_counted_and_logged(make, capsys)
     ]
 
 
-def test_a_keep_alive_within_the_cap_is_forwarded_byte_for_byte(make):
-    h = make()
+def test_a_keep_alive_within_the_cap_is_forwarded_byte_for_byte(harness):
+    h = harness()
     body = b'{"model":"llama3.2","messages":[1],"keep_alive":"2m"}'
     assert plan(h, "ollama", "POST", "/api/chat", body=body).body == body
 
 
-def test_keep_alive_on_the_openai_routes_is_not_capped(make):
-    h = make()
+def test_keep_alive_on_the_openai_routes_is_not_capped(harness):
+    h = harness()
     body = b'{"model":"llama3.2","messages":[1],"keep_alive":-1}'
     assert plan(h, "ollama", "POST", "/v1/chat/completions", body=body).body == body
 
 
-def test_no_cap_without_a_keep_alive(make):
-    h = make()
+def test_no_cap_without_a_keep_alive(harness):
+    h = harness()
     body = b'{"model":"llama3.2","messages":[1]}'
     assert plan(h, "ollama", "POST", "/api/chat", body=body).body == body
 
 
-def test_no_cap_when_the_app_has_none(make):
-    h = make()
+def test_no_cap_when_the_app_has_none(harness):
+    h = harness()
     app = h.app("ollama")
     uncapped = type(app)(**{**app.__dict__, "keep_alive_cap_s": None})
     body = b'{"model":"llama3.2","messages":[1],"keep_alive":-1}'
     assert arb.plan_ollama(h.arbiter, uncapped, "POST", "/api/chat", body).body == body
 
 
-def test_sd_reads_go_straight_through(make):
-    h = make()
+def test_sd_reads_go_straight_through(harness):
+    h = harness()
     assert plan(h, SD, "GET", "/sdapi/v1/progress") == arb.Plan(label="GET /sdapi/v1/progress")
     assert plan(h, SD, "POST", "/sdapi/v1/interrupt", {}).admit is False
 
 
 @pytest.mark.parametrize("path", ["/sdapi/v1/txt2img", "/sdapi/v1/img2img"])
-def test_a_generation_is_admitted_at_sds_active_max_and_reloads_first(make, path):
-    h = make()
+def test_a_generation_is_admitted_at_sds_active_max_and_reloads_first(harness, path):
+    h = harness()
     got = plan(h, SD, "POST", path, {"prompt": "a cat"})
     assert (got.admit, got.need_gib, got.reload_first, got.label) == (True, 12.0, True, f"POST {path}")
     assert got.body == b'{"prompt": "a cat"}'  # forwarded as the client sent it
@@ -222,26 +193,26 @@ def test_a_generation_is_admitted_at_sds_active_max_and_reloads_first(make, path
         "/sdapi/v1/reload-checkpoint",
     ],
 )
-def test_other_gpu_work_on_sd_is_admitted_without_a_reload(make, path):
-    h = make()
+def test_other_gpu_work_on_sd_is_admitted_without_a_reload(harness, path):
+    h = harness()
     got = plan(h, SD, "POST", path, {})
     assert (got.admit, got.need_gib, got.reload_first) == (True, 12.0, False)
 
 
-def test_options_that_switch_the_checkpoint_are_admitted(make):
-    h = make()
+def test_options_that_switch_the_checkpoint_are_admitted(harness):
+    h = harness()
     got = plan(h, SD, "POST", "/sdapi/v1/options", {"sd_model_checkpoint": "v1-5"})
     assert (got.admit, got.reload_first) == (True, False)
 
 
 @pytest.mark.parametrize("body", [b'{"CLIP_stop_at_last_layers": 2}', b"{nope", b"[1]", b""])
-def test_other_options_are_not_admitted(make, body):
-    h = make()
+def test_other_options_are_not_admitted(harness, body):
+    h = harness()
     assert plan(h, SD, "POST", "/sdapi/v1/options", body=body).admit is False
 
 
-def test_an_sd_unload_goes_through_and_the_app_is_read_again_after(make):
-    h = make()
+def test_an_sd_unload_goes_through_and_the_app_is_read_again_after(harness):
+    h = harness()
     got = plan(h, SD, "POST", "/sdapi/v1/unload-checkpoint", {})
     assert (got.admit, got.refresh_after) == (False, True)
 
@@ -249,8 +220,8 @@ def test_an_sd_unload_goes_through_and_the_app_is_read_again_after(make):
 # Through the proxy: Ollama --------------------------------------------------------------------------------------
 
 
-def test_a_chat_streams_through_line_by_line_and_the_request_is_released(make, capsys):
-    h = make()
+def test_a_chat_streams_through_line_by_line_and_the_request_is_released(harness, capsys):
+    h = harness()
     port = h.proxy("ollama")
     reply = request(port, "POST", "/api/chat", CHAT)
     assert records(capsys.readouterr().out, "admit")[0]["request"] == "POST /api/chat llama3.2"
@@ -262,8 +233,8 @@ def test_a_chat_streams_through_line_by_line_and_the_request_is_released(make, c
     assert h.state("ollama").models == {"llama3.2:latest": 16 * GIB}  # read again at release
 
 
-def test_an_answer_with_a_length_is_relayed_with_that_length(make):
-    h = make()
+def test_an_answer_with_a_length_is_relayed_with_that_length(harness):
+    h = harness()
     port = h.proxy("ollama")
     reply = request(port, "POST", "/api/chat", {**CHAT, "stream": False})
     assert reply.status == 200
@@ -272,15 +243,15 @@ def test_an_answer_with_a_length_is_relayed_with_that_length(make):
     assert reply.json()["message"]["content"] == "t0 t1 t2 t3 t4 "
 
 
-def test_a_capped_keep_alive_reaches_ollama_with_its_new_length(make):
-    h = make()
+def test_a_capped_keep_alive_reaches_ollama_with_its_new_length(harness):
+    h = harness()
     port = h.proxy("ollama")
     assert request(port, "POST", "/api/chat", {**CHAT, "keep_alive": "24h", "stream": False}).status == 200
     assert h.ollama.keep_alives == [300]
 
 
-def test_an_unload_request_through_the_proxy_is_seen_at_once(make):
-    h = make()
+def test_an_unload_request_through_the_proxy_is_seen_at_once(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     port = h.proxy("ollama")
     request(port, "POST", "/api/chat", {**CHAT, "stream": False})
@@ -289,8 +260,8 @@ def test_an_unload_request_through_the_proxy_is_seen_at_once(make):
     assert wait_for(lambda: h.state("ollama").models == {})
 
 
-def test_a_refused_ollama_request_is_a_503_in_ollamas_error_shape_with_retry_after(make):
-    h = make(ollama_extra={"max_wait_seconds": 0})
+def test_a_refused_ollama_request_is_a_503_in_ollamas_error_shape_with_retry_after(harness):
+    h = harness(ollama_extra={"max_wait_seconds": 0})
     h.arbiter.admit(SD, 12.0)
     reply = request(h.proxy("ollama"), "POST", "/api/chat", CHAT)
     assert reply.status == 503
@@ -300,8 +271,8 @@ def test_a_refused_ollama_request_is_a_503_in_ollamas_error_shape_with_retry_aft
     assert h.ollama.requests == [r for r in h.ollama.requests if r[1] == "/api/ps"]
 
 
-def test_a_refusal_asks_to_retry_after_the_apps_wait(make):
-    h = make(ollama_extra={"max_wait_seconds": 0.4})
+def test_a_refusal_asks_to_retry_after_the_apps_wait(harness):
+    h = harness(ollama_extra={"max_wait_seconds": 0.4})
     h.arbiter.admit(SD, 12.0)
     h.clock.now += 1
     port = h.proxy("ollama")
@@ -315,8 +286,8 @@ def notify(h: Harness) -> None:
         h.arbiter.cond.notify_all()
 
 
-def test_a_refused_sd_request_is_a_503_in_the_web_uis_error_shape(make):
-    h = make(sd_extra={"max_wait_seconds": 3})
+def test_a_refused_sd_request_is_a_503_in_the_web_uis_error_shape(harness):
+    h = harness(sd_extra={"max_wait_seconds": 3})
     h.arbiter.admit("ollama", 16.0)
     h.state(SD).inflight[77] = 0.0  # SD cannot be unloaded while it serves a request
     port = h.proxy(SD)
@@ -328,8 +299,8 @@ def test_a_refused_sd_request_is_a_503_in_the_web_uis_error_shape(make):
     assert reply.headers["retry-after"] == "3"
 
 
-def test_a_request_to_an_app_that_is_down_is_a_502_naming_it(make):
-    h = make()
+def test_a_request_to_an_app_that_is_down_is_a_502_naming_it(harness):
+    h = harness()
     h.ollama.stop()
     reply = request(h.proxy("ollama"), "GET", "/api/tags")
     assert reply.status == 502
@@ -338,8 +309,8 @@ def test_a_request_to_an_app_that_is_down_is_a_502_naming_it(make):
     }
 
 
-def test_a_head_request_that_fails_gets_headers_only(make):
-    h = make()
+def test_a_head_request_that_fails_gets_headers_only(harness):
+    h = harness()
     h.ollama.stop()
     reply = request(h.proxy("ollama"), "HEAD", "/api/tags")
     assert reply.status == 502 and reply.body == b""
@@ -349,8 +320,8 @@ def test_a_head_request_that_fails_gets_headers_only(make):
 # Through the proxy: AUTOMATIC1111 ---------------------------------------------------------------------------------
 
 
-def test_an_image_after_an_unload_reloads_the_checkpoint_and_succeeds(make):
-    h = make(sd={"job_s": 0.01})
+def test_an_image_after_an_unload_reloads_the_checkpoint_and_succeeds(harness):
+    h = harness(sd={"job_s": 0.01})
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.arbiter.poll_once()
     reply = request(h.proxy(SD), "POST", "/sdapi/v1/txt2img", {"prompt": "a cat"})
@@ -361,15 +332,15 @@ def test_an_image_after_an_unload_reloads_the_checkpoint_and_succeeds(make):
     assert released(h, SD)
 
 
-def test_an_sd_unload_through_the_proxy_is_seen_at_once(make):
-    h = make()
+def test_an_sd_unload_through_the_proxy_is_seen_at_once(harness):
+    h = harness()
     request(h.proxy(SD), "POST", "/sdapi/v1/unload-checkpoint", {})
     assert wait_for(lambda: h.state(SD).loaded is False)
 
 
-def test_clients_keep_their_own_credentials_and_get_the_web_uis_401(make):
+def test_clients_keep_their_own_credentials_and_get_the_web_uis_401(harness):
     auth = "Basic YWRtaW46czNjcmV0LXBhc3M="
-    h = make(sd={"authorization": auth})
+    h = harness(sd={"authorization": auth})
     port = h.proxy(SD)
     assert request(port, "GET", "/sdapi/v1/progress").status == 401
     assert request(port, "GET", "/sdapi/v1/progress", headers={"Authorization": auth}).status == 200
@@ -378,9 +349,9 @@ def test_clients_keep_their_own_credentials_and_get_the_web_uis_401(make):
 # Through the proxy: HTTP details ----------------------------------------------------------------------------------
 
 
-def test_request_headers_reach_the_app_without_hop_by_hop_ones_and_with_its_own_host(make, script):
-    h = make()
-    server = script({"/api/tags": (200, b"{}")})
+def test_request_headers_reach_the_app_without_hop_by_hop_ones_and_with_its_own_host(harness, scripted):
+    h = harness()
+    server = scripted({"/api/tags": (200, b"{}")})
     port = h.proxy("ollama", server.url)
     request(port, "GET", "/api/tags?x=1", headers={"X-Trace": "7", "Connection": "keep-alive", "TE": "trailers"})
     [(method, path, headers, body)] = server.got
@@ -393,41 +364,41 @@ def test_request_headers_reach_the_app_without_hop_by_hop_ones_and_with_its_own_
     assert headers.get("Connection") in (None, "close")
 
 
-def test_a_post_without_a_body_is_sent_with_a_zero_length(make, script):
-    h = make()
-    server = script({"/api/pull": (200, b"{}")})
+def test_a_post_without_a_body_is_sent_with_a_zero_length(harness, scripted):
+    h = harness()
+    server = scripted({"/api/pull": (200, b"{}")})
     request(h.proxy("ollama", server.url), "POST", "/api/pull", body=b"")
     assert server.got[0][2]["Content-Length"] == "0"
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
-def test_bodies_of_puts_and_patches_are_forwarded(make, script, method):
-    h = make()
-    server = script({"/x": (200, b"{}")})
+def test_bodies_of_puts_and_patches_are_forwarded(harness, scripted, method):
+    h = harness()
+    server = scripted({"/x": (200, b"{}")})
     request(h.proxy("ollama", server.url), method, "/x", body=b"abc")
     assert server.got[0][0] == method and server.got[0][3] == b"abc"
     assert server.got[0][2]["Content-Length"] == "3"
 
 
 @pytest.mark.parametrize("method", ["DELETE", "OPTIONS", "GET"])
-def test_every_method_is_forwarded_as_is(make, script, method):
-    h = make()
-    server = script({"/x": (200, b"{}")})
+def test_every_method_is_forwarded_as_is(harness, scripted, method):
+    h = harness()
+    server = scripted({"/x": (200, b"{}")})
     assert request(h.proxy("ollama", server.url), method, "/x").status == 200
     assert [got[0] for got in server.got] == [method]
     assert "Content-Length" not in server.got[0][2]
 
 
-def test_a_delete_with_a_body_sends_its_length(make, script):
-    h = make()
-    server = script({"/api/delete": (200, b"{}")})
+def test_a_delete_with_a_body_sends_its_length(harness, scripted):
+    h = harness()
+    server = scripted({"/api/delete": (200, b"{}")})
     request(h.proxy("ollama", server.url), "DELETE", "/api/delete", {"model": "x"})
     assert server.got[0][2]["Content-Length"] == str(len(b'{"model": "x"}'))
 
 
-def test_a_chunked_request_body_is_forwarded_whole_with_a_length(make, script):
-    h = make()
-    server = script({"/api/show": (200, b"{}")})
+def test_a_chunked_request_body_is_forwarded_whole_with_a_length(harness, scripted):
+    h = harness()
+    server = scripted({"/api/show": (200, b"{}")})
     port = h.proxy("ollama", server.url)
     raw = raw_request(
         port,
@@ -439,8 +410,8 @@ def test_a_chunked_request_body_is_forwarded_whole_with_a_length(make, script):
     assert server.got[0][2]["Content-Length"] == "7"
 
 
-def test_a_request_body_over_the_limit_is_refused_with_413(make):
-    h = make()
+def test_a_request_body_over_the_limit_is_refused_with_413(harness):
+    h = harness()
     port = h.proxy("ollama")
     size = arb.MAX_BODY_BYTES + 1
     raw = raw_request(port, f"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
@@ -461,8 +432,8 @@ def test_a_request_body_of_exactly_the_limit_is_read(monkeypatch):
     assert handler._read_body() == b"x" * 10
 
 
-def test_a_chunked_body_over_the_limit_is_refused_with_413(make):
-    h = make()
+def test_a_chunked_body_over_the_limit_is_refused_with_413(harness):
+    h = harness()
     port = h.proxy("ollama")
     size = f"{arb.MAX_BODY_BYTES + 1:x}".encode()
     raw = raw_request(
@@ -509,8 +480,8 @@ def test_a_body_without_a_length_is_empty():
     assert handler._read_body() == b""
 
 
-def test_a_chunked_body_with_a_bad_size_is_a_400(make):
-    h = make()
+def test_a_chunked_body_with_a_bad_size_is_a_400(harness):
+    h = harness()
     raw = raw_request(
         h.proxy("ollama"), b"POST /api/chat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
     )
@@ -519,9 +490,9 @@ def test_a_chunked_body_with_a_bad_size_is_a_400(make):
     assert json.loads(body) == {"error": "vram-arbiter: invalid literal for int() with base 16: b'zz'"}
 
 
-def test_response_headers_are_relayed_without_hop_by_hop_ones(make, script):
-    h = make()
-    server = script({"/x": (200, b"hello", {"X-App": "1", "Keep-Alive": "timeout=5", "Content-Length": "5"})})
+def test_response_headers_are_relayed_without_hop_by_hop_ones(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"hello", {"X-App": "1", "Keep-Alive": "timeout=5", "Content-Length": "5"})})
     reply = request(h.proxy("ollama", server.url), "GET", "/x")
     assert (reply.status, reply.body, reply.headers["x-app"], reply.headers["content-length"]) == (
         200,
@@ -532,16 +503,16 @@ def test_response_headers_are_relayed_without_hop_by_hop_ones(make, script):
     assert "keep-alive" not in reply.headers
 
 
-def test_the_status_and_reason_are_relayed(make, script):
-    h = make()
-    server = script({"/x": (404, b"{}")})
+def test_the_status_and_reason_are_relayed(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (404, b"{}")})
     reply = request(h.proxy("ollama", server.url), "GET", "/x")
     assert (reply.status, reply.reason) == (404, "Not Found")
 
 
-def test_a_204_is_relayed_without_a_body(make, script):
-    h = make()
-    server = script({"/x": (204, b"")})
+def test_a_204_is_relayed_without_a_body(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (204, b"")})
     port = h.proxy("ollama", server.url)
     raw = raw_request(port, b"DELETE /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 204")
@@ -549,25 +520,25 @@ def test_a_204_is_relayed_without_a_body(make, script):
     assert raw.endswith(b"\r\n\r\n")
 
 
-def test_a_304_without_a_length_is_relayed_without_one(make, script):
-    h = make()
-    server = script({"/x": (304, b"", {"ETag": "1"})})
+def test_a_304_without_a_length_is_relayed_without_one(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (304, b"", {"ETag": "1"})})
     raw = raw_request(h.proxy("ollama", server.url), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 304")
     assert b"Content-Length" not in raw and b"Transfer-Encoding" not in raw
 
 
-def test_a_head_answer_keeps_the_apps_length_and_has_no_body(make, script):
-    h = make()
-    server = script({"/x": (200, b"12345", {"Content-Length": "5"})})
+def test_a_head_answer_keeps_the_apps_length_and_has_no_body(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"12345", {"Content-Length": "5"})})
     raw = raw_request(h.proxy("ollama", server.url), b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200")
     assert raw.endswith(b"Content-Length: 5\r\n\r\n")
 
 
-def test_an_answer_without_a_length_is_streamed_chunked(make, script):
-    h = make()
-    server = script({"/x": (200, b"abc", {"Connection": "close", "Content-Length": None})})
+def test_an_answer_without_a_length_is_streamed_chunked(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"abc", {"Connection": "close", "Content-Length": None})})
     server.answers["/x"] = (200, b"abc", {"Connection": "close"})
     server.answers["/x"][2]["Transfer-Encoding"] = "identity"  # no length: the body ends when the app closes
     raw = raw_request(h.proxy("ollama", server.url), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -576,17 +547,17 @@ def test_an_answer_without_a_length_is_streamed_chunked(make, script):
     assert body == b"3\r\nabc\r\n0\r\n\r\n"
 
 
-def test_an_app_that_hangs_up_mid_answer_ends_the_clients_stream_short(make, script):
-    h = make()
-    server = script({"/x": (200, b"abc", {"Content-Length": "10", "Connection": "close"})})
+def test_an_app_that_hangs_up_mid_answer_ends_the_clients_stream_short(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"abc", {"Content-Length": "10", "Connection": "close"})})
     raw = raw_request(h.proxy("ollama", server.url), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"Content-Length: 10" in head
     assert body == b"abc"
 
 
-def test_a_chunked_stream_cut_by_the_app_is_not_ended_as_complete(make):
-    h = make()
+def test_a_chunked_stream_cut_by_the_app_is_not_ended_as_complete(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.ollama.pause_streams()
     port = h.proxy("ollama")
@@ -628,8 +599,8 @@ def dechunk(body: bytes) -> bytes:
     return data
 
 
-def test_a_client_that_hangs_up_mid_stream_releases_its_request(make):
-    h = make()
+def test_a_client_that_hangs_up_mid_stream_releases_its_request(harness):
+    h = harness()
     request(h.sd.port, "POST", "/sdapi/v1/unload-checkpoint", {})
     h.ollama.pause_streams()
     port = h.proxy("ollama")
@@ -645,8 +616,8 @@ def test_a_client_that_hangs_up_mid_stream_releases_its_request(make):
     assert released(h, "ollama")
 
 
-def test_a_proxy_reaches_its_app_at_the_upstreams_host_and_port(make):
-    h = make()
+def test_a_proxy_reaches_its_app_at_the_upstreams_host_and_port(harness):
+    h = harness()
     app = h.app("ollama")
     server = arb.ProxyServer(("127.0.0.1", 0), h.arbiter, app, 2.5)
     try:
@@ -661,16 +632,16 @@ def test_a_proxy_reaches_its_app_at_the_upstreams_host_and_port(make):
         server.server_close()
 
 
-def test_an_upstream_without_a_port_is_reached_on_port_80(make):
-    h = make()
+def test_an_upstream_without_a_port_is_reached_on_port_80(harness):
+    h = harness()
     app = type(h.app("ollama"))(**{**h.app("ollama").__dict__, "upstream": "http://ollama.ai.svc"})
     server = arb.ProxyServer(("127.0.0.1", 0), h.arbiter, app, 1)
     server.server_close()
     assert (server.upstream_host, server.upstream_port) == ("ollama.ai.svc", 80)
 
 
-def test_a_handler_error_is_logged_but_a_client_hanging_up_is_not(make, capsys):
-    h = make()
+def test_a_handler_error_is_logged_but_a_client_hanging_up_is_not(harness, capsys):
+    h = harness()
     server = arb.ProxyServer(("127.0.0.1", 0), h.arbiter, h.app("ollama"), 1)
     server.server_close()
     capsys.readouterr()
@@ -693,8 +664,8 @@ def test_a_handler_error_is_logged_but_a_client_hanging_up_is_not(make, capsys):
 # Status endpoint -------------------------------------------------------------------------------------------------
 
 
-def test_healthz_is_ok_after_a_poll_with_every_proxy_alive(make):
-    h = make()
+def test_healthz_is_ok_after_a_poll_with_every_proxy_alive(harness):
+    h = harness()
     h.arbiter.poll_once()
     alive = threading.Event()
     thread = threading.Thread(target=alive.wait, daemon=True)
@@ -706,8 +677,8 @@ def test_healthz_is_ok_after_a_poll_with_every_proxy_alive(make):
     assert reply.headers["content-length"] == "3"
 
 
-def test_healthz_fails_while_a_proxy_thread_is_dead(make):
-    h = make()
+def test_healthz_fails_while_a_proxy_thread_is_dead(harness):
+    h = harness()
     h.arbiter.poll_once()
     dead = threading.Thread(target=lambda: None)
     dead.start()
@@ -725,23 +696,23 @@ def test_healthz_fails_before_the_first_poll():
         h.stop()
 
 
-def test_status_is_the_arbiters_state_as_json(make):
-    h = make()
+def test_status_is_the_arbiters_state_as_json(harness):
+    h = harness()
     reply = request(h.status_server(), "GET", "/status")
     assert (reply.status, reply.headers["content-type"]) == (200, "application/json")
     assert reply.json() == h.arbiter.status()
     assert reply.body.startswith(b'{\n  "card": {\n    "name"')
 
 
-def test_metrics_are_served_in_the_prometheus_text_format(make):
-    h = make()
+def test_metrics_are_served_in_the_prometheus_text_format(harness):
+    h = harness()
     reply = request(h.status_server(), "GET", "/metrics")
     assert (reply.status, reply.headers["content-type"]) == (200, "text/plain; version=0.0.4; charset=utf-8")
     assert reply.body.decode() == h.arbiter.metrics()
 
 
-def test_any_other_status_path_is_a_404_that_lists_the_right_ones(make):
-    h = make()
+def test_any_other_status_path_is_a_404_that_lists_the_right_ones(harness):
+    h = harness()
     reply = request(h.status_server(), "GET", "/")
     assert (reply.status, reply.body) == (404, b"not found: try /healthz, /status or /metrics\n")
     assert reply.headers["content-type"] == "text/plain"
@@ -750,8 +721,8 @@ def test_any_other_status_path_is_a_404_that_lists_the_right_ones(make):
 # main() and its pieces ------------------------------------------------------------------------------------------
 
 
-def test_a_client_is_made_for_each_kind_with_the_request_timeout(make):
-    h = make()
+def test_a_client_is_made_for_each_kind_with_the_request_timeout(harness):
+    h = harness()
     ollama, sd = arb.make_client(h.app("ollama"), 4.0), arb.make_client(h.app(SD), 5.0)
     assert (type(ollama), ollama.config, ollama.timeout) == (arb.OllamaClient, h.app("ollama"), 4.0)
     assert (type(sd), sd.config, sd.timeout) == (arb.Automatic1111Client, h.app(SD), 5.0)
@@ -888,16 +859,16 @@ def taken_port(raw: dict) -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_main_that_cannot_listen_exits_2_saying_so(make, tmp_path, capsys):
-    h = make()
+def test_main_that_cannot_listen_exits_2_saying_so(harness, tmp_path, capsys):
+    h = harness()
     with taken_port(h.raw) as port:
         h.raw["status_port"] = port
         assert arb.main(["--config", write_config(tmp_path, h.raw)], {}) == 2
     assert capsys.readouterr().err == "vram-arbiter: cannot listen: [Errno 98] Address already in use\n"
 
 
-def test_main_that_cannot_listen_on_an_app_port_exits_2(make, tmp_path, capsys):
-    h = make()
+def test_main_that_cannot_listen_on_an_app_port_exits_2(harness, tmp_path, capsys):
+    h = harness()
     with taken_port(h.raw) as port:
         h.raw["apps"][1]["listen_port"] = port
         assert arb.main(["--config", write_config(tmp_path, h.raw)], {}) == 2
@@ -944,8 +915,8 @@ def run_main_until(raw: dict, tmp_path, env: dict, check: Callable[[], None], si
     return code, seen
 
 
-def test_main_serves_every_app_and_the_status_until_sigterm_then_stops_cleanly(make, tmp_path, capsys, own_signals):
-    h = make()
+def test_main_serves_every_app_and_the_status_until_sigterm_then_stops_cleanly(harness, tmp_path, capsys, own_signals):
+    h = harness()
     capsys.readouterr()
     raw = h.raw
     apps = {a["name"]: a["listen_port"] for a in raw["apps"]}
@@ -994,16 +965,16 @@ def test_main_serves_every_app_and_the_status_until_sigterm_then_stops_cleanly(m
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-def test_main_stops_on_sigint_too(make, tmp_path, capsys, own_signals):
-    h = make()
+def test_main_stops_on_sigint_too(harness, tmp_path, capsys, own_signals):
+    h = harness()
     code, _ = run_main_until(h.raw, tmp_path, {}, lambda: None, sig=signal.SIGINT)
     assert code == 0
     assert events(capsys.readouterr().out)[-1] == "stop"
 
 
-def test_main_logs_the_api_user_but_never_the_password(make, tmp_path, capsys, own_signals):
+def test_main_logs_the_api_user_but_never_the_password(harness, tmp_path, capsys, own_signals):
     auth = "Basic YWRtaW46czNjcmV0LXBhc3M="
-    h = make(sd={"authorization": auth})
+    h = harness(sd={"authorization": auth})
     h.raw["apps"][1]["auth"] = {"user_env": "SD_API_USER", "password_env": "SD_API_PASSWORD"}
     env = {"SD_API_USER": "admin", "SD_API_PASSWORD": "s3cret-pass"}
 
@@ -1017,8 +988,8 @@ def test_main_logs_the_api_user_but_never_the_password(make, tmp_path, capsys, o
     assert "s3cret-pass" not in out
 
 
-def test_main_keeps_polling_while_it_runs(make, tmp_path, capsys, own_signals):
-    h = make()
+def test_main_keeps_polling_while_it_runs(harness, tmp_path, capsys, own_signals):
+    h = harness()
 
     def check() -> None:
         h.sd.stop()
@@ -1033,9 +1004,9 @@ def test_main_keeps_polling_while_it_runs(make, tmp_path, capsys, own_signals):
     assert run_main_until(h.raw, tmp_path, {}, check)[0] == 0
 
 
-def test_the_app_gets_one_host_header_and_only_the_clients_accept_encoding(make, script):
-    h = make()
-    server = script({"/x": (200, b"{}")})
+def test_the_app_gets_one_host_header_and_only_the_clients_accept_encoding(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"{}")})
     request(h.proxy("ollama", server.url), "GET", "/x", headers={"Host": "ollama.example", "Accept-Encoding": "gzip"})
     [lines] = server.header_lists
     names = [k.lower() for k, _ in lines]
@@ -1043,9 +1014,9 @@ def test_the_app_gets_one_host_header_and_only_the_clients_accept_encoding(make,
     assert [v for k, v in lines if k.lower() == "accept-encoding"] == ["gzip"]
 
 
-def test_the_proxy_answers_expect_100_itself_and_does_not_pass_it_on(make, script):
-    h = make()
-    server = script({"/api/show": (200, b"{}")})
+def test_the_proxy_answers_expect_100_itself_and_does_not_pass_it_on(harness, scripted):
+    h = harness()
+    server = scripted({"/api/show": (200, b"{}")})
     port = h.proxy("ollama", server.url)
     raw = raw_request(
         port, b"POST /api/show HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"
@@ -1055,15 +1026,15 @@ def test_the_proxy_answers_expect_100_itself_and_does_not_pass_it_on(make, scrip
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "POST"])
-def test_a_put_patch_or_post_without_a_body_says_its_length_is_zero(make, script, method):
-    h = make()
-    server = script({"/x": (200, b"{}")})
+def test_a_put_patch_or_post_without_a_body_says_its_length_is_zero(harness, scripted, method):
+    h = harness()
+    server = scripted({"/x": (200, b"{}")})
     raw_request(h.proxy("ollama", server.url), f"{method} /x HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert dict(server.header_lists[0])["Content-Length"] == "0"
 
 
-def test_a_head_request_that_fails_gets_no_body_on_the_wire(make):
-    h = make()
+def test_a_head_request_that_fails_gets_no_body_on_the_wire(harness):
+    h = harness()
     h.ollama.stop()
     raw = raw_request(h.proxy("ollama"), b"HEAD /api/tags HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -1083,59 +1054,59 @@ def answer_and_whether_closed(port: int, data: bytes) -> tuple[bytes, bool]:
         return got, True
 
 
-def test_a_body_too_large_ends_the_connection_after_the_413(make):
-    h = make()
+def test_a_body_too_large_ends_the_connection_after_the_413(harness):
+    h = harness()
     size = arb.MAX_BODY_BYTES + 1
     data = f"POST /api/chat HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: {size}\r\n\r\n"
     got, closed = answer_and_whether_closed(h.proxy("ollama"), data.encode())
     assert got.startswith(b"HTTP/1.1 413") and closed
 
 
-def test_a_bad_chunked_body_ends_the_connection_after_the_400(make):
-    h = make()
+def test_a_bad_chunked_body_ends_the_connection_after_the_400(harness):
+    h = harness()
     data = b"POST /api/chat HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
     got, closed = answer_and_whether_closed(h.proxy("ollama"), data)
     assert got.startswith(b"HTTP/1.1 400") and closed
 
 
-def test_an_app_that_hangs_is_a_502_after_the_upstream_timeout(make):
+def test_an_app_that_hangs_is_a_502_after_the_upstream_timeout(harness):
     from tests.arbiter_inproc import Silent
 
-    h = make()
+    h = harness()
     silent = Silent()
     try:
-        reply = request(h.proxy("ollama", silent.url, timeout=0.2), "GET", "/api/tags")
+        reply = request(h.proxy("ollama", silent.url, timeout=0.05), "GET", "/api/tags")
     finally:
         silent.stop()
     assert reply.status == 502
     assert reply.json()["error"] == f"vram-arbiter: cannot reach ollama at {silent.url}: timed out"
 
 
-def test_a_head_answer_without_a_length_is_relayed_without_a_body(make, script):
-    h = make()
-    server = script({"/x": (200, b"", {"Content-Length": None, "X-App": "1"})})
+def test_a_head_answer_without_a_length_is_relayed_without_a_body(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"", {"Content-Length": None, "X-App": "1"})})
     raw = raw_request(h.proxy("ollama", server.url), b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200")
     assert raw.endswith(b"X-App: 1\r\n\r\n")
 
 
-def test_the_apps_reason_phrase_is_relayed(make, script):
-    h = make()
-    server = script({"/x": (418, b"{}", {}, "Short And Stout")})
+def test_the_apps_reason_phrase_is_relayed(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (418, b"{}", {}, "Short And Stout")})
     reply = request(h.proxy("ollama", server.url), "GET", "/x")
     assert (reply.status, reply.reason) == (418, "Short And Stout")
 
 
-def test_an_answer_with_a_length_carries_exactly_one(make, script):
-    h = make()
-    server = script({"/x": (200, b"hello", {"Content-Length": "5"})})
+def test_an_answer_with_a_length_carries_exactly_one(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"hello", {"Content-Length": "5"})})
     raw = raw_request(h.proxy("ollama", server.url), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.lower().count(b"content-length:") == 1
 
 
-def test_headers_after_a_hop_by_hop_one_are_relayed(make, script):
-    h = make()
-    server = script({"/x": (200, b"{}", {"Keep-Alive": "timeout=5", "X-After": "1"})})
+def test_headers_after_a_hop_by_hop_one_are_relayed(harness, scripted):
+    h = harness()
+    server = scripted({"/x": (200, b"{}", {"Keep-Alive": "timeout=5", "X-After": "1"})})
     reply = request(h.proxy("ollama", server.url), "GET", "/x")
     assert reply.headers["x-after"] == "1"
 
@@ -1167,8 +1138,8 @@ def test_a_chunked_body_ends_at_its_blank_line_and_the_next_request_stays_unread
     assert handler.rfile.read() == b"GET / HTTP/1.1\r\n"
 
 
-def test_main_runs_named_daemon_threads_for_each_proxy_the_status_and_the_poll(make, tmp_path, own_signals):
-    h = make()
+def test_main_runs_named_daemon_threads_for_each_proxy_the_status_and_the_poll(harness, tmp_path, own_signals):
+    h = harness()
     seen: dict[str, bool] = {}
 
     def check() -> None:
@@ -1179,8 +1150,8 @@ def test_main_runs_named_daemon_threads_for_each_proxy_the_status_and_the_poll(m
     assert {name: seen.get(name) for name in wanted} == wanted
 
 
-def test_main_admits_requests_through_its_proxies(make, tmp_path, capsys, own_signals):
-    h = make()
+def test_main_admits_requests_through_its_proxies(harness, tmp_path, capsys, own_signals):
+    h = harness()
     port = h.raw["apps"][0]["listen_port"]
 
     def check() -> None:
@@ -1191,10 +1162,10 @@ def test_main_admits_requests_through_its_proxies(make, tmp_path, capsys, own_si
     assert h.ollama.loaded_names() == ["llama3.2:latest"]
 
 
-def test_main_comes_up_beside_an_app_that_hangs_and_answers_502_for_it(make, tmp_path, own_signals):
+def test_main_comes_up_beside_an_app_that_hangs_and_answers_502_for_it(harness, tmp_path, own_signals):
     from tests.arbiter_inproc import Silent
 
-    h = make()
+    h = harness()
     silent = Silent(hang_up_s=3.0)
     h.raw["apps"][0]["upstream"] = silent.url
     h.raw["request_timeout_seconds"] = 0.2
