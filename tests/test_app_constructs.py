@@ -12,6 +12,7 @@ from homelab_ai import (
     LlmBackendProps,
     OpenWebUI,
     OpenWebUIProps,
+    SharedGpu,
     SopsSecret,
     SopsSecretProps,
     StableDiffusion,
@@ -23,6 +24,18 @@ from tests.helpers import container, env_of, synth
 
 def _backend(ai, card, **overrides) -> LlmBackend:
     return LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 16), **overrides))
+
+
+def _secret(ai, tmp_path, name: str, keys: list[str]) -> SopsSecret:
+    path = write_encrypted_like_secret(tmp_path / f"{name}.sops.yaml", name, keys)
+    return SopsSecret(ai, f"Secret-{name}", SopsSecretProps(name=name, file=path, keys=keys))
+
+
+@pytest.fixture(scope="module")
+def props_parts(tmp_path_factory: pytest.TempPathFactory) -> tuple[SharedGpu, SopsSecret]:
+    """A card and Stable Diffusion's secret for tests that only build props (nothing is added to their charts)."""
+    _, infra, ai = charts()
+    return gpu(infra), _secret(ai, tmp_path_factory.mktemp("app-constructs"), "sd", ["password"])
 
 
 def test_llm_backend_url_is_the_namespaced_cluster_dns_name():
@@ -54,15 +67,10 @@ def test_llm_backend_concurrency_is_settable():
         ("port", 70000, r"LlmBackendProps.port"),
     ],
 )
-def test_llm_backend_refuses_bad_props(field, value, message):
-    _, infra, _ = charts()
+def test_llm_backend_refuses_bad_props(props_parts, field, value, message):
+    card, _ = props_parts
     with pytest.raises(HomelabConfigError, match=message):
-        LlmBackendProps(gpu=gpu(infra), vram=vram(), **{field: value})
-
-
-def _secret(ai, tmp_path, name: str, keys: list[str]) -> SopsSecret:
-    path = write_encrypted_like_secret(tmp_path / f"{name}.sops.yaml", name, keys)
-    return SopsSecret(ai, f"Secret-{name}", SopsSecretProps(name=name, file=path, keys=keys))
+        LlmBackendProps(gpu=card, vram=vram(), **{field: value})
 
 
 def test_open_webui_without_stable_diffusion_has_no_image_generation(tmp_path):
@@ -97,12 +105,12 @@ def test_stable_diffusion_root_path_moves_models_and_outputs(tmp_path):
     assert {"/stable-diffusion-webui/models", "/stable-diffusion-webui/outputs"} <= mounts
 
 
-def test_stable_diffusion_models_path_is_the_checkpoint_folder(tmp_path):
-    _, infra, ai = charts()
+def test_stable_diffusion_models_path_is_the_checkpoint_folder(props_parts):
+    card, secret = props_parts
     props = StableDiffusionProps(
-        gpu=gpu(infra),
+        gpu=card,
         vram=vram(0, 8, 12),
-        secret=_secret(ai, tmp_path, "sd", ["password"]),
+        secret=secret,
         root_path="/stable-diffusion-webui",
     )
     assert props.models_path == "/stable-diffusion-webui/models/Stable-diffusion"
@@ -127,17 +135,13 @@ def test_stable_diffusion_without_api_has_no_api_flags(tmp_path):
 
 
 @pytest.mark.parametrize("root", ["stable-diffusion-webui", "/stable-diffusion-webui/", ""])
-def test_stable_diffusion_refuses_root_path_that_is_not_absolute(tmp_path, root):
-    _, infra, ai = charts()
+def test_stable_diffusion_refuses_root_path_that_is_not_absolute(props_parts, root):
+    card, secret = props_parts
     with pytest.raises(HomelabConfigError, match=r"StableDiffusionProps.root_path"):
-        StableDiffusionProps(
-            gpu=gpu(infra), vram=vram(), secret=_secret(ai, tmp_path, "sd", ["password"]), root_path=root
-        )
+        StableDiffusionProps(gpu=card, vram=vram(), secret=secret, root_path=root)
 
 
-def test_stable_diffusion_refuses_username_that_breaks_user_password_pair(tmp_path):
-    _, infra, ai = charts()
+def test_stable_diffusion_refuses_username_that_breaks_user_password_pair(props_parts):
+    card, secret = props_parts
     with pytest.raises(HomelabConfigError, match=r"StableDiffusionProps.username"):
-        StableDiffusionProps(
-            gpu=gpu(infra), vram=vram(), secret=_secret(ai, tmp_path, "sd", ["password"]), username="a:b"
-        )
+        StableDiffusionProps(gpu=card, vram=vram(), secret=secret, username="a:b")

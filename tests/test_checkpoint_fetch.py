@@ -54,15 +54,27 @@ def _env(init: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in init["env"]}
 
 
-def test_no_checkpoints_no_init_container_and_no_script(tmp_path):
-    sd, objects = _sd(tmp_path)
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> tuple[StableDiffusion, dict]:
+    """Stable Diffusion without checkpoints, built once for the tests that only read it."""
+    return _sd(tmp_path_factory.mktemp("plain"))
+
+
+@pytest.fixture(scope="module")
+def with_sdxl(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The objects of Stable Diffusion with the SDXL checkpoint, built once for the tests that only read them."""
+    return _sd(tmp_path_factory.mktemp("sdxl"), checkpoints=[SDXL])[1]
+
+
+def test_no_checkpoints_no_init_container_and_no_script(plain):
+    sd, objects = plain
     assert "initContainers" not in _pod(objects)
     assert ("ConfigMap", "stable-diffusion-fetch-models") not in objects
     assert sd.checkpoints == ()
 
 
-def test_init_container_writes_into_the_same_models_folder_the_web_ui_reads(tmp_path):
-    _, objects = _sd(tmp_path, checkpoints=[SDXL])
+def test_init_container_writes_into_the_same_models_folder_the_web_ui_reads(with_sdxl):
+    objects = with_sdxl
     web_ui = {m["mountPath"]: m for m in container(objects[("Deployment", "stable-diffusion")])["volumeMounts"]}
     init = {m["mountPath"]: m for m in _init(objects)["volumeMounts"]}
     models = "/app/stable-diffusion-webui/models"
@@ -87,8 +99,8 @@ def test_declared_files_reach_the_init_container_as_json(tmp_path):
     ]
 
 
-def test_script_ships_in_a_configmap_mounted_read_only(tmp_path):
-    _, objects = _sd(tmp_path, checkpoints=[SDXL])
+def test_script_ships_in_a_configmap_mounted_read_only(with_sdxl):
+    objects = with_sdxl
     config_map = objects[("ConfigMap", "stable-diffusion-fetch-models")]
     assert config_map["data"] == {
         "sd_fetch_models.py": script_text("homelab_ai.services.stable_diffusion", "sd_fetch_models.py")
@@ -101,8 +113,8 @@ def test_script_ships_in_a_configmap_mounted_read_only(tmp_path):
     assert volume["configMap"] == {"name": "stable-diffusion-fetch-models", "defaultMode": 0o444}
 
 
-def test_init_container_is_pinned_sized_and_without_capabilities(tmp_path):
-    init = _init(_sd(tmp_path, checkpoints=[SDXL])[1])
+def test_init_container_is_pinned_sized_and_without_capabilities(with_sdxl):
+    init = _init(with_sdxl)
     assert init["name"] == "fetch-models"
     assert init["image"] == "python:3.13.15-alpine3.24"
     assert init["imagePullPolicy"] == "IfNotPresent"
@@ -116,16 +128,15 @@ def test_init_container_is_pinned_sized_and_without_capabilities(tmp_path):
     assert security["capabilities"] == {"drop": ["ALL"]}
 
 
-def test_the_web_ui_container_is_unchanged_by_checkpoints(tmp_path):
-    plain = container(_sd(tmp_path)[1][("Deployment", "stable-diffusion")])
-    with_files = container(_sd(tmp_path, checkpoints=[SDXL])[1][("Deployment", "stable-diffusion")])
-    assert with_files == plain
+def test_the_web_ui_container_is_unchanged_by_checkpoints(plain, with_sdxl):
+    without_files = container(plain[1][("Deployment", "stable-diffusion")])
+    with_files = container(with_sdxl[("Deployment", "stable-diffusion")])
+    assert with_files == without_files
 
 
-def test_deployment_and_configmap_with_checkpoints_are_valid_kubernetes(tmp_path):
-    _, objects = _sd(tmp_path, checkpoints=[SDXL])
+def test_deployment_and_configmap_with_checkpoints_are_valid_kubernetes(with_sdxl):
     for key in [("Deployment", "stable-diffusion"), ("ConfigMap", "stable-diffusion-fetch-models")]:
-        kubernetes_validate.validate(objects[key], "1.27", strict=True)
+        kubernetes_validate.validate(with_sdxl[key], "1.27", strict=True)
 
 
 @pytest.mark.slow

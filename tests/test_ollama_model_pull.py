@@ -13,6 +13,7 @@ from homelab_ai import (
     LlmBackendProps,
     OllamaModelPull,
     OllamaModelPullProps,
+    SharedGpu,
 )
 from homelab_ai.base.pod_scripts import script_text
 from tests.factories import charts, gpu, vram
@@ -40,21 +41,40 @@ def _pull_props(**overrides) -> OllamaModelPullProps:
     return OllamaModelPullProps(**{"models": ["llama3.2"], "server_url": "http://ollama:11434", **overrides})
 
 
+@pytest.fixture(scope="module")
+def one_model() -> dict:
+    """The objects of a backend that lists llama3.2, built once for the tests that only read them."""
+    return _backend_objects(models=["llama3.2"])
+
+
+@pytest.fixture(scope="module")
+def two_models_job() -> dict:
+    """The pull Job of a backend that lists llama3.2 and qwen2.5:14b, built once for the tests that only read it."""
+    return _job(models=["llama3.2", "qwen2.5:14b"])
+
+
+@pytest.fixture(scope="module")
+def card() -> SharedGpu:
+    """A card for props that are refused or only read (nothing is built on it)."""
+    return gpu(charts()[1])
+
+
 def test_no_models_no_job_and_no_script():
     objects = _backend_objects()
     assert _jobs(objects) == []
     assert ("ConfigMap", "ollama-pull-models") not in objects
 
 
-def test_job_name_carries_a_hash_of_the_list_and_an_annotation_with_it():
-    job = _job(models=["llama3.2", "qwen2.5:14b"])
+def test_job_name_carries_a_hash_of_the_list_and_an_annotation_with_it(two_models_job):
+    job = two_models_job
     assert job["metadata"]["name"].startswith("ollama-pull-models-")
     assert len(job["metadata"]["name"].rsplit("-", 1)[1]) == 8
     assert job["metadata"]["annotations"]["homelab-ai/models"] == "llama3.2,qwen2.5:14b"
 
 
-def test_job_name_changes_when_the_list_changes():
-    assert _job(models=["llama3.2"])["metadata"]["name"] != _job(models=["llama3.2", "mistral"])["metadata"]["name"]
+def test_job_name_changes_when_the_list_changes(one_model):
+    (job,) = _jobs(one_model)
+    assert job["metadata"]["name"] != _job(models=["llama3.2", "mistral"])["metadata"]["name"]
 
 
 def test_job_name_ignores_order_and_the_implicit_latest_tag():
@@ -64,14 +84,14 @@ def test_job_name_ignores_order_and_the_implicit_latest_tag():
     )
 
 
-def test_job_pulls_from_the_backend_url_every_listed_model():
-    args = container(_job(models=["llama3.2", "qwen2.5:14b"]))["args"]
+def test_job_pulls_from_the_backend_url_every_listed_model(two_models_job):
+    args = container(two_models_job)["args"]
     assert args[args.index("--server") + 1] == "http://ollama.ai.svc.cluster.local:11434"
     assert args[-2:] == ["llama3.2", "qwen2.5:14b"]
 
 
-def test_script_ships_in_a_configmap_mounted_into_the_job():
-    objects = _backend_objects(models=["llama3.2"])
+def test_script_ships_in_a_configmap_mounted_into_the_job(one_model):
+    objects = one_model
     (job,) = _jobs(objects)
     config_map = objects[("ConfigMap", "ollama-pull-models")]
     assert config_map["data"] == {"ollama_pull.py": script_text("homelab_ai.services.ollama", "ollama_pull.py")}
@@ -82,8 +102,8 @@ def test_script_ships_in_a_configmap_mounted_into_the_job():
     assert c["volumeMounts"] == [{"name": "script", "mountPath": "/opt/homelab-ai", "readOnly": True}]
 
 
-def test_job_is_bounded_retried_and_kept_for_flux():
-    job = _job()
+def test_job_is_bounded_retried_and_kept_for_flux(one_model):
+    (job,) = _jobs(one_model)
     spec = job["spec"]
     assert spec["backoffLimit"] == 3
     assert spec["activeDeadlineSeconds"] == 6 * 3600
@@ -92,8 +112,9 @@ def test_job_is_bounded_retried_and_kept_for_flux():
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def test_job_image_is_pinned_sized_and_pulled_if_not_present():
-    c = container(_job())
+def test_job_image_is_pinned_sized_and_pulled_if_not_present(one_model):
+    (job,) = _jobs(one_model)
+    c = container(job)
     assert c["image"] == "python:3.13.15-alpine3.24"
     assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"] == {
@@ -102,8 +123,8 @@ def test_job_image_is_pinned_sized_and_pulled_if_not_present():
     }
 
 
-def test_job_runs_unprivileged_on_a_read_only_root():
-    job = _job()
+def test_job_runs_unprivileged_on_a_read_only_root(one_model):
+    (job,) = _jobs(one_model)
     pod = job["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -148,27 +169,25 @@ def test_model_names_ollama_accepts_are_accepted(name):
 
 
 @pytest.mark.parametrize("name", ["", "llama 3", "-x", "a:b:c", "x/", "a/b/c/d", ":tag", "x:", "llama3.2\n"])
-def test_malformed_model_name_is_refused_naming_the_field(name):
+def test_malformed_model_name_is_refused_naming_the_field(card, name):
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .* is not an Ollama model name"):
-        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=[name])
+        LlmBackendProps(gpu=card, vram=vram(), models=[name])
 
 
-def test_a_bare_string_is_refused_rather_than_split_into_letters():
+def test_a_bare_string_is_refused_rather_than_split_into_letters(card):
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 'llama3.2' is not a list"):
-        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models="llama3.2")
+        LlmBackendProps(gpu=card, vram=vram(), models="llama3.2")
 
 
-def test_the_same_model_twice_is_refused():
+def test_the_same_model_twice_is_refused(card):
     with pytest.raises(HomelabConfigError, match=re.escape("'llama3.2:latest' and 'llama3.2' are the same model")):
-        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["llama3.2", "llama3.2:latest"])
+        LlmBackendProps(gpu=card, vram=vram(), models=["llama3.2", "llama3.2:latest"])
 
 
-def test_backend_name_too_long_for_the_job_is_refused_when_models_are_listed():
+def test_backend_name_too_long_for_the_job_is_refused_when_models_are_listed(card):
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.name: .* too long"):
-        LlmBackendProps(
-            gpu=gpu(charts()[1]), vram=vram(), name="o" * 43, models=["llama3.2"], model_downloads=InternetEgress()
-        )
-    assert LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), name="o" * 43).models == ()
+        LlmBackendProps(gpu=card, vram=vram(), name="o" * 43, models=["llama3.2"], model_downloads=InternetEgress())
+    assert LlmBackendProps(gpu=card, vram=vram(), name="o" * 43).models == ()
 
 
 def test_pull_job_without_models_is_refused():
@@ -193,9 +212,9 @@ def test_chart_pulls_llama32_from_its_ollama(homelab_objects):
     assert jobs[0]["metadata"]["namespace"] == "ai"
 
 
-def test_models_without_a_way_to_the_internet_are_refused():
+def test_models_without_a_way_to_the_internet_are_refused(card):
     """`ollama pull` fetches from the Ollama registry over HTTPS: without egress the Job never finishes."""
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: 1 model\(s\) are pulled .* on 443"):
-        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["llama3.2"])
+        LlmBackendProps(gpu=card, vram=vram(), models=["llama3.2"])
     with pytest.raises(HomelabConfigError, match=r"LlmBackendProps\.models: .*Fix: set model_downloads=InternetEgress"):
-        LlmBackendProps(gpu=gpu(charts()[1]), vram=vram(), models=["x"], model_downloads=InternetEgress(ports=(80,)))
+        LlmBackendProps(gpu=card, vram=vram(), models=["x"], model_downloads=InternetEgress(ports=(80,)))

@@ -7,6 +7,7 @@ Ingress against Kubernetes' own (kubernetes-validate, strict).
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import kubernetes_validate
@@ -64,6 +65,19 @@ def refused(build) -> HomelabConfigError:
     return caught.value
 
 
+@pytest.fixture(scope="module")
+def gateway_routed() -> dict:
+    """The default Gateway API route's objects, built once for the tests that only read them."""
+    return routed(gateway_routing())
+
+
+@pytest.fixture(scope="module")
+def chat_backend() -> AppWorkload:
+    """An app for props that are refused before any route is built (nothing is added to its chart)."""
+    _, _, ai = charts()
+    return AppWorkload(ai, "Chat", app_props("chat"))
+
+
 # --- host names ----------------------------------------------------------------------------------
 
 
@@ -81,8 +95,8 @@ def refused(build) -> HomelabConfigError:
         "*.home.example.com",  # a wildcard: an app has one name
     ],
 )
-def test_an_app_host_name_must_be_one_dns_1123_name(hostname):
-    error = refused(lambda: routed(gateway_routing(), hostname=hostname))
+def test_an_app_host_name_must_be_one_dns_1123_name(chat_backend, hostname):
+    error = refused(lambda: AppRouteProps(backend=chat_backend, hostname=hostname, routing=gateway_routing()))
     assert error.field == "AppRouteProps.hostname"
 
 
@@ -163,8 +177,8 @@ def test_an_issuer_makes_a_certificate_for_the_host_name_in_the_secret_the_route
     assert objects[("Ingress", "chat")]["spec"]["tls"][0]["secretName"] == "chat-tls"
 
 
-def test_a_gateway_in_another_namespace_is_granted_the_certificate_secret_and_nothing_else():
-    grant = routed(gateway_routing())[("ReferenceGrant", "chat-tls")]
+def test_a_gateway_in_another_namespace_is_granted_the_certificate_secret_and_nothing_else(gateway_routed):
+    grant = gateway_routed[("ReferenceGrant", "chat-tls")]
     assert grant["apiVersion"] == "gateway.networking.k8s.io/v1beta1"
     assert grant["spec"] == {
         "from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "gateway"}],
@@ -185,8 +199,8 @@ def test_a_gateway_listeners_own_certificate_writes_no_certificate_and_no_grant(
 # --- Gateway API ---------------------------------------------------------------------------------
 
 
-def test_the_http_route_attaches_to_the_https_listener_and_sends_everything_to_the_service():
-    route = routed(gateway_routing())[("HTTPRoute", "chat")]
+def test_the_http_route_attaches_to_the_https_listener_and_sends_everything_to_the_service(gateway_routed):
+    route = gateway_routed[("HTTPRoute", "chat")]
     assert route["spec"]["parentRefs"] == [{"name": "homelab", "namespace": "gateway", "sectionName": "https"}]
     assert route["spec"]["hostnames"] == ["chat.home.example.com"]
     (rule,) = route["spec"]["rules"]
@@ -194,8 +208,8 @@ def test_the_http_route_attaches_to_the_https_listener_and_sends_everything_to_t
     assert rule["backendRefs"] == [{"name": "chat", "port": 8000}]
 
 
-def test_the_http_listener_redirects_to_https_with_a_301():
-    redirect = routed(gateway_routing())[("HTTPRoute", "chat-redirect")]
+def test_the_http_listener_redirects_to_https_with_a_301(gateway_routed):
+    redirect = gateway_routed[("HTTPRoute", "chat-redirect")]
     assert redirect["spec"]["parentRefs"] == [{"name": "homelab", "namespace": "gateway", "sectionName": "http"}]
     assert redirect["spec"]["hostnames"] == ["chat.home.example.com"]
     assert redirect["spec"]["rules"] == [
@@ -210,9 +224,9 @@ def test_a_gateway_that_redirects_by_itself_gets_no_redirect_route():
     assert ("HTTPRoute", "chat-redirect") not in objects
 
 
-def test_gateway_api_carries_websockets_and_long_requests_with_the_route_timeout_only():
+def test_gateway_api_carries_websockets_and_long_requests_with_the_route_timeout_only(gateway_routed):
     """Upgrades need no filter (none is written); the request timeout is one hour, not Envoy's 15 s."""
-    (rule,) = routed(gateway_routing())[("HTTPRoute", "chat")]["spec"]["rules"]
+    (rule,) = gateway_routed[("HTTPRoute", "chat")]["spec"]["rules"]
     assert "filters" not in rule
     assert rule["timeouts"] == {"request": "1h"}
 
@@ -264,13 +278,13 @@ def test_the_ingress_names_its_class_host_service_and_tls():
 # --- DNS -----------------------------------------------------------------------------------------
 
 
-def test_external_dns_is_asked_for_the_host_name_on_the_route_only_when_wanted():
+def test_external_dns_is_asked_for_the_host_name_on_the_route_only_when_wanted(gateway_routed):
     with_dns = routed(gateway_routing(external_dns=ExternalDns()))
     assert with_dns[("HTTPRoute", "chat")]["metadata"]["annotations"] == {
         "external-dns.kubernetes.io/hostname": "chat.home.example.com"
     }
     assert "annotations" not in with_dns[("HTTPRoute", "chat-redirect")]["metadata"]
-    assert "annotations" not in routed(gateway_routing())[("HTTPRoute", "chat")]["metadata"]
+    assert "annotations" not in gateway_routed[("HTTPRoute", "chat")]["metadata"]
 
 
 def test_external_dns_before_v0_22_reads_the_alpha_prefix():
@@ -282,8 +296,8 @@ def test_external_dns_before_v0_22_reads_the_alpha_prefix():
 # --- NetworkPolicy -------------------------------------------------------------------------------
 
 
-def test_the_controllers_pods_may_reach_the_app_and_no_one_else_new():
-    policies = [obj for (kind, _), obj in routed(gateway_routing()).items() if kind == "NetworkPolicy"]
+def test_the_controllers_pods_may_reach_the_app_and_no_one_else_new(gateway_routed):
+    policies = [obj for (kind, _), obj in gateway_routed.items() if kind == "NetworkPolicy"]
     chat = {"app.kubernetes.io/name": "chat"}
     assert ingress_allowed(policies, chat, ENVOY.labels, 8000, src_ns="envoy-gateway-system")
     assert not ingress_allowed(policies, chat, ENVOY.labels, 8000, src_ns="default")
@@ -316,7 +330,7 @@ def test_every_route_object_matches_its_schema(routing):
     assert failures == []
 
 
-def test_the_crd_schema_check_catches_a_bad_route():
-    route = routed(gateway_routing())[("HTTPRoute", "chat")]
+def test_the_crd_schema_check_catches_a_bad_route(gateway_routed):
+    route = copy.deepcopy(gateway_routed[("HTTPRoute", "chat")])  # changed below: the shared copy stays as built
     route["spec"]["rules"][0]["timeouts"] = {"request": "one hour"}
     assert any("does not match" in problem for problem in validate_custom(route))

@@ -83,8 +83,14 @@ def test_api_clients_use_the_gate_when_there_is_an_idle_unloader():
     assert sd.api_url == "http://stable-diffusion.ai.svc.cluster.local:7861"
 
 
-def test_without_the_idle_unloader_clients_call_the_web_ui_itself():
-    _, sd = _sd_chart(idle_unloader=False)
+@pytest.fixture(scope="module")
+def without_unloader():
+    """Stable Diffusion without the idle unloader beside Ollama on one card, built once for the tests that read it."""
+    return _sd_chart(beside_ollama=True, idle_unloader=False)
+
+
+def test_without_the_idle_unloader_clients_call_the_web_ui_itself(without_unloader):
+    _, sd = without_unloader
     assert sd.api_url == sd.url == "http://stable-diffusion.ai.svc.cluster.local:7860"
     ports = _pod(sd)["spec"]["template"]["spec"]["containers"][0].get("ports")
     assert [p["containerPort"] for p in ports] == [7860]
@@ -109,7 +115,8 @@ def test_sd_budget_names_the_sidecar_as_its_unload_policy():
     assert sd.idle_unload.timeout.total_seconds() == 600
 
 
-def _sd_chart(**sd_props):
+def _sd_chart(*, beside_ollama: bool = False, **sd_props):
+    """Stable Diffusion on a card of its own, or on one it shares with Ollama when ``beside_ollama``."""
     from homelab_ai import LlmBackend, LlmBackendProps, SopsSecret, SopsSecretProps, StableDiffusion
     from homelab_ai import StableDiffusionProps as Props
     from tests.factories import charts, gpu, vram
@@ -117,7 +124,8 @@ def _sd_chart(**sd_props):
     app, infra, ai = charts()
     card = gpu(infra)
     secret = SopsSecret(ai, "Secret", SopsSecretProps(name="sd", file="unused.sops.yaml", keys=["password"]))
-    LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 12)))
+    if beside_ollama:
+        LlmBackend(ai, "Ollama", LlmBackendProps(gpu=card, vram=vram(0, 8, 12)))
     sd = StableDiffusion(ai, "SD", Props(gpu=card, vram=vram(0, 8, 12), secret=secret, **sd_props))
     return app, sd
 
@@ -128,17 +136,17 @@ def _pod(sd) -> dict:
     return cdk8s.ApiObject.of(sd.gpu_app.app.workload).to_json()
 
 
-def test_sd_without_the_idle_unloader_on_a_shared_card_is_refused():
+def test_sd_without_the_idle_unloader_on_a_shared_card_is_refused(without_unloader):
     from homelab_ai.synth.dist import collect_problems
 
-    app, _ = _sd_chart(idle_unloader=False)
+    app, _ = without_unloader
     problems = [p for p in collect_problems(app) if p.startswith("GPU budget")]
     assert len(problems) == 1
     assert "stable-diffusion shares 'Test GPU' (24 GiB) with ollama but has no idle-unload policy" in problems[0]
 
 
-def test_sd_without_the_idle_unloader_has_no_sidecar():
-    _, sd = _sd_chart(idle_unloader=False)
+def test_sd_without_the_idle_unloader_has_no_sidecar(without_unloader):
+    _, sd = without_unloader
     assert [c["name"] for c in _pod(sd)["spec"]["template"]["spec"]["containers"]] == ["stable-diffusion"]
     assert sd.idle_unloader is None
 

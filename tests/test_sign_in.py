@@ -7,8 +7,11 @@ v7.15.3's (pkg/apis/options, cited in homelab_ai/services/oauth2_proxy/oauth2_pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 
+import cdk8s
 import pytest
 
 from homelab_ai import (
@@ -44,8 +47,8 @@ def _secret(ai, tmp_path, name: str, keys: list[str]) -> SopsSecret:
     return SopsSecret(ai, name, SopsSecretProps(name=name, file=path, keys=keys))
 
 
-def _open_webui(tmp_path, oidc_overrides=None, **props) -> tuple[dict, dict]:
-    """Open WebUI with an OIDC login (unless props say oidc=None); returns (objects, env)."""
+def _open_webui_props(tmp_path, oidc_overrides=None) -> tuple[cdk8s.App, cdk8s.Chart, dict]:
+    """The app, its 'ai' chart and Open WebUI's props with an OIDC login, before Open WebUI is added."""
     app, infra, ai = charts()
     backend = LlmBackend(ai, "Ollama", LlmBackendProps(gpu=gpu(infra), vram=vram()))
     webui_secret = _secret(ai, tmp_path, "open-webui-secret", ["WEBUI_SECRET_KEY"])
@@ -53,7 +56,12 @@ def _open_webui(tmp_path, oidc_overrides=None, **props) -> tuple[dict, dict]:
     oidc_values = dict(provider=AUTHENTIK, client_id="homelab-ai", client_secret=sign_in.key_ref("client-secret"))
     oidc_values.update(oidc_overrides or {})
     oidc = OpenWebUIOidc(**oidc_values)
-    values = dict(backend=backend, secret=webui_secret, public_url=CHAT, oidc=oidc)
+    return app, ai, dict(backend=backend, secret=webui_secret, public_url=CHAT, oidc=oidc)
+
+
+def _open_webui(tmp_path, oidc_overrides=None, **props) -> tuple[dict, dict]:
+    """Open WebUI with an OIDC login (unless props say oidc=None); returns (objects, env)."""
+    app, ai, values = _open_webui_props(tmp_path, oidc_overrides)
     values.update(props)
     OpenWebUI(ai, "OpenWebUI", OpenWebUIProps(**values))
     objects = synth(app)
@@ -62,6 +70,18 @@ def _open_webui(tmp_path, oidc_overrides=None, **props) -> tuple[dict, dict]:
 
 def _values(env: dict) -> dict[str, str]:
     return {name: entry["value"] for name, entry in env.items() if "value" in entry}
+
+
+@pytest.fixture(scope="module")
+def default_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The env of Open WebUI with the default OIDC login, built once for the tests that only read it."""
+    return _open_webui(tmp_path_factory.mktemp("open-webui"))[1]
+
+
+@pytest.fixture(scope="module")
+def webui_values(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, object]:
+    """Open WebUI's default props (its backend and secrets built once) for props that are refused; read only."""
+    return MappingProxyType(_open_webui_props(tmp_path_factory.mktemp("open-webui-props"))[2])
 
 
 # --- Open WebUI ----------------------------------------------------------------------------------
@@ -74,9 +94,8 @@ def test_open_webui_oidc_without_a_client_secret_is_refused():
     assert "L2805" in caught.value.problem
 
 
-def test_open_webui_reads_the_provider_client_and_callback_it_registers_with(tmp_path):
-    _, env = _open_webui(tmp_path)
-    values = _values(env)
+def test_open_webui_reads_the_provider_client_and_callback_it_registers_with(default_env):
+    values = _values(default_env)
     assert values["OPENID_PROVIDER_URL"] == (
         "https://auth.example.com/application/o/homelab/.well-known/openid-configuration"
     )
@@ -88,31 +107,27 @@ def test_open_webui_reads_the_provider_client_and_callback_it_registers_with(tmp
     assert values["WEBUI_URL"] == CHAT
 
 
-def test_open_webui_client_secret_comes_from_the_sops_secret_never_a_value(tmp_path):
-    _, env = _open_webui(tmp_path)
-    assert env["OAUTH_CLIENT_SECRET"] == {
+def test_open_webui_client_secret_comes_from_the_sops_secret_never_a_value(default_env):
+    assert default_env["OAUTH_CLIENT_SECRET"] == {
         "name": "OAUTH_CLIENT_SECRET",
         "valueFrom": {"secretKeyRef": {"key": "client-secret", "name": "sign-in"}},
     }
 
 
-def test_open_webui_takes_every_setting_from_the_env_on_every_start_once_it_has_a_public_url(tmp_path):
+def test_open_webui_takes_every_setting_from_the_env_on_every_start_once_it_has_a_public_url(default_env):
     """WEBUI_URL and ENABLE_LOGIN_FORM are database-backed (config.py@v0.12.4 L3192, L3194)."""
-    _, env = _open_webui(tmp_path)
-    assert _values(env)["ENABLE_PERSISTENT_CONFIG"] == "False"
+    assert _values(default_env)["ENABLE_PERSISTENT_CONFIG"] == "False"
 
 
-def test_open_webui_new_people_get_an_account_at_first_sign_in_by_default(tmp_path):
+def test_open_webui_new_people_get_an_account_at_first_sign_in_by_default(tmp_path, default_env):
     """Open WebUI's own default for ENABLE_OAUTH_SIGNUP is False (config.py@v0.12.4 L2576)."""
-    _, env = _open_webui(tmp_path)
-    assert _values(env)["ENABLE_OAUTH_SIGNUP"] == "true"
+    assert _values(default_env)["ENABLE_OAUTH_SIGNUP"] == "true"
     _, env = _open_webui(tmp_path, {"signup": False})
     assert _values(env)["ENABLE_OAUTH_SIGNUP"] == "false"
 
 
-def test_open_webui_password_login_stays_unless_turned_off(tmp_path):
-    _, kept = _open_webui(tmp_path)
-    assert {"ENABLE_LOGIN_FORM", "ENABLE_PASSWORD_AUTH"} & set(kept) == set()
+def test_open_webui_password_login_stays_unless_turned_off(tmp_path, default_env):
+    assert {"ENABLE_LOGIN_FORM", "ENABLE_PASSWORD_AUTH"} & set(default_env) == set()
     _, off = _open_webui(tmp_path, {"password_login": False})
     assert (_values(off)["ENABLE_LOGIN_FORM"], _values(off)["ENABLE_PASSWORD_AUTH"]) == ("false", "false")
 
@@ -128,14 +143,13 @@ def test_open_webui_roles_and_groups_come_from_the_claims_named(tmp_path):
     assert values["OAUTH_GROUPS_CLAIM"] == "groups"
 
 
-def test_open_webui_without_claims_leaves_role_and_group_mapping_off(tmp_path):
-    _, env = _open_webui(tmp_path)
-    assert {"ENABLE_OAUTH_ROLE_MANAGEMENT", "ENABLE_OAUTH_GROUP_MANAGEMENT"} & set(env) == set()
+def test_open_webui_without_claims_leaves_role_and_group_mapping_off(default_env):
+    assert {"ENABLE_OAUTH_ROLE_MANAGEMENT", "ENABLE_OAUTH_GROUP_MANAGEMENT"} & set(default_env) == set()
 
 
-def test_open_webui_oidc_without_a_public_url_is_refused(tmp_path):
+def test_open_webui_oidc_without_a_public_url_is_refused(webui_values):
     with pytest.raises(HomelabConfigError) as caught:
-        _open_webui(tmp_path, public_url=None)
+        OpenWebUIProps(**{**webui_values, "public_url": None})
     assert caught.value.field == "OpenWebUIProps.oidc"
 
 
@@ -150,11 +164,11 @@ def test_open_webui_may_reach_the_provider_on_the_lan_when_told_where(tmp_path):
     assert not egress_allowed(policies, webui, 443, ip="10.10.2.41")
 
 
-def test_secure_cookies_are_for_an_https_only_ui(tmp_path):
+def test_secure_cookies_are_for_an_https_only_ui(tmp_path, webui_values):
     _, env = _open_webui(tmp_path, secure_cookies=True)
     assert _values(env)["WEBUI_SESSION_COOKIE_SECURE"] == "true"
     with pytest.raises(HomelabConfigError) as caught:
-        _open_webui(tmp_path, secure_cookies=True, expose=LoadBalancer(ip="10.10.2.25"))
+        OpenWebUIProps(**{**webui_values, "secure_cookies": True, "expose": LoadBalancer(ip="10.10.2.25")})
     assert caught.value.field == "OpenWebUIProps.secure_cookies"
 
 
@@ -167,7 +181,8 @@ def test_an_issuer_url_with_the_discovery_path_is_refused():
 # --- oauth2-proxy --------------------------------------------------------------------------------
 
 
-def _proxy(tmp_path, **overrides) -> dict:
+def _proxy_props(tmp_path) -> tuple[cdk8s.App, cdk8s.Chart, dict]:
+    """The app, its 'ai' chart and the sign-in proxy's props, before the proxy is added."""
     app, _, ai = charts()
     upstream = AppWorkload(ai, "Upstream", app_props("stable-diffusion", container_port=7860))
     secret = _secret(ai, tmp_path, "sign-in", ["client-secret", "cookie-secret"])
@@ -179,20 +194,37 @@ def _proxy(tmp_path, **overrides) -> dict:
         client_secret=secret.key_ref("client-secret"),
         cookie_secret=secret.key_ref("cookie-secret"),
     )
+    return app, ai, values
+
+
+def _proxy(tmp_path, **overrides) -> dict:
+    app, ai, values = _proxy_props(tmp_path)
     values.update(overrides)
     OAuth2Proxy(ai, "SignIn", OAuth2ProxyProps(**values))
     return synth(app)
 
 
+@pytest.fixture(scope="module")
+def proxy_values(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, object]:
+    """The proxy's default props (its upstream and secret built once) for props that are refused; read only."""
+    return MappingProxyType(_proxy_props(tmp_path_factory.mktemp("sign-in-proxy-props"))[2])
+
+
+@pytest.fixture(scope="module")
+def default_proxy(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The sign-in proxy's Deployment with the default props, built once for the tests that only read it."""
+    return _proxy(tmp_path_factory.mktemp("sign-in-proxy"))[("Deployment", "stable-diffusion-sign-in")]
+
+
 @pytest.mark.parametrize("field", ["client_secret", "cookie_secret"])
-def test_the_sign_in_proxy_without_its_secrets_is_refused(tmp_path, field):
+def test_the_sign_in_proxy_without_its_secrets_is_refused(proxy_values, field):
     with pytest.raises(HomelabConfigError) as caught:
-        _proxy(tmp_path, **{field: None})
+        OAuth2ProxyProps(**{**proxy_values, field: None})
     assert caught.value.field == f"OAuth2ProxyProps.{field}"
 
 
-def test_the_sign_in_proxy_runs_the_pinned_image_with_its_config_as_flags(tmp_path):
-    proxy = container(_proxy(tmp_path)[("Deployment", "stable-diffusion-sign-in")])
+def test_the_sign_in_proxy_runs_the_pinned_image_with_its_config_as_flags(default_proxy):
+    proxy = container(default_proxy)
     assert proxy["image"] == "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3"
     assert proxy["args"] == [
         "--http-address=0.0.0.0:4180",
@@ -211,8 +243,8 @@ def test_the_sign_in_proxy_runs_the_pinned_image_with_its_config_as_flags(tmp_pa
     ]
 
 
-def test_the_sign_in_proxy_reads_both_secrets_from_the_sops_secret(tmp_path):
-    env = env_of(_proxy(tmp_path)[("Deployment", "stable-diffusion-sign-in")])
+def test_the_sign_in_proxy_reads_both_secrets_from_the_sops_secret(default_proxy):
+    env = env_of(default_proxy)
     assert env["OAUTH2_PROXY_CLIENT_SECRET"]["valueFrom"] == {
         "secretKeyRef": {"key": "client-secret", "name": "sign-in"}
     }
@@ -228,9 +260,8 @@ def test_the_sign_in_proxy_admits_only_the_listed_groups(tmp_path):
     assert args[-3:] == ["--oidc-groups-claim=groups", "--allowed-group=image-makers", "--allowed-group=admins"]
 
 
-def test_the_sign_in_proxy_is_hardened_and_probed_on_its_ping_and_ready_paths(tmp_path):
-    deployment = _proxy(tmp_path)[("Deployment", "stable-diffusion-sign-in")]
-    proxy = container(deployment)
+def test_the_sign_in_proxy_is_hardened_and_probed_on_its_ping_and_ready_paths(default_proxy):
+    proxy = container(default_proxy)
     assert proxy["securityContext"]["runAsNonRoot"] is True
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
     assert proxy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -283,8 +314,8 @@ def test_the_proxy_waits_an_hour_for_a_render_not_oauth2_proxys_30_seconds(tmp_p
     assert "--upstream-timeout=20m" in args
 
 
-def test_extra_env_may_not_set_what_the_address_and_sign_in_props_own(tmp_path):
+def test_extra_env_may_not_set_what_the_address_and_sign_in_props_own(webui_values):
     with pytest.raises(HomelabConfigError) as caught:
-        _open_webui(tmp_path, extra_env={"WEBUI_URL": "https://elsewhere.example.com"})
+        OpenWebUIProps(**{**webui_values, "extra_env": {"WEBUI_URL": "https://elsewhere.example.com"}})
     assert caught.value.field == "OpenWebUIProps.extra_env"
     assert "WEBUI_URL" in caught.value.problem
