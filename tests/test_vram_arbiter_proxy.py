@@ -1168,8 +1168,8 @@ def test_main_comes_up_beside_an_app_that_hangs_and_answers_502_for_it(harness, 
     h = harness()
     silent = Silent(hang_up_s=3.0)
     h.raw["apps"][0]["upstream"] = silent.url
-    h.raw["request_timeout_seconds"] = 0.2
-    h.raw["upstream_timeout_seconds"] = 0.2
+    h.raw["request_timeout_seconds"] = 0.1
+    h.raw["upstream_timeout_seconds"] = 0.1
     port = h.raw["apps"][0]["listen_port"]
     got: list[object] = []
 
