@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,35 +42,11 @@ def _secrets(repo: Path) -> list[SopsSecret]:
     return sops_secrets(stack(repo).app)
 
 
-@pytest.fixture(scope="module")
-def chart_built_once(tmp_path_factory) -> tuple[Path, list[SopsSecret]]:
-    """The chart's secrets, built once (building the stack is most of a test's CPU) for a repo
-    reached through a symlink: each test points the link at its own copy of the repo."""
-    base = tmp_path_factory.mktemp("chart")
-    link = base / "repo"
-    link.symlink_to(copy_repo(base / "pristine", sops.DEMO_AGE_RECIPIENT), target_is_directory=True)
-    return link, _secrets(link)
-
-
-@pytest.fixture
-def secrets_of(chart_built_once) -> Callable[[Path], list[SopsSecret]]:
-    """``secrets_of(repo)``: the chart's secrets, their files in ``repo`` (this test's copy)."""
-    link, secrets = chart_built_once
-
-    def point_at(repo: Path) -> list[SopsSecret]:
-        link.unlink()
-        link.symlink_to(repo, target_is_directory=True)
-        assert {s.file.resolve().parent for s in secrets} == {(repo / "apps/secrets").resolve()}
-        return secrets
-
-    return point_at
-
-
 @pytest.mark.slow
-def test_init_encrypts_exactly_the_generated_values(tmp_path, known_values, secrets_of):
+def test_init_encrypts_exactly_the_generated_values(tmp_path, known_values):
     key = tmp_path / "age.key"
     repo = copy_repo(tmp_path / "repo", new_age_key(key))
-    init_secrets(secrets_of(repo), repo / ".sops.yaml")
+    init_secrets(_secrets(repo), repo / ".sops.yaml")
     assert decrypt_values(repo / SECRET_FILES[0], key) == {"WEBUI_SECRET_KEY": WEBUI_VALUE}
     assert decrypt_values(repo / SECRET_FILES[1], key) == {"password": SD_VALUE}
     assert files_containing(tmp_path, known_values) == []
@@ -90,32 +65,32 @@ BROKEN_CONFIGS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", BROKEN_CONFIGS.values(), ids=BROKEN_CONFIGS.keys())
-def test_a_broken_sops_yaml_leaves_no_plaintext_anywhere(tmp_path, known_values, scratch_tmp, config, secrets_of):
+def test_a_broken_sops_yaml_leaves_no_plaintext_anywhere(tmp_path, known_values, scratch_tmp, config):
     recipient = new_age_key(tmp_path / "age.key")
     repo = copy_repo(tmp_path / "repo", recipient)
     (repo / ".sops.yaml").write_text(config.format(recipient=recipient))
     before = sorted(files_under(tmp_path))
     with pytest.raises(HomelabConfigError) as refused:
-        init_secrets(secrets_of(repo), repo / ".sops.yaml")
+        init_secrets(_secrets(repo), repo / ".sops.yaml")
     assert files_containing(tmp_path, known_values) == []
     assert sorted(files_under(tmp_path)) == before
     assert not any(v in str(refused.value) for v in known_values)
 
 
 @pytest.mark.slow
-def test_sops_output_with_plaintext_is_refused_with_the_rule_to_fix(tmp_path, known_values, secrets_of):
+def test_sops_output_with_plaintext_is_refused_with_the_rule_to_fix(tmp_path, known_values):
     recipient = new_age_key(tmp_path / "age.key")
     repo = copy_repo(tmp_path / "repo", recipient)
     (repo / ".sops.yaml").write_text(BROKEN_CONFIGS["encrypts nothing"].format(recipient=recipient))
     with pytest.raises(HomelabConfigError) as refused:
-        init_secrets(secrets_of(repo), repo / ".sops.yaml")
+        init_secrets(_secrets(repo), repo / ".sops.yaml")
     message = str(refused.value)
     assert "is not safe to write (a plaintext value is in it); nothing was written" in message
     assert "`encrypted_regex: ^(data|stringData)$`" in message
 
 
 @pytest.mark.slow
-def test_a_failure_on_the_second_secret_writes_not_even_the_first(tmp_path, known_values, monkeypatch, secrets_of):
+def test_a_failure_on_the_second_secret_writes_not_even_the_first(tmp_path, known_values, monkeypatch):
     repo = copy_repo(tmp_path / "repo", new_age_key(tmp_path / "age.key"))
     real_encrypt = sops.encrypt
     calls = []
@@ -128,7 +103,7 @@ def test_a_failure_on_the_second_secret_writes_not_even_the_first(tmp_path, know
 
     monkeypatch.setattr(sops, "encrypt", fail_second)
     with pytest.raises(HomelabConfigError, match="simulated failure"):
-        init_secrets(secrets_of(repo), repo / ".sops.yaml")
+        init_secrets(_secrets(repo), repo / ".sops.yaml")
     assert list((repo / "apps/secrets").iterdir()) == []
 
 
@@ -214,9 +189,9 @@ def test_an_empty_typed_value_is_refused(tmp_path):
 
 
 @pytest.mark.stack
-def test_update_keys_refuses_a_plaintext_file_with_the_rotate_command(tmp_path, secrets_of):
+def test_update_keys_refuses_a_plaintext_file_with_the_rotate_command(tmp_path):
     repo = copy_repo(tmp_path / "repo", new_age_key(tmp_path / "age.key"))
-    secrets = secrets_of(repo)
+    secrets = _secrets(repo)
     init_secrets(secrets, repo / ".sops.yaml")
     (repo / SECRET_FILES[0]).write_text("kind: Secret\nstringData:\n  WEBUI_SECRET_KEY: hunter2\n")
     with pytest.raises(HomelabConfigError) as refused:
@@ -228,10 +203,10 @@ def test_update_keys_refuses_a_plaintext_file_with_the_rotate_command(tmp_path, 
 
 
 @pytest.mark.stack
-def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path, secrets_of):
+def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path):
     recipient = new_age_key(tmp_path / "age.key")
     repo = copy_repo(tmp_path / "repo", recipient)
-    secrets = secrets_of(repo)
+    secrets = _secrets(repo)
     init_secrets(secrets, repo / ".sops.yaml")
     (repo / ".sops.yaml").write_text(f"creation_rules:\n  - path_regex: ^elsewhere/\n    age: {recipient}\n")
     with pytest.raises(
@@ -243,10 +218,10 @@ def test_update_keys_refuses_a_file_no_rule_matches_with_use_key(tmp_path, secre
 
 
 @pytest.mark.stack
-def test_update_keys_refuses_to_carry_over_a_broken_file_and_names_rotate(tmp_path, secrets_of):
+def test_update_keys_refuses_to_carry_over_a_broken_file_and_names_rotate(tmp_path):
     key = tmp_path / "age.key"
     repo = copy_repo(tmp_path / "repo", new_age_key(key))
-    secrets = secrets_of(repo)
+    secrets = _secrets(repo)
     init_secrets(secrets, repo / ".sops.yaml")
     path = repo / SECRET_FILES[1]
     path.write_text(path.read_text().replace("name: stable-diffusion-secret", "name: renamed"))
