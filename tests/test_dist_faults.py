@@ -80,14 +80,15 @@ def _synth_in_process(out: Path, variant: str, monkeypatch: pytest.MonkeyPatch, 
 
 
 @pytest.fixture(scope="module")
-def trees(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """The complete old and new trees, as a clean synth writes them, and the new one's files as JSON."""
+def trees(tmp_path_factory) -> dict[str, dict[str, str] | str]:
+    """The complete old and new trees, as a clean synth writes them, where they are, and their files as JSON."""
     result = {}
     with pytest.MonkeyPatch.context() as monkeypatch:
         for variant in ("old", "new"):
             out = tmp_path_factory.mktemp(variant) / "dist"
             assert _synth_in_process(out, variant, monkeypatch) == 0
             result[variant] = _tree(out)
+            result[f"{variant}-dist"] = str(out)
             files = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file() and p.name != MARKER}
             (out.parent / "files.json").write_text(json.dumps(files))
             result[f"{variant}-json"] = str(out.parent / "files.json")
@@ -102,9 +103,9 @@ def _writer_process(out: Path, files_json: str, **extra: str) -> subprocess.Comp
 
 
 @pytest.fixture
-def old_dist(tmp_path, trees, monkeypatch) -> Path:
-    out = tmp_path / "dist"
-    assert _synth_in_process(out, "old", monkeypatch) == 0
+def old_dist(tmp_path, trees) -> Path:
+    """The old tree as a clean synth wrote it: this test's own copy of the one the trees fixture synthesized."""
+    out = shutil.copytree(trees["old-dist"], tmp_path / "dist", symlinks=True)
     assert _tree(out) == trees["old"]
     return out
 
@@ -245,13 +246,12 @@ def _as_nobody(argv: list[str]) -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv] if os.geteuid() == 0 else argv
 
 
-def test_a_parent_the_user_may_not_write_is_refused_with_the_fix_and_nothing_left(trees, monkeypatch):
+def test_a_parent_the_user_may_not_write_is_refused_with_the_fix_and_nothing_left(trees):
     """The real thing, no hook: dist/ in a folder of another user's (mode 0755, owned by root)."""
     parent = Path(tempfile.mkdtemp(prefix="homelab-ai-shared-"))
     try:
         parent.chmod(0o755)
-        out = parent / "dist"
-        assert _synth_in_process(out, "old", monkeypatch) == 0
+        out = shutil.copytree(trees["old-dist"], parent / "dist", symlinks=True)  # as a clean synth wrote it
         home = parent / "home"
         home.mkdir(mode=0o777)
         home.chmod(0o777)

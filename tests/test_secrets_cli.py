@@ -8,6 +8,7 @@ anywhere in dist/ or the git tree.
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 
 import pytest
@@ -128,12 +129,23 @@ def test_check_accepts_the_new_secrets_without_the_private_key(round_trip):
 # --- init keeps, rotates, refuses ----------------------------------------------------------------
 
 
-@pytest.fixture
-def user_repo(tmp_path):
-    """A clone with the user's key and both secrets created."""
-    key = tmp_path / "age.key"
-    repo = copy_repo(tmp_path / "repo", new_age_key(key))
+@pytest.fixture(scope="module")
+def initialised_clone(tmp_path_factory):
+    """A clone with the user's key after `secrets init`, made once: the tests below start from copies."""
+    base = tmp_path_factory.mktemp("initialised")
+    key = base / "age.key"
+    repo = copy_repo(base / "repo", new_age_key(key))
     assert run_cli(repo, "secrets", "init").returncode == 0
+    return repo, key
+
+
+@pytest.fixture
+def user_repo(tmp_path, initialised_clone):
+    """A clone with the user's key and both secrets created: this test's own copy of the one made once."""
+    pristine_repo, pristine_key = initialised_clone
+    key = tmp_path / "age.key"
+    shutil.copy2(pristine_key, key)
+    repo = shutil.copytree(pristine_repo, tmp_path / "repo", symlinks=True)
     return repo, key
 
 
