@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-# The slow tier (`make test-fast` leaves it out): runs `homelab-ai` as its own process.
+from tests.helpers import run_cli_in_process
+
+# The slow tier (`make test-fast` leaves it out): runs `homelab-ai synth` as its own process, through the
+# module's entry point (`python -m homelab_ai.cli`); its help is argparse's, read in this process.
 pytestmark = pytest.mark.slow
 
 
@@ -20,7 +23,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_help_lists_synth_and_docs(repo_root):
-    result = _run("--help", cwd=repo_root)
+    result = run_cli_in_process(repo_root, "--help")
     assert result.returncode == 0
     assert "synth" in result.stdout
     assert "docs" in result.stdout

@@ -29,9 +29,15 @@ def _docs(app: cdk8s.App, folders, repo_root) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def page(repo_root) -> str:
+def rendered(repo_root) -> tuple:
+    """The spec chart's docs as `homelab-ai docs` renders them, once for the module: tests only read them."""
     app, folders = build()
-    return _docs(app, folders, repo_root)[PAGE]
+    return tuple(render_docs(app, folders, project_root=repo_root, app_spec="apps.homelab:build"))
+
+
+@pytest.fixture(scope="module")
+def page(rendered) -> str:
+    return {item.path: item.content.decode() for item in rendered}[PAGE]
 
 
 def _section(page: str, title: str) -> str:
@@ -55,10 +61,9 @@ def _table(text: str, header_start: str) -> list[dict[str, str]]:
 
 @pytest.mark.golden
 @pytest.mark.stack
-def test_committed_docs_are_what_the_code_produces(repo_root):
+def test_committed_docs_are_what_the_code_produces(repo_root, rendered):
     """Drift check (golden): committed docs/ equal a fresh render; what they say is tested section by section."""
-    app, folders = build()
-    for path, content in _docs(app, folders, repo_root).items():
+    for path, content in {item.path: item.content.decode() for item in rendered}.items():
         assert (repo_root / "docs" / path).read_text() == content, f"docs/{path} is stale: run `make synth`"
     generated = {p.name for p in (repo_root / "docs").glob("*.md") if p.read_text().startswith(GENERATED_MARKER)}
     assert generated == {PAGE}
@@ -250,14 +255,12 @@ def test_docs_refuse_an_invalid_chart_like_the_synth(repo_root, tmp_path):
 
 
 @pytest.mark.stack
-def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_path, repo_root):
-    app, folders = build()
+def test_write_docs_replaces_generated_pages_and_keeps_hand_written_files(tmp_path, rendered):
     out = tmp_path / "docs"
     out.mkdir()
     (out / "library-guide.md").write_text("# hand written\n")
     (out / "old-namespace.md").write_text(f"{GENERATED_MARKER} from somewhere -->\n")
-    files = render_docs(app, folders, project_root=repo_root, app_spec="apps.homelab:build")
-    removed = write_docs(files, out)
+    removed = write_docs(list(rendered), out)
     assert removed == [out / "old-namespace.md"]
     assert sorted(p.name for p in out.iterdir()) == [PAGE, "library-guide.md"]
     assert (out / "library-guide.md").read_text() == "# hand written\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,30 @@ def synthesized(homelab_dist, homelab_files) -> tuple[Path, list]:
     return homelab_dist, homelab_files
 
 
+@pytest.fixture(scope="module")
+def kustomize(synthesized) -> Callable[[str], tuple[dict, ...]]:
+    """`kubectl kustomize dist/FOLDER` as objects, run once per folder for the module: tests only read them."""
+    out, _ = synthesized
+    built: dict[str, tuple[dict, ...]] = {}
+
+    def build(folder: str) -> tuple[dict, ...]:
+        if folder not in built:
+            kubectl = require_tool("kubectl")
+            result = subprocess.run(
+                [kubectl, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
+            )
+            assert result.returncode == 0, result.stderr
+            built[folder] = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+        return built[folder]
+
+    return build
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["ai", "flux", "infrastructure"])
-def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, folder):
-    kubectl = require_tool("kubectl")
-    out, files = synthesized
-    result = subprocess.run(
-        [kubectl, "kustomize", str(out / folder)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    built = {_key(doc): doc for doc in yaml.safe_load_all(result.stdout) if doc}
+def test_kubectl_kustomize_builds_each_folder_into_exactly_the_synthesized_objects(synthesized, kustomize, folder):
+    _, files = synthesized
+    built = {_key(doc): doc for doc in kustomize(folder)}
     expected = {}
     for item in files:
         if item.path.startswith(f"{folder}/") and not item.path.endswith("/kustomization.yaml"):
@@ -53,11 +68,8 @@ def test_sops_files_in_dist_are_the_source_files_byte_for_byte(synthesized):
 
 
 @pytest.mark.slow
-def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(synthesized):
-    kubectl = require_tool("kubectl")
-    out, _ = synthesized
-    built = subprocess.run([kubectl, "kustomize", str(out / "ai")], capture_output=True, text=True, check=True)
-    secrets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(built.stdout) if d["kind"] == "Secret"}
+def test_kustomize_yields_the_sops_secrets_with_their_encrypted_values_and_mac(kustomize):
+    secrets = {d["metadata"]["name"]: d for d in kustomize("ai") if d["kind"] == "Secret"}
     for secret in stack().secrets:
         assert secrets[secret.name] == yaml.safe_load(secret.file.read_bytes())
         assert secrets[secret.name]["sops"]["mac"].startswith("ENC[AES256_GCM,")
@@ -80,10 +92,21 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def _copy_repo(repo_root: Path, target: Path) -> Path:
-    ignore = shutil.ignore_patterns(
-        ".git", ".venv", "node_modules", ".cdk8s.out", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"
+    """The repo's files as a clone has them (tracked and new, never git-ignored ones: no .venv, no .cache of
+    compiled modules, which grows to hundreds of megabytes in a worktree that has run the suite a few times)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    shutil.copytree(repo_root, target, ignore=ignore)
+    assert listed.returncode == 0, listed.stderr
+    for name in filter(None, listed.stdout.split("\0")):
+        source = repo_root / name
+        if source.is_file():  # a tracked file deleted in the work tree is not copied
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
     return target
 
 

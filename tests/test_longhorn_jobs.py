@@ -180,14 +180,23 @@ def run_drill(api: FakeKubeApi, config: dict, tmp_path: Path) -> subprocess.Comp
     return run("drill", "--config", str(path), *api_args(api, tmp_path))
 
 
-def test_drill_restores_the_newest_completed_backup_into_a_scratch_claim_and_records_a_pass(drill_config, tmp_path):
+@pytest.fixture(scope="module")
+def good_drill(drill_config, tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], FakeKubeApi]:
+    """One drill of a good backup, run once for the tests that read what it did (the API server's objects and
+    requests stay readable after it stops): the process's result and the fake API."""
+    tmp_path = tmp_path_factory.mktemp("good-drill")
     make_webui_db(tmp_path / "restored")
     with seeded_api(tmp_path / "restored", tmp_path, BACKUPS) as api:
         done = run_drill(api, drill_config, tmp_path)
-        (storage_class,) = api.created("StorageClass")
-        (claim,) = api.created("PersistentVolumeClaim")
-        (job,) = api.created("Job")
-        result_map = api.get("/api/v1/namespaces/ai/configmaps/restore-drill-open-webui-data-result")
+    return done, api
+
+
+def test_drill_restores_the_newest_completed_backup_into_a_scratch_claim_and_records_a_pass(good_drill):
+    done, api = good_drill
+    (storage_class,) = api.created("StorageClass")
+    (claim,) = api.created("PersistentVolumeClaim")
+    (job,) = api.created("Job")
+    result_map = api.get("/api/v1/namespaces/ai/configmaps/restore-drill-open-webui-data-result")
     assert done.returncode == 0, done.stdout + done.stderr
     assert storage_class["parameters"]["fromBackup"] == BACKUPS[1]["status"]["url"]
     assert storage_class["reclaimPolicy"] == "Delete"
@@ -201,12 +210,10 @@ def test_drill_restores_the_newest_completed_backup_into_a_scratch_claim_and_rec
     assert result_map["metadata"]["annotations"]["homelab-ai/verdict"] == "passed"
 
 
-def test_drill_deletes_the_check_job_the_scratch_claim_and_its_class_when_done(drill_config, tmp_path):
-    make_webui_db(tmp_path / "restored")
-    with seeded_api(tmp_path / "restored", tmp_path, BACKUPS) as api:
-        run_drill(api, drill_config, tmp_path)
-        left = sorted(p for p in api.objects if "scratch" in p or "check" in p or "storageclasses" in p)
-        deleted = api.deleted()
+def test_drill_deletes_the_check_job_the_scratch_claim_and_its_class_when_done(good_drill):
+    _, api = good_drill
+    left = sorted(p for p in api.objects if "scratch" in p or "check" in p or "storageclasses" in p)
+    deleted = api.deleted()
     assert left == []
     assert deleted[-3:] == [
         "/apis/batch/v1/namespaces/ai/jobs/restore-drill-open-webui-data-check",
@@ -215,11 +222,9 @@ def test_drill_deletes_the_check_job_the_scratch_claim_and_its_class_when_done(d
     ]
 
 
-def test_drill_objects_are_valid_kubernetes_objects(drill_config, tmp_path):
-    make_webui_db(tmp_path / "restored")
-    with seeded_api(tmp_path / "restored", tmp_path, BACKUPS) as api:
-        run_drill(api, drill_config, tmp_path)
-        made = [body for method, _, body in api.requests if method in ("POST", "PUT") and body]
+def test_drill_objects_are_valid_kubernetes_objects(good_drill):
+    _, api = good_drill
+    made = [body for method, _, body in api.requests if method in ("POST", "PUT") and body]
     assert {o["kind"] for o in made} == {"StorageClass", "PersistentVolumeClaim", "Job", "ConfigMap"}
     for obj in made:
         kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
@@ -268,12 +273,10 @@ def test_drill_replaces_the_result_of_the_last_run(drill_config, tmp_path):
     assert result["verdict"] == "passed"
 
 
-def test_drill_uses_only_what_its_role_grants(drill_config, tmp_path, homelab_objects):
+def test_drill_uses_only_what_its_role_grants(good_drill, homelab_objects):
     """Every request the drill makes is allowed by its Roles and ClusterRole as rendered in dist/."""
-    make_webui_db(tmp_path / "restored")
-    with seeded_api(tmp_path / "restored", tmp_path, BACKUPS) as api:
-        run_drill(api, drill_config, tmp_path)
-        requests = [(method, path) for method, path, _ in api.requests]
+    _, api = good_drill
+    requests = [(method, path) for method, path, _ in api.requests]
     rules = {
         "ai": homelab_objects[("Role", "restore-drill-open-webui-data")]["rules"],
         "longhorn-system": homelab_objects[("Role", "restore-drill-open-webui-data-backups")]["rules"],

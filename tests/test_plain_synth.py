@@ -7,6 +7,9 @@ and the checks only `homelab-ai synth` can run are named on stderr.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import attrs
 import cdk8s
 import pytest
@@ -20,25 +23,27 @@ from tests.sops_helpers import DEMO_AGE_KEY, decrypt_values
 
 @pytest.fixture(scope="module")
 def plain_synth(tmp_path_factory):
-    """The spec's stack, synthesized by cdk8s's own App.synth() into a fresh folder."""
+    """The spec's stack, synthesized once by cdk8s's own App.synth() into a fresh folder, with what that printed
+    on stderr: the tests read the folder and the text."""
     outdir = tmp_path_factory.mktemp("plain") / "out"
     stack = AiStack(cdk8s.App(outdir=str(outdir)), "Homelab", site(REPO_ROOT))
-    return stack, outdir
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        stack.app.synth()
+    return stack, outdir, err.getvalue()
 
 
 @pytest.mark.stack
-def test_plain_synth_writes_each_encrypted_secret_byte_for_byte(plain_synth, capsys):
-    stack, outdir = plain_synth
-    stack.app.synth()
+def test_plain_synth_writes_each_encrypted_secret_byte_for_byte(plain_synth):
+    stack, outdir, err = plain_synth
     for secret in stack.secrets:
         assert (outdir / secret.output_name).read_bytes() == secret.file.read_bytes()
-    assert "copied byte for byte" in capsys.readouterr().err
+    assert "copied byte for byte" in err
 
 
 @pytest.mark.stack
 def test_sops_decrypts_the_secrets_a_plain_synth_wrote(plain_synth):
-    stack, outdir = plain_synth
-    stack.app.synth()
+    stack, outdir, _ = plain_synth
     webui, sd = (outdir / s.output_name for s in stack.secrets)
     assert set(decrypt_values(webui, DEMO_AGE_KEY)) == {"WEBUI_SECRET_KEY"}
     assert set(decrypt_values(sd, DEMO_AGE_KEY)) == {"password"}
@@ -56,17 +61,14 @@ def test_plain_synth_prints_the_gpu_budget_warning_of_a_stack_without_the_arbite
 
 
 @pytest.mark.stack
-def test_plain_synth_of_the_spec_stack_has_no_over_booking_warning_its_arbiter_serializes_it(plain_synth, capsys):
-    stack, _ = plain_synth
-    stack.app.synth()
-    assert "over-booked" not in capsys.readouterr().err
+def test_plain_synth_of_the_spec_stack_has_no_over_booking_warning_its_arbiter_serializes_it(plain_synth):
+    _, _, err = plain_synth
+    assert "over-booked" not in err
 
 
 @pytest.mark.stack
-def test_plain_synth_names_the_check_only_homelab_ai_synth_runs(plain_synth, capsys):
-    stack, _ = plain_synth
-    stack.app.synth()
-    err = capsys.readouterr().err
+def test_plain_synth_names_the_check_only_homelab_ai_synth_runs(plain_synth):
+    _, _, err = plain_synth
     assert "note: a plain cdk8s synth does not check that each Flux Kustomization's path" in err
     assert "`homelab-ai synth` does" in err
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -99,10 +100,21 @@ def test_claim_is_the_charts_claim_bound_to_the_restored_volume(open_webui, home
     assert claim["spec"] == {**chart["spec"], "volumeName": "ai-open-webui-data"}
 
 
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The user's git repo and its commits, made once: `restore` only reads the cluster, never the repo."""
+    path = tmp_path_factory.mktemp("repo")
+    return path, make_repo(path)
+
+
+@pytest.fixture(scope="module")
+def values(app) -> dict[str, str]:
+    return chart_values(expectations(app))
+
+
 @pytest.fixture
-def fake(tmp_path, app, monkeypatch):
-    repo = tmp_path / "repo"
-    cluster = FakeCluster(tmp_path, repo, make_repo(repo), chart_values(expectations(app)))
+def fake(tmp_path, repo, values, monkeypatch):
+    cluster = FakeCluster(tmp_path, *repo, values)
     for key, value in cluster.env().items():
         monkeypatch.setenv(key, value)
     return cluster

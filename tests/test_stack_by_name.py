@@ -51,6 +51,33 @@ def _stack(tmp_path: Path, **changes) -> AiStack:
     return AiStack(cdk8s.App(), "Homelab", _props(tmp_path, **changes))
 
 
+@attrs.frozen
+class Built:
+    """A stack built once for the module, its objects synthesized once, and the folder its secrets are in."""
+
+    stack: AiStack
+    objects: dict[tuple[str, str], dict]
+    folder: Path
+
+
+def _built(tmp_path_factory: pytest.TempPathFactory, **changes) -> Built:
+    folder = tmp_path_factory.mktemp("stack")
+    stack = _stack(folder, **changes)
+    return Built(stack, synth(stack.app, stack.folders), folder)
+
+
+@pytest.fixture(scope="module")
+def by_name(tmp_path_factory) -> Built:
+    """Both apps by name behind an ingress with a certificate, no sign-in: read it, don't change it."""
+    return _built(tmp_path_factory, routing=ROUTING, **NAMES)
+
+
+@pytest.fixture(scope="module")
+def signed_in(tmp_path_factory) -> Built:
+    """Both apps by name, and the sign-in in front of them: read it, don't change it."""
+    return _built(tmp_path_factory, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
+
+
 def _refused(tmp_path: Path, **changes) -> HomelabConfigError:
     with pytest.raises(HomelabConfigError) as caught:
         _props(tmp_path, **changes)
@@ -93,9 +120,8 @@ def test_sign_in_without_open_webuis_host_name_is_refused(tmp_path):
 
 
 @pytest.mark.stack
-def test_both_names_share_one_certificate(tmp_path):
-    stack = _stack(tmp_path, routing=ROUTING, **NAMES)
-    objects = synth(stack.app, stack.folders)
+def test_both_names_share_one_certificate(by_name):
+    objects = by_name.objects
     assert objects[("Certificate", "ai-tls")]["spec"]["dnsNames"] == ["chat.example.com", "images.example.com"]
     assert {objects[("Ingress", n)]["spec"]["tls"][0]["secretName"] for n in ("open-webui", "stable-diffusion")} == {
         "ai-tls"
@@ -103,17 +129,15 @@ def test_both_names_share_one_certificate(tmp_path):
 
 
 @pytest.mark.stack
-def test_with_sign_in_stable_diffusions_name_leads_to_the_sign_in_proxy(tmp_path):
-    stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
-    objects = synth(stack.app, stack.folders)
+def test_with_sign_in_stable_diffusions_name_leads_to_the_sign_in_proxy(signed_in):
+    objects = signed_in.objects
     backend = objects[("Ingress", "stable-diffusion")]["spec"]["rules"][0]["http"]["paths"][0]["backend"]
     assert backend == {"service": {"name": "stable-diffusion-sign-in", "port": {"number": 4180}}}
 
 
 @pytest.mark.stack
-def test_stable_diffusion_keeps_its_password_while_it_has_a_lan_address(tmp_path):
-    stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
-    assert "--gradio-auth" in container(synth(stack.app, stack.folders)[("Deployment", "stable-diffusion")])["args"]
+def test_stable_diffusion_keeps_its_password_while_it_has_a_lan_address(signed_in):
+    assert "--gradio-auth" in container(signed_in.objects[("Deployment", "stable-diffusion")])["args"]
 
 
 @pytest.mark.stack
@@ -125,10 +149,9 @@ def test_stable_diffusion_by_name_only_behind_the_proxy_asks_for_no_second_passw
 
 
 @pytest.mark.stack
-def test_the_sign_in_secret_holds_the_client_secret_and_a_generated_cookie_key(tmp_path):
-    stack = _stack(tmp_path, routing=ROUTING, sign_in=SIGN_IN, **NAMES)
-    (secret,) = [s for s in sops_secrets(stack.app) if s.name == "sign-in"]
-    assert secret.file == tmp_path / "secrets/sign-in.sops.yaml"
+def test_the_sign_in_secret_holds_the_client_secret_and_a_generated_cookie_key(signed_in):
+    (secret,) = [s for s in sops_secrets(signed_in.stack.app) if s.name == "sign-in"]
+    assert secret.file == signed_in.folder / "secrets/sign-in.sops.yaml"
     assert secret.keys == ("client-secret", "cookie-secret")
     assert secret.props.generators == {"cookie-secret": "base64url32"}
 
@@ -158,9 +181,9 @@ def test_open_webui_off_the_lan_sends_its_cookies_over_https_only(tmp_path):
 
 
 @pytest.mark.stack
-def test_the_docs_of_an_ingress_stack_say_how_long_requests_stay_open_and_how_sd_gets_the_sign_in(tmp_path):
-    stack = _stack(tmp_path, routing=ROUTING, **NAMES)
-    (page,) = render_docs(stack.app, stack.folders, project_root=tmp_path, app_spec="homelab:build")
+def test_the_docs_of_an_ingress_stack_say_how_long_requests_stay_open_and_how_sd_gets_the_sign_in(by_name):
+    stack = by_name.stack
+    (page,) = render_docs(stack.app, stack.folders, project_root=by_name.folder, app_spec="homelab:build")
     text = page.content.decode()
     assert "a request or websocket may stay open 1h without traffic, uploads up to 100 MiB" in text
     assert "`nginx.ingress.kubernetes.io/proxy-read-timeout`" in text

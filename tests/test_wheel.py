@@ -150,14 +150,22 @@ print(sorted(f.path for f in files))
 
 
 @pytest.fixture(scope="module")
-def user_repo(venv, tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """`homelab-ai init`, the guide's example as homelab.py, your own age key: the guide's steps."""
+def initialized(venv, tmp_path_factory) -> Path:
+    """What `homelab-ai init` writes into a new folder, run once: read it, or copy it before changing it."""
+    root = tmp_path_factory.mktemp("init")
+    result = _run(["homelab-ai", "init", str(root / "new")], root, _user_env(venv))
+    assert result.returncode == 0, result.stderr
+    return root / "new"
+
+
+@pytest.fixture(scope="module")
+def user_repo(venv, initialized, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """`homelab-ai init` (a copy of its folder), the guide's example as homelab.py, your own age key: the guide's
+    steps."""
     root = tmp_path_factory.mktemp("user")
     repo, key = root / "my-homelab", root / "age.agekey"
     env = _user_env(venv, SOPS_AGE_KEY_FILE=str(key))
-    for step in (["homelab-ai", "init", str(repo)],):
-        done = _run(step, root, env)
-        assert done.returncode == 0, done.stderr
+    shutil.copytree(initialized, repo)
     shutil.copy(EXAMPLE, repo / "homelab.py")
     for step in (
         ["homelab-ai", "secrets", "new-key", "--key-file", str(key)],
@@ -174,10 +182,8 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_init_writes_a_repo_that_homelab_ai_and_cdk8s_find(venv, tmp_path):
-    result = _run(["homelab-ai", "init", str(tmp_path / "new")], tmp_path, _user_env(venv))
-    assert result.returncode == 0, result.stderr
-    assert sorted(_tree(tmp_path / "new")) == [
+def test_init_writes_a_repo_that_homelab_ai_and_cdk8s_find(initialized):
+    assert sorted(_tree(initialized)) == [
         ".gitignore",
         "README.md",
         "cdk8s.yaml",
@@ -185,7 +191,7 @@ def test_init_writes_a_repo_that_homelab_ai_and_cdk8s_find(venv, tmp_path):
         "pyproject.toml",
         "secrets/.gitkeep",
     ]
-    assert yaml.safe_load((tmp_path / "new/cdk8s.yaml").read_text())["app"] == "homelab-ai synth"
+    assert yaml.safe_load((initialized / "cdk8s.yaml").read_text())["app"] == "homelab-ai synth"
 
 
 def test_init_refuses_to_overwrite_a_file(venv, tmp_path):
