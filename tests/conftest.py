@@ -20,7 +20,10 @@ import gc
 import os
 import pickle
 import re
+import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,6 +208,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+def temporary_bytecode(prefix: Path) -> Path:
+    """Where PYTHONPYCACHEPREFIX ``prefix`` keeps the bytecode of sources under the temporary folder (it mirrors
+    each source's absolute path)."""
+    return prefix / Path(tempfile.gettempdir()).resolve().relative_to("/")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The processes the tests start compile the temporary copies, venvs and pip build folders they run from, into
+    the bytecode cache; no later run reads that again, so it goes once the run is over (on the controller, after
+    every worker has ended). Otherwise `.cache/` grows by megabytes a run."""
+    if sys.pycache_prefix and not hasattr(session.config, "workerinput"):
+        shutil.rmtree(temporary_bytecode(Path(sys.pycache_prefix)), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
