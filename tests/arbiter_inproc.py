@@ -15,7 +15,8 @@ import threading
 from typing import Any
 
 from tests.arbiter_rig import load_arbiter
-from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard, free_port
+from tests.fake_gpu_apps import FakeAutomatic1111, FakeOllama, SimulatedCard
+from tests.ports import free_port
 from tests.quick_stop import QuickStop, QuickStopServer
 
 arb = load_arbiter()

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tests.fake_gpu_apps import free_port
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARBITER_SCRIPT = REPO_ROOT / "homelab_ai" / "services" / "vram_arbiter" / "vram_arbiter.py"

@@ -27,7 +27,6 @@ of the v1.10 line: modules/shared_state.py at commit 0103365, modules/api/api.py
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -46,12 +45,6 @@ ROUTES = {
     "/sdapi/v1/unload-checkpoint": "POST",
     "/sdapi/v1/reload-checkpoint": "POST",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @attrs.define

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,12 +28,6 @@ from tests.quick_stop import QuickStopServer
 
 GIB = 1024**3
 DEFAULT_DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SimulatedCard:

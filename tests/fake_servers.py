@@ -49,12 +49,6 @@ def stop_server(server: ThreadingHTTPServer, within: float = 10.0) -> None:
     server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class _Server:
     """A ThreadingHTTPServer in a daemon thread; records (method, path, body) and the headers of every request."""
 

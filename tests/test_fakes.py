@@ -15,6 +15,7 @@ import pytest
 
 from tests.fake_automatic1111 import ROUTES, FakeAutomatic1111
 from tests.fake_servers import FakeOllama
+from tests.ports import free_port
 from tests.quick_stop import QuickStopServer
 
 AUTH = "Basic " + base64.b64encode(b"admin:pw").decode()
@@ -120,3 +121,9 @@ def test_a_quick_stop_server_on_a_port_in_use_raises_the_bind_error():
     with _hello_server() as taken, pytest.raises(OSError) as caught:
         _hello_server(taken.server_address[1])
     assert caught.value.errno == errno.EADDRINUSE
+
+
+def test_free_port_never_hands_out_the_same_port_twice():
+    """An arbiter config takes a status port and one per app at once: two equal ones are refused by the arbiter."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

@@ -26,12 +26,12 @@ from tests.fake_servers import (
     SCRIPTS,
     FakeOllama,
     end_chunks,
-    free_port,
     run_script,
     send,
     send_chunk,
     start_ndjson,
 )
+from tests.ports import free_port
 
 GIB = 1024**3
 

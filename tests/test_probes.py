@@ -16,9 +16,10 @@ import urllib.request
 import pytest
 
 from homelab_ai.services.stable_diffusion.sd_idle_unloader import Config, IdleUnloader, WebUI, serve_health
-from tests.fake_automatic1111 import FakeAutomatic1111, free_port
+from tests.fake_automatic1111 import FakeAutomatic1111
 from tests.fake_servers import FakeOllama
 from tests.helpers import container
+from tests.ports import free_port
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 AUTH = "Basic " + base64.b64encode(b"admin:s3cret-pass").decode()

@@ -35,8 +35,9 @@ from homelab_ai.services.stable_diffusion.sd_idle_unloader import (
     serve_gate,
     serve_health,
 )
-from tests.fake_automatic1111 import DEVICE_ERROR, FakeAutomatic1111, free_port
+from tests.fake_automatic1111 import DEVICE_ERROR, FakeAutomatic1111
 from tests.fake_servers import stop_server
+from tests.ports import free_port
 
 SCRIPT = sidecar.__file__
 DEADLINE = 20.0  # seconds for a separate process or a thread to get somewhere

@@ -260,7 +260,7 @@ def test_a_status_below_400_is_an_answer(scripted):
 
 
 def test_an_app_that_does_not_listen_is_an_upstream_error_naming_it():
-    from tests.fake_gpu_apps import free_port
+    from tests.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(arb.UpstreamError) as error:
