@@ -100,6 +100,10 @@ def rig_config(
     }
 
 
+class PortTaken(Exception):
+    """The arbiter could not listen on a port of its config: something else took it first."""
+
+
 class ArbiterProcess:
     """``python -I vram_arbiter.py --config FILE`` with its stdout parsed line by line."""
 
@@ -113,6 +117,7 @@ class ArbiterProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
         self.stderr = ""
+        self._starts_before = 0
 
     @property
     def status_url(self) -> tuple[str, int]:
@@ -122,7 +127,25 @@ class ArbiterProcess:
         return next(a["listen_port"] for a in self.config["apps"] if a["name"] == app)
 
     def start(self, wait: bool = True) -> ArbiterProcess:
+        """Start the arbiter; with ``wait``, until it answers /healthz. Its ports come from free_port() and are
+        bound only when it starts, so another test's process may take one first: then it starts on new ones."""
+        for _ in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                wait_until(self.healthy, "the arbiter's /healthz")
+                return self
+            except PortTaken:
+                self.config["status_port"] = free_port()
+                for app in self.config["apps"]:
+                    app["listen_port"] = free_port()
+                self.config_path.write_text(json.dumps(self.config))
+        raise AssertionError("the arbiter found a port of its config taken three times")
+
+    def _spawn(self) -> None:
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **self.env}
+        self._starts_before = len(self.events("start"))
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(ARBITER_SCRIPT), "--config", str(self.config_path)],
             env=env,
@@ -131,9 +154,6 @@ class ArbiterProcess:
             text=True,
         )
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
-        if wait:
-            wait_until(self.healthy, "the arbiter's /healthz")
-        return self
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -141,9 +161,16 @@ class ArbiterProcess:
             self.lines.append(line.rstrip("\n"))
 
     def healthy(self) -> bool:
-        assert self.proc is not None
+        """This process answers /healthz: it has logged its start (it listens on every port of its config by
+        then), so the answer is not from another test's server on a port it has not bound yet."""
+        assert self.proc is not None and self.proc.stderr is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"the arbiter exited with {self.proc.returncode}: {self.proc.stderr.read()}")
+            stderr = self.proc.stderr.read()
+            if "vram-arbiter: cannot listen:" in stderr:
+                raise PortTaken(stderr)
+            raise AssertionError(f"the arbiter exited with {self.proc.returncode}: {stderr}")
+        if len(self.events("start")) <= self._starts_before:
+            return False
         try:
             return get(*self.status_url, "/healthz")[0] == 200
         except OSError:

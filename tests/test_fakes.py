@@ -15,7 +15,7 @@ import pytest
 
 from tests.fake_automatic1111 import ROUTES, FakeAutomatic1111
 from tests.fake_servers import FakeOllama
-from tests.ports import free_port
+from tests.ports import ephemeral_range, free_port
 from tests.quick_stop import QuickStopServer
 
 AUTH = "Basic " + base64.b64encode(b"admin:pw").decode()
@@ -127,3 +127,9 @@ def test_free_port_never_hands_out_the_same_port_twice():
     """An arbiter config takes a status port and one per app at once: two equal ones are refused by the arbiter."""
     ports = [free_port() for _ in range(300)]
     assert len(set(ports)) == len(ports)
+
+
+def test_free_port_is_outside_the_range_the_kernel_gives_to_outgoing_connections():
+    """Picked now, bound later: a port of the ephemeral range could become a connection's local port meanwhile."""
+    low, high = ephemeral_range()
+    assert all(not low <= free_port() <= high for _ in range(50))
