@@ -9,6 +9,7 @@ polls with a deadline, so the order of events is asserted, not slept on. Timeout
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -399,3 +400,17 @@ def test_a_bad_config_exits_2_naming_the_field_and_the_fix(make_rig):
         "vram-arbiter: configuration error: apps[1] (stable-diffusion).envelope.active_max_gib: 40 GiB is more "
         "than the card's 24 GiB. Fix: lower it, or run the app on a bigger card"
     )
+
+
+# The rig itself ---------------------------------------------------------------------------------------------
+
+
+def test_an_arbiter_whose_status_port_another_process_took_starts_on_new_ports(make_rig):
+    rig = make_rig(start=False)
+    taken_port = rig.arbiter.config["status_port"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", taken_port))
+        taken.listen()
+        rig.arbiter.start()
+    assert rig.arbiter.config["status_port"] != taken_port
+    assert [app["name"] for app in rig.arbiter.status()["apps"]] == ["ollama", SD]
